@@ -1,0 +1,42 @@
+/** Selects the TF.js backend: native TensorFlow when it loads, else WebAssembly (XNNPACK). */
+import * as tf from '@tensorflow/tfjs';
+
+export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
+export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+
+async function tryTensorflow(): Promise<boolean> {
+  try {
+    // Optional dependency: absent where its native library could not be installed.
+    await import('@tensorflow/tfjs-node' as string);
+    return await tf.setBackend('tensorflow');
+  } catch {
+    return false;
+  }
+}
+
+async function useWasm(): Promise<boolean> {
+  await import('@tensorflow/tfjs-backend-wasm');
+  return tf.setBackend('wasm');
+}
+
+/** Activate the requested backend and return the name of the one in use. */
+export async function initBackend(choice: BackendChoice): Promise<string> {
+  let ok: boolean;
+  switch (choice) {
+    case 'tensorflow':
+      ok = await tryTensorflow();
+      if (!ok) throw new Error('INFERENCE_BACKEND=tensorflow but @tensorflow/tfjs-node could not be loaded');
+      break;
+    case 'wasm':
+      ok = await useWasm();
+      break;
+    case 'cpu':
+      ok = await tf.setBackend('cpu');
+      break;
+    default:
+      ok = (await tryTensorflow()) || (await useWasm());
+  }
+  if (!ok) throw new Error(`backend ${choice} failed to initialise`);
+  await tf.ready();
+  return tf.getBackend();
+}

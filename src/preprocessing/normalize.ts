@@ -1,0 +1,25 @@
+import type { PreprocessingContract } from './contract.js';
+
+/**
+ * Write the normalised float image for `rgb` (interleaved 8-bit RGB, contract size) into
+ * `out` at `offset`. The same function feeds training and serving.
+ */
+export function normalizeInto(rgb: Uint8Array, contract: PreprocessingContract, out: Float32Array, offset = 0): void {
+  const { scale, mean, std } = contract;
+  const a = [scale / std[0], scale / std[1], scale / std[2]];
+  const b = [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]];
+  const n = contract.width * contract.height * 3;
+  if (rgb.length !== n) throw new RangeError(`expected ${n} bytes of RGB, got ${rgb.length}`);
+  for (let i = 0; i < n; i += 3) {
+    out[offset + i] = rgb[i]! * a[0]! + b[0]!;
+    out[offset + i + 1] = rgb[i + 1]! * a[1]! + b[1]!;
+    out[offset + i + 2] = rgb[i + 2]! * a[2]! + b[2]!;
+  }
+}
+
+/** Normalise one image into a new array. */
+export function normalize(rgb: Uint8Array, contract: PreprocessingContract): Float32Array {
+  const out = new Float32Array(contract.width * contract.height * 3);
+  normalizeInto(rgb, contract, out);
+  return out;
+}
