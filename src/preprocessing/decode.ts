@@ -8,17 +8,11 @@ import type { PreprocessingContract } from './contract.js';
 export interface DecodedImage {
   /** Interleaved RGB, contract.width × contract.height × 3 bytes. */
   rgb: Uint8Array;
-  /** Format sniffed from the bytes. */
-  format: string;
-  /** Size of the source image before resizing (after EXIF orientation). */
-  sourceWidth: number;
-  sourceHeight: number;
 }
 
 /** Decode, orient, flatten, convert to sRGB and resize exactly as the contract says. */
 export async function decodeToContract(bytes: Uint8Array, contract: PreprocessingContract, limitInputPixels: number | false = false): Promise<DecodedImage> {
-  const image = sharp(bytes, { limitInputPixels, failOn: 'error', animated: false });
-  const { data, info } = await image
+  const { data, info } = await sharp(bytes, { limitInputPixels, failOn: 'error', animated: false })
     .rotate()
     .flatten({ background: { r: contract.background[0], g: contract.background[1], b: contract.background[2] } })
     .toColourspace('srgb')
@@ -31,13 +25,8 @@ export async function decodeToContract(bytes: Uint8Array, contract: Preprocessin
     .removeAlpha()
     .raw()
     .toBuffer({ resolveWithObject: true });
-  const meta = await image.metadata();
-  if (info.channels !== 3) throw new Error(`expected 3 channels after conversion, got ${info.channels}`);
-  const oriented = (meta.orientation ?? 1) >= 5;
-  return {
-    rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    format: meta.format ?? 'unknown',
-    sourceWidth: (oriented ? meta.height : meta.width) ?? info.width,
-    sourceHeight: (oriented ? meta.width : meta.height) ?? info.height,
-  };
+  if (info.channels !== 3 || data.length !== contract.width * contract.height * 3) {
+    throw new Error(`expected ${contract.width}×${contract.height}×3 bytes after conversion, got ${info.width}×${info.height}×${info.channels}`);
+  }
+  return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }

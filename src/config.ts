@@ -1,0 +1,49 @@
+/** Every setting comes from the environment, validated once by this schema. */
+import { existsSync } from 'node:fs';
+import { z } from 'zod';
+import { BACKEND_CHOICES } from './inference/backend.js';
+
+const MiB = 1024 * 1024;
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const configSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  MODEL_DIR: z.string().min(1).default('models/cifar10'),
+  INFERENCE_BACKEND: z.enum(BACKEND_CHOICES).default('auto'),
+  MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * MiB),
+  MAX_BATCH_UPLOAD_BYTES: z.coerce.number().int().positive().default(64 * MiB),
+  MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(25_000_000),
+  MAX_BATCH_FILES: z.coerce.number().int().min(1).max(1024).default(32),
+  DEFAULT_TOP_K: z.coerce.number().int().min(1).max(10).default(3),
+  WARMUP_RUNS: z.coerce.number().int().min(0).max(100).default(2),
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(1_000),
+  REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(72_000),
+  DOCS_ENABLED: bool.default(true),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {}
+
+/** Parse `env` (process.env by default); throws ConfigError naming every bad variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = configSchema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  return result.data;
+}
+
+/** Load `.env` into process.env when present (existing variables win). */
+export function loadDotEnv(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
+}

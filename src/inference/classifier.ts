@@ -1,0 +1,92 @@
+/** One loaded image classifier: the Layers model, its metadata, and batched prediction. */
+import * as tf from '@tensorflow/tfjs';
+import type { ModelMetadata } from './metadata.js';
+import { readMetadata } from './metadata.js';
+import { loadModelFromDir } from './model-files.js';
+
+export class ImageClassifier {
+  private disposed = false;
+  /** Seconds spent loading and warming up. */
+  loadSeconds = 0;
+
+  private constructor(
+    private readonly model: tf.LayersModel,
+    readonly metadata: ModelMetadata,
+    readonly dir: string,
+  ) {}
+
+  /** Load `dir` (model.json, shards, metadata.json), check they agree, and warm up. */
+  static async load(dir: string, warmupRuns = 2): Promise<ImageClassifier> {
+    const started = performance.now();
+    const metadata = await readMetadata(dir);
+    const model = await loadModelFromDir(dir);
+    try {
+      checkShapes(model, metadata);
+      const classifier = new ImageClassifier(model, metadata, dir);
+      for (let i = 0; i < warmupRuns; i++) await classifier.classify([new Float32Array(classifier.inputSize)]);
+      classifier.loadSeconds = (performance.now() - started) / 1000;
+      return classifier;
+    } catch (err) {
+      model.dispose();
+      throw err;
+    }
+  }
+
+  get name(): string {
+    return this.metadata.name;
+  }
+
+  get version(): string {
+    return this.metadata.version;
+  }
+
+  get labels(): readonly string[] {
+    return this.metadata.labels;
+  }
+
+  /** Values in one input image (H × W × 3). */
+  get inputSize(): number {
+    const [h, w, c] = this.metadata.inputShape;
+    return h * w * c;
+  }
+
+  /** Class probabilities for each input, computed as one batched tensor. */
+  async classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (this.disposed) throw new Error(`model ${this.name} has been disposed`);
+    const n = inputs.length;
+    if (n === 0) return [];
+    const size = this.inputSize;
+    const batch = new Float32Array(n * size);
+    inputs.forEach((input, i) => {
+      if (input.length !== size) throw new RangeError(`input ${i} has ${input.length} values, expected ${size}`);
+      batch.set(input, i * size);
+    });
+    const [h, w, c] = this.metadata.inputShape;
+    const probs = tf.tidy(() => this.model.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor);
+    try {
+      const flat = (await probs.data()) as Float32Array;
+      const k = this.labels.length;
+      return Array.from({ length: n }, (_, i) => flat.slice(i * k, (i + 1) * k));
+    } finally {
+      probs.dispose();
+    }
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.model.dispose();
+  }
+}
+
+function checkShapes(model: tf.LayersModel, metadata: ModelMetadata): void {
+  const input = model.inputs[0]?.shape ?? [];
+  const output = model.outputs[0]?.shape ?? [];
+  const expectedIn = [null, ...metadata.inputShape];
+  if (JSON.stringify(input) !== JSON.stringify(expectedIn)) {
+    throw new Error(`model input shape ${JSON.stringify(input)} does not match metadata inputShape ${JSON.stringify(expectedIn)}`);
+  }
+  if (JSON.stringify(output) !== JSON.stringify([null, metadata.labels.length])) {
+    throw new Error(`model output shape ${JSON.stringify(output)} does not match ${metadata.labels.length} labels in metadata`);
+  }
+}

@@ -1,0 +1,75 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import fp from 'fastify-plugin';
+import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
+import type { OpenAPIV3 } from 'openapi-types';
+import { z } from 'zod';
+import { batchJsonBodySchema, batchMultipartBodySchema, predictJsonBodySchema, predictMultipartBodySchema } from '../../schemas/predict.js';
+
+const binary = { type: 'string', format: 'binary' } as const;
+
+function jsonSchema(schema: z.ZodType): OpenAPIV3.SchemaObject {
+  return z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as OpenAPIV3.SchemaObject;
+}
+
+/**
+ * The prediction routes take several body encodings, which a single route body schema cannot
+ * describe; their request bodies are generated here from the same zod schemas the handlers use.
+ */
+function requestBodies(): Record<string, OpenAPIV3.RequestBodyObject> {
+  return {
+    '/predict': {
+      required: true,
+      content: {
+        'multipart/form-data': { schema: jsonSchema(predictMultipartBodySchema) },
+        'application/json': { schema: jsonSchema(predictJsonBodySchema) },
+        'image/*': { schema: binary },
+        'application/octet-stream': { schema: binary },
+      },
+    },
+    '/predict/batch': {
+      required: true,
+      content: {
+        'multipart/form-data': { schema: jsonSchema(batchMultipartBodySchema) },
+        'application/json': { schema: jsonSchema(batchJsonBodySchema) },
+      },
+    },
+  };
+}
+
+export interface SwaggerOptions {
+  version: string;
+  enableUi: boolean;
+}
+
+export default fp<SwaggerOptions>(
+  async (app, opts) => {
+    await app.register(swagger, {
+      openapi: {
+        openapi: '3.0.3',
+        info: {
+          title: 'ml-inference-api',
+          description: 'Image classification (CIFAR-10) with TensorFlow.js. Errors are RFC 9457 problem details.',
+          version: opts.version,
+        },
+        tags: [
+          { name: 'inference', description: 'Classify images' },
+          { name: 'service', description: 'Health, readiness and service information' },
+        ],
+      },
+      transform: jsonSchemaTransform,
+      transformObject: (doc) => {
+        const out = jsonSchemaTransformObject(doc) as OpenAPIV3.Document;
+        for (const [path, body] of Object.entries(requestBodies())) {
+          const post = out.paths?.[path]?.post;
+          if (post) post.requestBody = body;
+        }
+        return out;
+      },
+    });
+    if (opts.enableUi) {
+      await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', tryItOutEnabled: true } });
+    }
+  },
+  { name: 'swagger' },
+);

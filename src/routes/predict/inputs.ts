@@ -1,0 +1,71 @@
+/** Read the image(s) of a prediction request from multipart, JSON (base64) or a raw body. */
+import type { FastifyRequest } from 'fastify';
+import { badRequest, ProblemError, tooLarge } from '../../errors.js';
+import type { ImageInput } from '../../plugins/app/predictor.js';
+import { batchJsonBodySchema, predictJsonBodySchema } from '../../schemas/predict.js';
+
+const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Decode strict base64 (whitespace and a data: URL prefix allowed). */
+export function decodeBase64(value: string, what: string): Uint8Array {
+  const body = value.replace(/^data:[\w.+/-]*;base64,/, '').replace(/\s+/g, '');
+  if (body.length % 4 !== 0 || !BASE64.test(body)) throw badRequest('invalid-base64', `${what} is not valid base64`);
+  return Buffer.from(body, 'base64');
+}
+
+function isMultipart(request: FastifyRequest): boolean {
+  return request.isMultipart();
+}
+
+/** The one image of a /predict request. */
+export async function readSingleImage(request: FastifyRequest): Promise<ImageInput> {
+  if (isMultipart(request)) {
+    const part = await request.file();
+    if (!part) throw badRequest('missing-file', "the multipart body has no file; send the image in the field 'file'");
+    if (part.fieldname !== 'file') {
+      throw badRequest('missing-file', `unexpected file field '${part.fieldname}'; send the image in the field 'file'`);
+    }
+    const bytes = await part.toBuffer();
+    if (part.file.truncated) throw tooLarge('the file exceeds MAX_UPLOAD_BYTES');
+    return { bytes, filename: part.filename || null };
+  }
+  const body: unknown = request.body;
+  if (Buffer.isBuffer(body)) return { bytes: body, filename: null };
+  if (body === undefined || body === null) throw badRequest('missing-file', 'the request has no body; send an image');
+  const parsed = predictJsonBodySchema.safeParse(body);
+  if (!parsed.success) throw badRequest('invalid-body', 'the JSON body must be {"image": "<base64>"}');
+  return { bytes: decodeBase64(parsed.data.image, 'image'), filename: null };
+}
+
+/** The images of a /predict/batch request, at most `maxFiles`. */
+export async function readBatchImages(request: FastifyRequest, maxFiles: number, maxTotalBytes: number): Promise<ImageInput[]> {
+  const inputs: ImageInput[] = [];
+  if (isMultipart(request)) {
+    let total = 0;
+    for await (const part of request.parts()) {
+      if (part.type !== 'file') continue;
+      if (part.fieldname !== 'files') {
+        throw badRequest('missing-file', `unexpected file field '${part.fieldname}'; send images in repeated 'files' fields`);
+      }
+      const bytes = await part.toBuffer();
+      total += bytes.length;
+      if (total > maxTotalBytes) throw tooLarge(`the files exceed MAX_BATCH_UPLOAD_BYTES (${maxTotalBytes} bytes)`);
+      inputs.push({ bytes, filename: part.filename || null });
+    }
+    if (inputs.length === 0) throw badRequest('missing-file', "the multipart body has no files; send images in repeated 'files' fields");
+    return inputs;
+  }
+  const body: unknown = request.body;
+  if (body === undefined || body === null) throw badRequest('missing-file', 'the request has no body');
+  const parsed = batchJsonBodySchema.safeParse(body);
+  if (!parsed.success) throw badRequest('invalid-body', 'the JSON body must be {"images": ["<base64>", ...]} with at least one image');
+  if (parsed.data.images.length > maxFiles) throw tooLarge(`at most ${maxFiles} images per batch (MAX_BATCH_FILES); got ${parsed.data.images.length}`);
+  return parsed.data.images.map((image, i) => {
+    try {
+      return { bytes: decodeBase64(image, `images[${i}]`), filename: null };
+    } catch (err) {
+      // One bad entry fails alone, like an undecodable image.
+      return { bytes: new Uint8Array(0), filename: null, problem: err as ProblemError };
+    }
+  });
+}

@@ -1,0 +1,41 @@
+import { z } from 'zod';
+
+/** RFC 9457 problem details, the body of every error response (`application/problem+json`). */
+export const problemSchema = z
+  .object({
+    type: z.string().describe('URI reference naming the kind of problem'),
+    title: z.string().describe('Short summary of the kind of problem'),
+    status: z.number().int().describe('HTTP status code'),
+    detail: z.string().describe('What went wrong with this request'),
+    instance: z.string().describe('The request path'),
+    request_id: z.string().describe('Also sent as the X-Request-Id response header'),
+  })
+  .meta({
+    id: 'Problem',
+    example: {
+      type: 'urn:ml-inference-api:problem:unsupported-image',
+      title: 'Unsupported Media Type',
+      status: 415,
+      detail: "image format 'svg' is not supported; send one of jpeg, png, webp, gif, tiff, avif",
+      instance: '/predict',
+      request_id: '5b0f3b7e-3c2a-4d55-9c1e-0a8f1f3f2b11',
+    },
+  });
+
+export type Problem = z.infer<typeof problemSchema>;
+
+/** Error responses a route can produce, for its OpenAPI entry. */
+export function problemResponses(...codes: number[]): Record<number, typeof problemSchema> {
+  return Object.fromEntries(codes.map((c) => [c, problemSchema.describe(PROBLEM_DESCRIPTIONS[c] ?? 'Error')]));
+}
+
+const PROBLEM_DESCRIPTIONS: Record<number, string> = {
+  400: 'Missing file, malformed body or content that is not an image',
+  401: 'Missing or invalid credentials',
+  404: 'No such route or model',
+  413: 'Upload larger than MAX_UPLOAD_BYTES, or too many files',
+  415: 'Unsupported Content-Type, or an image format that is not accepted (SVG, PDF, HEIC ...)',
+  422: 'The image could not be decoded, or has more than MAX_INPUT_PIXELS pixels',
+  500: 'Unexpected server error (nothing internal is disclosed)',
+  503: 'Not ready: model loading or the server is shutting down',
+};
