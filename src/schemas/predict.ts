@@ -42,20 +42,16 @@ export const predictQuerySchema = z.object({
 });
 
 export const predictJsonBodySchema = z
-  .object({ image: z.string().min(1).describe('The image file, base64-encoded (a data: URL prefix is accepted)') })
-  .meta({ id: 'PredictJsonBody' });
+  .object({ image: z.string().min(1).describe('The image file, base64-encoded (a data: URL prefix is accepted)') });
 
 export const predictMultipartBodySchema = z
-  .object({ file: z.file().describe('The image file (JPEG, PNG, WebP, GIF, TIFF or AVIF)') })
-  .meta({ id: 'PredictMultipartBody' });
+  .object({ file: z.file().describe('The image file (JPEG, PNG, WebP, GIF, TIFF or AVIF)') });
 
 export const batchJsonBodySchema = z
-  .object({ images: z.array(z.string().min(1)).min(1).describe('Base64-encoded image files') })
-  .meta({ id: 'BatchJsonBody' });
+  .object({ images: z.array(z.string().min(1)).min(1).describe('Base64-encoded image files') });
 
 export const batchMultipartBodySchema = z
-  .object({ files: z.array(z.file()).min(1).describe('One or more image files, as repeated "files" fields') })
-  .meta({ id: 'BatchMultipartBody' });
+  .object({ files: z.array(z.file()).min(1).describe('One or more image files, as repeated "files" fields') });
 
 export const itemErrorSchema = z
   .object({

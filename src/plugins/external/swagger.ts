@@ -8,8 +8,11 @@ import { batchJsonBodySchema, batchMultipartBodySchema, predictJsonBodySchema, p
 
 const binary = { type: 'string', format: 'binary' } as const;
 
+/** Inline OpenAPI schema of a request body (these body schemas carry no component id). */
 function jsonSchema(schema: z.ZodType): OpenAPIV3.SchemaObject {
-  return z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as OpenAPIV3.SchemaObject;
+  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
+  // OpenAPI 3.0 marks uploads with format: binary alone; contentEncoding is not allowed there.
+  return JSON.parse(JSON.stringify(rest, (key, value: unknown) => (key === 'contentEncoding' ? undefined : value))) as OpenAPIV3.SchemaObject;
 }
 
 /**

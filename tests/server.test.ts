@@ -1,0 +1,107 @@
+/** The real process: config validation, readiness during start-up and graceful shutdown under load. */
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createServer } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { describe, expect, it } from 'vitest';
+import { ROOT, SHIPPED_MODEL } from './helpers/app.js';
+import * as img from './helpers/images.js';
+
+interface Proc {
+  child: ChildProcessWithoutNullStreams;
+  stdout: string[];
+  stderr: string[];
+  exit: Promise<number | null>;
+}
+
+function start(env: Record<string, string>): Proc {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, MODEL_DIR: SHIPPED_MODEL, LOG_LEVEL: 'info', ...env },
+  });
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  child.stdout.on('data', (d: Buffer) => stdout.push(...d.toString().split('\n').filter(Boolean)));
+  child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout, stderr, exit };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function status(url: string): Promise<number | 'refused'> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status;
+  } catch {
+    return 'refused';
+  }
+}
+
+function predictBody(): FormData {
+  const form = new FormData();
+  form.append('file', new Blob([img.photo('cat')], { type: 'image/jpeg' }), 'cat.jpg');
+  return form;
+}
+
+function batchBody(n: number): FormData {
+  const form = new FormData();
+  for (let i = 0; i < n; i++) form.append('files', new Blob([img.photo(img.LABELS[i % 10]!)], { type: 'image/jpeg' }), `${i}.jpg`);
+  return form;
+}
+
+describe('server process', () => {
+  it('exits 1 naming the variable when the configuration is invalid', async () => {
+    const proc = start({ PORT: 'eighty', MAX_BATCH_FILES: '0' });
+    expect(await proc.exit).toBe(1);
+    const err = proc.stderr.join('');
+    expect(err).toMatch(/PORT/);
+    expect(err).toMatch(/MAX_BATCH_FILES/);
+  });
+
+  it('is live before ready, ready once warm, and shuts down gracefully under load', async () => {
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const proc = start({ PORT: String(port), HOST: '127.0.0.1', WARMUP_RUNS: '100', SHUTDOWN_DRAIN_MS: '400', SHUTDOWN_TIMEOUT_MS: '8000' });
+    try {
+      // Start-up: /health answers while /ready still says 503.
+      const seen: string[] = [];
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline) {
+        const [health, ready] = await Promise.all([status(`${base}/health`), status(`${base}/ready`)]);
+        seen.push(`${health}/${ready}`);
+        if (ready === 200) break;
+        await sleep(20);
+      }
+      expect(seen).toContain('200/503');
+      expect(seen.at(-1)).toBe('200/200');
+
+      // A prediction is logged as one JSON line, without image bytes.
+      const one = await fetch(`${base}/predict`, { method: 'POST', body: predictBody(), headers: { 'x-request-id': 'log-check' } });
+      expect(one.status).toBe(200);
+      await sleep(50);
+      const line = proc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'prediction');
+      expect(line).toMatchObject({ reqId: 'log-check', prediction: { label: expect.any(String), confidence: expect.any(Number), latency_ms: expect.any(Number) } });
+
+      // Shutdown under load: in-flight requests finish, readiness drops at once, the process exits 0.
+      const inflight = Array.from({ length: 6 }, () => fetch(`${base}/predict/batch`, { method: 'POST', body: batchBody(32) }).then((r) => r.status));
+      await sleep(30);
+      proc.child.kill('SIGTERM');
+      await sleep(50);
+      expect(await status(`${base}/ready`)).toBe(503);
+      expect(await status(`${base}/health`)).toBe(200);
+      expect(await Promise.all(inflight)).toEqual([200, 200, 200, 200, 200, 200]);
+      expect(await proc.exit).toBe(0);
+      expect(await status(`${base}/health`)).toBe('refused');
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+});
