@@ -31,25 +31,27 @@ export interface Networks {
   logits: tf.LayersModel;
 }
 
-function convBnRelu(x: tf.SymbolicTensor, filters: number, name: string, momentum: number, pool: boolean): tf.SymbolicTensor {
+function convBnRelu(x: tf.SymbolicTensor, filters: number, name: string, momentum: number, pool: boolean, seed: number): tf.SymbolicTensor {
   let y = tf.layers
-    .conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'heNormal', name: `${name}_conv` })
+    .conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: tf.initializers.heNormal({ seed }), name: `${name}_conv` })
     .apply(x) as tf.SymbolicTensor;
   if (pool) y = tf.layers.maxPooling2d({ poolSize: 2, strides: 2, name: `${name}_pool` }).apply(y) as tf.SymbolicTensor;
   y = tf.layers.batchNormalization({ momentum, epsilon: 1e-5, name: `${name}_bn` }).apply(y) as tf.SymbolicTensor;
   return tf.layers.reLU({ name: `${name}_relu` }).apply(y) as tf.SymbolicTensor;
 }
 
-/** Build the network with freshly initialised weights. */
-export function buildNetworks(spec: NetworkSpec = DEFAULT_SPEC): Networks {
+/** Build the network with freshly initialised weights, drawn from `seed`. */
+export function buildNetworks(spec: NetworkSpec = DEFAULT_SPEC, seed = 42): Networks {
   const input = tf.input({ shape: [spec.inputSize, spec.inputSize, 3], name: 'image' });
-  let x = convBnRelu(input, spec.stemWidth, 'stem', spec.bnMomentum, false);
+  let x = convBnRelu(input, spec.stemWidth, 'stem', spec.bnMomentum, false, seed);
   spec.widths.forEach((width, i) => {
-    x = convBnRelu(x, width, `block${i + 1}a`, spec.bnMomentum, true);
-    x = convBnRelu(x, width, `block${i + 1}b`, spec.bnMomentum, false);
+    x = convBnRelu(x, width, `block${i + 1}a`, spec.bnMomentum, true, seed + 2 * i + 1);
+    x = convBnRelu(x, width, `block${i + 1}b`, spec.bnMomentum, false, seed + 2 * i + 2);
   });
   x = tf.layers.globalAveragePooling2d({ name: 'pool' }).apply(x) as tf.SymbolicTensor;
-  const logits = tf.layers.dense({ units: spec.numClasses, name: 'logits' }).apply(x) as tf.SymbolicTensor;
+  const logits = tf.layers
+    .dense({ units: spec.numClasses, kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 99 }), name: 'logits' })
+    .apply(x) as tf.SymbolicTensor;
   const probs = tf.layers.softmax({ name: 'probabilities' }).apply(logits) as tf.SymbolicTensor;
   return {
     model: tf.model({ inputs: input, outputs: probs, name: 'cifar10' }),

@@ -96,6 +96,8 @@ interface CheckpointState {
 export interface TrainResult {
   metadata: ModelMetadata;
   history: EpochRecord[];
+  /** The trained model, as saved (the caller disposes it). */
+  model: tf.LayersModel;
 }
 
 /** The options that must match for a checkpoint to be resumed. */
@@ -186,7 +188,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
   const valImages = makeBatch(data.images, valIdx, contract, undefined);
   const valLabels = Int32Array.from(valIdx, (i) => data.labels[i]!);
 
-  const { model } = buildNetworks(opts.spec);
+  const { model } = buildNetworks(opts.spec, opts.seed);
   const weightsInfo = model.weights;
   const trainableNames = new Set(model.trainableWeights.map((w) => w.name));
   const trainablePos = weightsInfo.map((w, i) => (trainableNames.has(w.name) ? i : -1)).filter((i) => i >= 0);
@@ -341,7 +343,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     await saveModelToDir(model, opts.outDir);
     await writeFile(join(opts.outDir, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
     log(`saved ${opts.outDir}: validation accuracy ${(100 * final.accuracy).toFixed(2)}%, ${complexity.parameters} parameters, ${complexity.multiplyAdds} multiply-adds`);
-    return { metadata, history };
+    return { metadata, history, model };
   } finally {
     await pool.close();
   }
