@@ -2,7 +2,7 @@
 import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { LABELS, photo } from './images.js';
 
 /** `perLabel` JPEGs per label (the photo, flipped, flopped, ...) under a new temp folder. */
@@ -11,12 +11,12 @@ export async function makeTinyDataset(perLabel = 4): Promise<string> {
   for (const label of LABELS) {
     mkdirSync(join(root, label));
     const variants = [
-      (s: sharp.Sharp) => s,
-      (s: sharp.Sharp) => s.flop(),
-      (s: sharp.Sharp) => s.flip(),
-      (s: sharp.Sharp) => s.flip().flop(),
-      (s: sharp.Sharp) => s.modulate({ brightness: 1.2 }),
-      (s: sharp.Sharp) => s.modulate({ brightness: 0.8 }),
+      (s: Sharp) => s,
+      (s: Sharp) => s.flop(),
+      (s: Sharp) => s.flip(),
+      (s: Sharp) => s.flip().flop(),
+      (s: Sharp) => s.modulate({ brightness: 1.2 }),
+      (s: Sharp) => s.modulate({ brightness: 0.8 }),
     ];
     for (let i = 0; i < perLabel; i++) {
       const bytes = await variants[i % variants.length]!(sharp(photo(label))).jpeg({ quality: 90 }).toBuffer();
