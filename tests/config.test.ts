@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../src/config.js';
+
+describe('config', () => {
+  it('has documented defaults', () => {
+    const c = loadConfig({});
+    expect(c).toMatchObject({
+      PORT: 8000,
+      HOST: '0.0.0.0',
+      MODEL_DIR: 'models/cifar10',
+      INFERENCE_BACKEND: 'auto',
+      MAX_UPLOAD_BYTES: 10 * 1024 * 1024,
+      MAX_INPUT_PIXELS: 25_000_000,
+      MAX_BATCH_FILES: 32,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
+    });
+  });
+
+  it('coerces strings from the environment', () => {
+    const c = loadConfig({ PORT: '9000', MAX_BATCH_FILES: '8', DOCS_ENABLED: 'false', INFERENCE_BACKEND: 'wasm' });
+    expect(c.PORT).toBe(9000);
+    expect(c.MAX_BATCH_FILES).toBe(8);
+    expect(c.DOCS_ENABLED).toBe(false);
+    expect(c.INFERENCE_BACKEND).toBe('wasm');
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ PORT: '70000', INFERENCE_BACKEND: 'gpu', LOG_LEVEL: 'loud' })).toThrow(ConfigError);
+    try {
+      loadConfig({ PORT: '70000', INFERENCE_BACKEND: 'gpu', LOG_LEVEL: 'loud' });
+    } catch (err) {
+      const msg = (err as Error).message;
+      expect(msg).toMatch(/PORT/);
+      expect(msg).toMatch(/INFERENCE_BACKEND/);
+      expect(msg).toMatch(/LOG_LEVEL/);
+    }
+  });
+});
