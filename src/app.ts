@@ -101,7 +101,17 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(multipart, { config });
   await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED });
   await fastify.register(lifecycle);
-  await fastify.register(models, { modelDirs: [config.MODEL_DIR], backend: config.INFERENCE_BACKEND, warmupRuns: config.WARMUP_RUNS });
+  await fastify.register(models, {
+    modelDirs: [config.MODEL_DIR],
+    instances: {
+      workers: config.INFERENCE_WORKERS,
+      maxBatchSize: config.MAX_BATCH_SIZE,
+      maxDelayMs: config.MAX_BATCH_DELAY_MS,
+      maxQueue: config.MAX_QUEUE,
+      backend: config.INFERENCE_BACKEND,
+      warmupRuns: config.WARMUP_RUNS,
+    },
+  });
   await fastify.register(predictor, { limits: { maxInputPixels: config.MAX_INPUT_PIXELS, maxUploadBytes: config.MAX_UPLOAD_BYTES } });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });

@@ -1,5 +1,6 @@
 /** Every setting comes from the environment, validated once by this schema. */
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { BACKEND_CHOICES } from './inference/backend.js';
 
@@ -22,6 +23,11 @@ export const configSchema = z.object({
   MAX_BATCH_FILES: z.coerce.number().int().min(1).max(1024).default(32),
   DEFAULT_TOP_K: z.coerce.number().int().min(1).max(10).default(3),
   WARMUP_RUNS: z.coerce.number().int().min(0).max(100).default(2),
+  /** Model instances in worker threads (0: one instance on the main thread). */
+  INFERENCE_WORKERS: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
+  MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(32),
+  MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2),
+  MAX_QUEUE: z.coerce.number().int().min(1).default(128),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(1_000),
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),

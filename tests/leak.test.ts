@@ -8,7 +8,8 @@ import * as img from './helpers/images.js';
 describe('resource leaks', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    app = await buildApp();
+    // One in-thread instance, so the model's tensors live in this thread's engine.
+    app = await buildApp({ INFERENCE_WORKERS: '0' });
   });
   afterAll(async () => {
     await app.close();

@@ -69,7 +69,7 @@ describe('server process', () => {
   it('is live before ready, ready once warm, and shuts down gracefully under load', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const proc = start({ PORT: String(port), HOST: '127.0.0.1', WARMUP_RUNS: '100', SHUTDOWN_DRAIN_MS: '400', SHUTDOWN_TIMEOUT_MS: '8000' });
+    const proc = start({ PORT: String(port), HOST: '127.0.0.1', WARMUP_RUNS: '100', MAX_QUEUE: '1024', SHUTDOWN_DRAIN_MS: '400', SHUTDOWN_TIMEOUT_MS: '8000' });
     try {
       // Start-up: /health answers while /ready still says 503.
       const seen: string[] = [];

@@ -52,7 +52,6 @@ export class ImageClassifier {
 
   /** Class probabilities for each input, computed as one batched tensor. */
   async classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-    if (this.disposed) throw new Error(`model ${this.name} has been disposed`);
     const n = inputs.length;
     if (n === 0) return [];
     const size = this.inputSize;
@@ -61,12 +60,19 @@ export class ImageClassifier {
       if (input.length !== size) throw new RangeError(`input ${i} has ${input.length} values, expected ${size}`);
       batch.set(input, i * size);
     });
+    const flat = await this.classifyPacked(batch, n);
+    const k = this.labels.length;
+    return Array.from({ length: n }, (_, i) => flat.slice(i * k, (i + 1) * k));
+  }
+
+  /** Probabilities (n × classes) for `n` images packed one after another in `batch`. */
+  async classifyPacked(batch: Float32Array, n: number): Promise<Float32Array> {
+    if (this.disposed) throw new Error(`model ${this.name} has been disposed`);
+    if (batch.length !== n * this.inputSize) throw new RangeError(`batch has ${batch.length} values, expected ${n} × ${this.inputSize}`);
     const [h, w, c] = this.metadata.inputShape;
     const probs = tf.tidy(() => this.model.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor);
     try {
-      const flat = (await probs.data()) as Float32Array;
-      const k = this.labels.length;
-      return Array.from({ length: n }, (_, i) => flat.slice(i * k, (i + 1) * k));
+      return (await probs.data()) as Float32Array;
     } finally {
       probs.dispose();
     }

@@ -1,23 +1,22 @@
 /** Named models with one default, so more models and versions can be served side by side. */
-import { ImageClassifier } from './classifier.js';
+import { ServedModel, type InstanceOptions, type ServedModelEvents } from './served-model.js';
 
 export type RegistryState = 'loading' | 'ready' | 'failed';
 
 export class ModelRegistry {
-  private readonly models = new Map<string, ImageClassifier>();
+  private readonly models = new Map<string, ServedModel>();
   private loading: Promise<void> = Promise.resolve();
   state: RegistryState = 'loading';
   failure: string | undefined;
   defaultName: string | undefined;
 
-  /** Run `before` (backend set-up), then load every directory (the first is the default). */
-  load(dirs: readonly string[], warmupRuns: number, before: () => Promise<void> = async () => {}): Promise<void> {
+  /** Load every directory (the first is the default) with its instances and scheduler. */
+  load(dirs: readonly string[], opts: InstanceOptions, events: ServedModelEvents = {}): Promise<void> {
     this.state = 'loading';
     this.loading = (async () => {
       try {
-        await before();
         for (const dir of dirs) {
-          const model = await ImageClassifier.load(dir, warmupRuns);
+          const model = await ServedModel.load(dir, opts, events);
           this.add(model);
         }
         this.state = 'ready';
@@ -35,24 +34,24 @@ export class ModelRegistry {
     await this.loading.catch(() => undefined);
   }
 
-  add(model: ImageClassifier): void {
-    this.models.get(model.name)?.dispose();
+  add(model: ServedModel): void {
+    void this.models.get(model.name)?.dispose();
     this.models.set(model.name, model);
     this.defaultName ??= model.name;
   }
 
   /** The named model, or the default one. */
-  get(name?: string): ImageClassifier | undefined {
+  get(name?: string): ServedModel | undefined {
     const key = name ?? this.defaultName;
     return key === undefined ? undefined : this.models.get(key);
   }
 
-  list(): ImageClassifier[] {
+  list(): ServedModel[] {
     return [...this.models.values()];
   }
 
-  dispose(): void {
-    for (const model of this.models.values()) model.dispose();
+  async dispose(): Promise<void> {
+    await Promise.all([...this.models.values()].map((m) => m.dispose()));
     this.models.clear();
   }
 }

@@ -1,8 +1,7 @@
 /** Data-parallel gradient computation over worker threads, one network replica each. */
-import { extname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../inference/backend.js';
+import { startWorker } from '../inference/threads.js';
 import type { NetworkSpec } from './model.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';
 
@@ -14,17 +13,6 @@ export interface StepResult {
   grads: Float32Array[];
   /** All weights after the step as the replicas left them, averaged (moves BatchNorm statistics). */
   weights: Float32Array[];
-}
-
-const ext = extname(fileURLToPath(import.meta.url));
-const workerUrl = new URL(`./grad-worker${ext}`, import.meta.url);
-
-/** Start the worker; from TypeScript sources (tsx, vitest) it first registers tsx's loader. */
-function startWorker(workerData: unknown): Worker {
-  if (ext !== '.ts') return new Worker(workerUrl, { workerData });
-  const api = import.meta.resolve('tsx/esm/api');
-  const boot = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(workerUrl.href)}); })`;
-  return new Worker(boot, { eval: true, workerData });
 }
 
 class Replica {
@@ -71,7 +59,7 @@ export class WorkerPool {
 
   /** Start `size` workers and wait until each has its backend and network ready. */
   static async create(size: number, spec: NetworkSpec, backend: BackendChoice): Promise<WorkerPool> {
-    const replicas = Array.from({ length: size }, () => new Replica(startWorker({ spec, backend })));
+    const replicas = Array.from({ length: size }, () => new Replica(startWorker(import.meta.url, 'grad-worker', { spec, backend })));
     const ready = await Promise.all(replicas.map((r) => r.request(undefined)));
     const first = ready[0];
     return new WorkerPool(replicas, first?.type === 'ready' ? first.backend : 'unknown', spec.inputSize * spec.inputSize * 3);

@@ -8,6 +8,8 @@ import { ImageClassifier } from '../../src/inference/classifier.js';
 import { ModelRegistry } from '../../src/inference/registry.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
 
+const INSTANCES = { workers: 0, maxBatchSize: 8, maxDelayMs: 0, maxQueue: 16, backend: 'wasm' as const, warmupRuns: 0 };
+
 function copyWithMetadata(change: (m: Record<string, unknown>) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'model-'));
   cpSync(SHIPPED_MODEL, dir, { recursive: true });
@@ -48,14 +50,14 @@ describe('ImageClassifier', () => {
 
   it('the registry serves a default model by name and reports failures', async () => {
     const registry = new ModelRegistry();
-    await registry.load([SHIPPED_MODEL], 0);
+    await registry.load([SHIPPED_MODEL], INSTANCES);
     expect(registry.state).toBe('ready');
     expect(registry.get()?.name).toBe('cifar10');
     expect(registry.get('cifar10')).toBe(registry.get());
     expect(registry.get('other')).toBeUndefined();
-    registry.dispose();
+    await registry.dispose();
     const broken = new ModelRegistry();
-    await expect(broken.load(['/nonexistent'], 0)).rejects.toThrow();
+    await expect(broken.load(['/nonexistent'], INSTANCES)).rejects.toThrow();
     expect(broken.state).toBe('failed');
     expect(broken.failure).toMatch(/nonexistent/);
   });

@@ -1,11 +1,10 @@
 import fp from 'fastify-plugin';
-import { initBackend, type BackendChoice } from '../../inference/backend.js';
 import { ModelRegistry } from '../../inference/registry.js';
+import type { InstanceOptions } from '../../inference/served-model.js';
 
 export interface ModelsOptions {
   modelDirs: string[];
-  backend: BackendChoice;
-  warmupRuns: number;
+  instances: InstanceOptions;
 }
 
 declare module 'fastify' {
@@ -27,17 +26,24 @@ export default fp<ModelsOptions>(
     app.decorate('backendName', null);
     app.addHook('onReady', async () => {
       registry
-        .load(opts.modelDirs, opts.warmupRuns, async () => {
-          app.backendName = await initBackend(opts.backend);
+        .load(opts.modelDirs, opts.instances, {
+          onInstanceDeath: (name, reason) => app.log.error({ instance: name, reason }, 'inference instance died; replacing it'),
+          onInstanceRestart: (name) => app.log.warn({ instance: name }, 'inference instance replaced'),
         })
         .then(
-          () => app.log.info({ models: registry.list().map((m) => ({ name: m.name, version: m.version, load_s: m.loadSeconds })), backend: app.backendName }, 'models ready'),
+          () => {
+            app.backendName = registry.get()?.backend ?? null;
+            app.log.info(
+              { models: registry.list().map((m) => ({ name: m.name, version: m.version, load_s: m.loadSeconds, instances: m.instances })), backend: app.backendName },
+              'models ready',
+            );
+          },
           (err: unknown) => app.log.error({ err }, 'model loading failed'),
         );
     });
     app.addHook('onClose', async () => {
       await registry.settled();
-      registry.dispose();
+      await registry.dispose();
     });
   },
   { name: 'models', dependencies: ['lifecycle'] },

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import { ProblemError, toClientProblem, unavailable } from '../../errors.js';
-import type { ImageClassifier } from '../../inference/classifier.js';
+import type { ServedModel } from '../../inference/served-model.js';
+import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../../inference/scheduler.js';
 import { toPrediction, type ClassPrediction } from '../../inference/postprocess.js';
 import type { ModelRegistry } from '../../inference/registry.js';
 import { prepareImage, type ImageLimits, type PreparedImage } from '../../preprocessing/image.js';
@@ -20,10 +21,10 @@ export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false;
 
 export interface Predictor {
   /** The model that serves a request, or a 503/404 problem. */
-  resolve(modelName?: string): ImageClassifier;
-  predict(model: ImageClassifier, input: ImageInput, topK: number): Promise<PredictionOutcome>;
+  resolve(modelName?: string): ServedModel;
+  predict(model: ServedModel, input: ImageInput, topK: number): Promise<PredictionOutcome>;
   /** Every valid image goes through the model in one batched call; invalid ones get their own error. */
-  predictBatch(model: ImageClassifier, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
+  predictBatch(model: ServedModel, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
 }
 
 declare module 'fastify' {
@@ -33,8 +34,20 @@ declare module 'fastify' {
 }
 
 /** Decode and classify images against the registry's models. */
+/** Scheduler refusals are 503s: overload, a crashed instance (after one retry), shutdown. */
+async function classify(model: ServedModel, inputs: Float32Array[]): Promise<Float32Array[]> {
+  try {
+    return await model.classify(inputs);
+  } catch (err) {
+    if (err instanceof QueueFullError) throw new ProblemError(503, 'overloaded', `${err.message}; retry shortly`, { 'retry-after': '1' });
+    if (err instanceof ExecutorCrashedError) throw new ProblemError(503, 'instance-crashed', 'the model instance stopped while running this request; retry', { 'retry-after': '1' });
+    if (err instanceof SchedulerClosedError) throw new ProblemError(503, 'shutting-down', 'the server is shutting down', { 'retry-after': '5' });
+    throw err;
+  }
+}
+
 export function createPredictor(registry: ModelRegistry, limits: ImageLimits & { maxUploadBytes: number }): Predictor {
-  const prepare = async (model: ImageClassifier, input: ImageInput): Promise<PreparedImage> => {
+  const prepare = async (model: ServedModel, input: ImageInput): Promise<PreparedImage> => {
     if (input.problem) throw input.problem;
     if (input.bytes.length > limits.maxUploadBytes) {
       throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
@@ -55,7 +68,7 @@ export function createPredictor(registry: ModelRegistry, limits: ImageLimits & {
       const image = await prepare(model, input).catch((err: unknown) => {
         throw toClientProblem(err);
       });
-      const [probs] = await model.classify([image.input]);
+      const [probs] = await classify(model, [image.input]);
       return { ...toPrediction(probs!, model.labels, topK), format: image.format };
     },
 
@@ -69,7 +82,7 @@ export function createPredictor(registry: ModelRegistry, limits: ImageLimits & {
         ),
       );
       const valid = prepared.flatMap((p) => (p.ok ? [p.image] : []));
-      const probs = await model.classify(valid.map((v) => v.input));
+      const probs = valid.length > 0 ? await classify(model, valid.map((v) => v.input)) : [];
       let next = 0;
       return prepared.map((p): BatchOutcome => {
         if (!p.ok) return p;

@@ -1,0 +1,178 @@
+/**
+ * Dynamic batching: concurrent requests queue, and whenever a model instance is free the
+ * queued images run through it as one batched tensor (Triton's dynamic batcher, TF Serving's
+ * batching session). The queue is bounded: past MAX_QUEUE a request fails at once.
+ */
+
+/** A model instance: runs one batch at a time. */
+export interface Executor {
+  /** Class probabilities for `n` images packed in `batch` (which it may take over), n × classes. */
+  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  readonly name: string;
+  /** False once the instance is gone (a dead worker): it gets no more batches. */
+  readonly healthy: boolean;
+}
+
+/** The instance died while running a batch; its images are retried once on another instance. */
+export class ExecutorCrashedError extends Error {
+  constructor(name: string, reason: string) {
+    super(`inference instance ${name} stopped: ${reason}`);
+    this.name = 'ExecutorCrashedError';
+  }
+}
+
+export interface SchedulerOptions {
+  maxBatchSize: number;
+  /** How long a partial batch may wait for more images while an instance is free (0: never). */
+  maxDelayMs: number;
+  /** Most images waiting; beyond it `submit` rejects with QueueFullError. */
+  maxQueue: number;
+  inputSize: number;
+  numClasses: number;
+}
+
+export class QueueFullError extends Error {
+  constructor(readonly queued: number) {
+    super(`the inference queue is full (${queued} images waiting)`);
+    this.name = 'QueueFullError';
+  }
+}
+
+export class SchedulerClosedError extends Error {
+  constructor() {
+    super('the inference scheduler is shut down');
+    this.name = 'SchedulerClosedError';
+  }
+}
+
+interface Pending {
+  input: Float32Array;
+  enqueued: number;
+  retried?: boolean;
+  resolve: (probs: Float32Array) => void;
+  reject: (err: unknown) => void;
+}
+
+export interface BatchEvent {
+  size: number;
+  /** Seconds the oldest image of the batch waited in the queue. */
+  queueSeconds: number;
+  computeSeconds: number;
+  executor: string;
+}
+
+export interface SchedulerStats {
+  queued: number;
+  inFlightBatches: number;
+  batches: number;
+  images: number;
+}
+
+export class BatchScheduler {
+  private readonly queue: Pending[] = [];
+  private readonly idle: Executor[];
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private inFlight = 0;
+  private batches = 0;
+  private images = 0;
+  /** Called after every batch (metrics). */
+  onBatch: (event: BatchEvent) => void = () => {};
+
+  constructor(
+    executors: readonly Executor[],
+    private readonly opts: SchedulerOptions,
+  ) {
+    if (executors.length === 0) throw new Error('a scheduler needs at least one executor');
+    this.idle = [...executors];
+  }
+
+  /** Queue one image; resolves with its class probabilities. */
+  submit(input: Float32Array): Promise<Float32Array> {
+    if (this.closed) return Promise.reject(new SchedulerClosedError());
+    if (input.length !== this.opts.inputSize) {
+      return Promise.reject(new RangeError(`input has ${input.length} values, expected ${this.opts.inputSize}`));
+    }
+    if (this.queue.length >= this.opts.maxQueue) return Promise.reject(new QueueFullError(this.queue.length));
+    return new Promise((resolve, reject) => {
+      this.queue.push({ input, enqueued: performance.now(), resolve, reject });
+      this.pump();
+    });
+  }
+
+  /** Queue several images; they may share batches with other requests. */
+  submitAll(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+    if (this.queue.length + inputs.length > this.opts.maxQueue) return Promise.reject(new QueueFullError(this.queue.length));
+    return Promise.all(inputs.map((i) => this.submit(i)));
+  }
+
+  stats(): SchedulerStats {
+    return { queued: this.queue.length, inFlightBatches: this.inFlight, batches: this.batches, images: this.images };
+  }
+
+  /** Add an instance (a replacement for one that died). */
+  add(executor: Executor): void {
+    if (this.closed) return;
+    this.idle.push(executor);
+    this.pump();
+  }
+
+  /** Fail everything still queued; batches in flight finish. */
+  close(): void {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    for (const p of this.queue.splice(0)) p.reject(new SchedulerClosedError());
+  }
+
+  private pump(): void {
+    while (this.idle.length > 0 && this.queue.length > 0) {
+      const full = this.queue.length >= this.opts.maxBatchSize;
+      const waited = performance.now() - this.queue[0]!.enqueued;
+      if (!full && waited < this.opts.maxDelayMs) {
+        this.timer ??= setTimeout(() => {
+          this.timer = undefined;
+          this.pump();
+        }, Math.max(0, this.opts.maxDelayMs - waited));
+        return;
+      }
+      this.dispatch(this.idle.shift()!, this.queue.splice(0, this.opts.maxBatchSize));
+    }
+  }
+
+  private dispatch(executor: Executor, items: Pending[]): void {
+    const n = items.length;
+    const size = this.opts.inputSize;
+    const batch = new Float32Array(n * size);
+    items.forEach((p, i) => batch.set(p.input, i * size));
+    const started = performance.now();
+    const queueSeconds = (started - items[0]!.enqueued) / 1000;
+    this.inFlight++;
+    executor.run(batch, n).then(
+      (probs) => {
+        const k = this.opts.numClasses;
+        items.forEach((p, i) => p.resolve(probs.slice(i * k, (i + 1) * k)));
+        this.finish(executor, { size: n, queueSeconds, computeSeconds: (performance.now() - started) / 1000, executor: executor.name });
+      },
+      (err: unknown) => {
+        const retry = err instanceof ExecutorCrashedError && !this.closed ? items.filter((p) => !p.retried) : [];
+        for (const p of items) {
+          if (retry.includes(p)) p.retried = true;
+          else p.reject(err);
+        }
+        this.queue.unshift(...retry);
+        this.finish(executor, undefined);
+      },
+    );
+  }
+
+  private finish(executor: Executor, event: BatchEvent | undefined): void {
+    this.inFlight--;
+    if (event) {
+      this.batches++;
+      this.images += event.size;
+      this.onBatch(event);
+    }
+    if (executor.healthy) this.idle.push(executor);
+    this.pump();
+  }
+}
