@@ -1,0 +1,308 @@
+/**
+ * Throughput benchmark: the real service under HTTP load, against the engine's ceiling and
+ * the naive design, measured in the same run.
+ *
+ *   npm run bench -- [--duration 10] [--concurrency 1,8,32,128] [--soak 120] [--out reports/bench] [--resume]
+ *
+ * Phases (each result is saved as it completes; --resume skips finished phases):
+ *   ceiling   bare model in INFERENCE_WORKERS worker threads at batch MAX_BATCH_SIZE, no HTTP
+ *   service   the default configuration (worker instances + dynamic batching) at each concurrency
+ *   naive     INFERENCE_WORKERS=0 MAX_BATCH_SIZE=1: one instance on the main thread, no batching
+ *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { WorkerExecutor } from '../src/inference/executors.js';
+import { readMetadata } from '../src/inference/metadata.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '1,8,32,128' },
+    soak: { type: 'string', default: '0' },
+    out: { type: 'string', default: 'reports/bench' },
+    model: { type: 'string', default: 'models/cifar10' },
+    port: { type: 'string', default: '8190' },
+    resume: { type: 'boolean', default: false },
+  },
+});
+
+const duration = Number(values.duration);
+const concurrencies = values.concurrency.split(',').map(Number);
+const workers = availableParallelism();
+const maxBatch = 32;
+const port = Number(values.port);
+const base = `http://127.0.0.1:${port}`;
+const resultsFile = join(values.out, 'results.json');
+const images = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'].map((l) =>
+  readFileSync(join('tests', 'fixtures', 'images', `${l}.jpg`)),
+);
+
+interface LoadResult {
+  concurrency: number;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  statuses: Record<string, number>;
+  errors: number;
+  timeouts: number;
+  rssMaxMb: number;
+  probeP99Ms: number | null;
+}
+
+interface Results {
+  machine: { cpus: number; node: string };
+  model: string;
+  ceiling?: { imagesPerSecond: number; workers: number; batch: number };
+  service: Record<string, LoadResult>;
+  naive: Record<string, LoadResult>;
+  soak?: { seconds: number; concurrency: number; rps: number; rssMb: number[]; driftPct: number; statuses: Record<string, number> };
+}
+
+const results: Results =
+  values.resume && existsSync(resultsFile)
+    ? (JSON.parse(await readFile(resultsFile, 'utf8')) as Results)
+    : { machine: { cpus: workers, node: process.version }, model: values.model, service: {}, naive: {} };
+
+async function save(): Promise<void> {
+  await mkdir(values.out, { recursive: true });
+  await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+}
+
+function log(line: string): void {
+  console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+}
+
+/** Images/s of the bare model: every worker kept busy with full batches, no HTTP, no decoding. */
+async function measureCeiling(seconds: number): Promise<number> {
+  const meta = await readMetadata(values.model);
+  const size = meta.inputShape.reduce((a, b) => a * b, 1);
+  const executors = await Promise.all(
+    Array.from({ length: workers }, (_, i) => WorkerExecutor.start(`bench-${i}`, { dir: values.model, backend: 'auto', warmupRuns: 2 }, () => {})),
+  );
+  const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
+  let done = 0;
+  const end = performance.now() + seconds * 1000;
+  const started = performance.now();
+  await Promise.all(
+    executors.map(async (e) => {
+      while (performance.now() < end) {
+        await e.run(input.slice(), maxBatch);
+        done += maxBatch;
+      }
+    }),
+  );
+  const rate = done / ((performance.now() - started) / 1000);
+  await Promise.all(executors.map((e) => e.stop()));
+  return rate;
+}
+
+function multipart(bytes: Buffer, boundary: string): Buffer {
+  return Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="image.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
+    bytes,
+    Buffer.from(`\r\n--${boundary}--\r\n`),
+  ]);
+}
+
+async function startServer(env: Record<string, string>): Promise<ChildProcess> {
+  // The built server (npm run build), as production runs it.
+  const child = spawn(process.execPath, ['dist/server.js'], {
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: values.model, ...env },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let i = 0; i < 300; i++) {
+    try {
+      if ((await fetch(`${base}/ready`)).status === 200) return child;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('server did not become ready');
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Resident set size of `pid` in MB (Linux). */
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return Math.round(kb / 1024);
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** Drive /predict at `concurrency` for `seconds`, probing /health and /ready and sampling RSS meanwhile. */
+async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[]): Promise<LoadResult> {
+  const boundary = 'benchboundary7MA4YWxkTrZu0gW';
+  let rssMax = rssMb(pid);
+  const sampler = setInterval(() => {
+    const r = rssMb(pid);
+    rssMax = Math.max(rssMax, r);
+    rssTrace?.push(r);
+  }, 1000);
+  const probes: number[] = [];
+  let probing = true;
+  const prober = (async () => {
+    while (probing) {
+      for (const path of ['/health', '/ready']) {
+        const t = performance.now();
+        await fetch(`${base}${path}`).then((r) => r.arrayBuffer());
+        probes.push(performance.now() - t);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  })();
+  const result = await autocannon({
+    url: `${base}/predict`,
+    connections: concurrency,
+    duration: seconds,
+    timeout: 10,
+    requests: images.map((bytes) => ({
+      method: 'POST' as const,
+      path: '/predict',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+      body: multipart(bytes, boundary),
+    })),
+  });
+  probing = false;
+  await prober;
+  clearInterval(sampler);
+  const statuses: Record<string, number> = {};
+  for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat?.count ?? 0;
+  probes.sort((a, b) => a - b);
+  return {
+    concurrency,
+    requests: result.requests.total,
+    rps: Math.round(result.requests.average * 10) / 10,
+    p50: result.latency.p50,
+    p90: result.latency.p90,
+    p99: result.latency.p99,
+    max: result.latency.max,
+    statuses,
+    errors: result.errors ?? 0,
+    timeouts: result.timeouts ?? 0,
+    rssMaxMb: rssMax,
+    probeP99Ms: probes.length ? Math.round(percentile(probes, 99) * 100) / 100 : null,
+  };
+}
+
+function ok(r: LoadResult): number {
+  return r.statuses['200'] ?? 0;
+}
+
+function table(rows: [string, LoadResult][]): string {
+  const lines = [
+    '| run | conc. | req/s (200) | p50 ms | p90 ms | p99 ms | statuses | errors/timeouts | max RSS MB | /health+/ready p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
+  ];
+  for (const [name, r] of rows) {
+    const okRps = Math.round((ok(r) / duration) * 10) / 10;
+    const statuses = Object.entries(r.statuses).map(([c, n]) => `${c}: ${n}`).join(', ');
+    lines.push(`| ${name} | ${r.concurrency} | ${okRps} | ${r.p50} | ${r.p90} | ${r.p99} | ${statuses} | ${r.errors}/${r.timeouts} | ${r.rssMaxMb} | ${r.probeP99Ms ?? '-'} |`);
+  }
+  return lines.join('\n');
+}
+
+// --- phases ----------------------------------------------------------------
+if (!results.ceiling) {
+  log(`ceiling: ${workers} worker(s), batch ${maxBatch}, ${duration} s`);
+  results.ceiling = { imagesPerSecond: Math.round(await measureCeiling(duration)), workers, batch: maxBatch };
+  await save();
+}
+log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
+
+const pending = concurrencies.filter((c) => !results.service[c]);
+if (pending.length > 0) {
+  const server = await startServer({});
+  try {
+    for (const c of pending) {
+      log(`service: concurrency ${c}, ${duration} s`);
+      results.service[c] = await load(server.pid!, c, duration);
+      await save();
+      log(`  ${results.service[c].rps} req/s, p99 ${results.service[c].p99} ms`);
+    }
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const naiveConcurrencies = [8, 32].filter((c) => !results.naive[c]);
+if (naiveConcurrencies.length > 0) {
+  const server = await startServer({ INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000' });
+  try {
+    for (const c of naiveConcurrencies) {
+      log(`naive: concurrency ${c}, ${duration} s`);
+      results.naive[c] = await load(server.pid!, c, duration);
+      await save();
+      log(`  ${results.naive[c].rps} req/s, p99 ${results.naive[c].p99} ms`);
+    }
+  } finally {
+    await stopServer(server);
+  }
+}
+
+const soakSeconds = Number(values.soak);
+if (soakSeconds > 0 && !results.soak) {
+  const server = await startServer({});
+  try {
+    log(`soak: concurrency 32 for ${soakSeconds} s`);
+    const trace: number[] = [];
+    const r = await load(server.pid!, 32, soakSeconds, trace);
+    const head = trace.slice(5, 15);
+    const tail = trace.slice(-10);
+    const avg = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+    results.soak = {
+      seconds: soakSeconds,
+      concurrency: 32,
+      rps: r.rps,
+      rssMb: trace,
+      driftPct: Math.round(((avg(tail) - avg(head)) / Math.max(1, avg(head))) * 1000) / 10,
+      statuses: r.statuses,
+    };
+    await save();
+  } finally {
+    await stopServer(server);
+  }
+}
+
+// --- report ----------------------------------------------------------------
+const rows: [string, LoadResult][] = [
+  ...Object.values(results.service).map((r): [string, LoadResult] => ['service', r]),
+  ...Object.values(results.naive).map((r): [string, LoadResult] => ['naive', r]),
+];
+const s32 = results.service['32'];
+const n32 = results.naive['32'];
+const ratios: string[] = [];
+if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
+if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+const md = [
+  `Engine ceiling (bare model, ${results.ceiling.workers} worker thread(s), batch ${results.ceiling.batch}, no HTTP): **${results.ceiling.imagesPerSecond} images/s**`,
+  '',
+  table(rows),
+  '',
+  ...ratios.map((r) => `- ${r}`),
+  ...(results.soak ? [`- soak: ${results.soak.seconds} s at concurrency 32, ${results.soak.rps} req/s, RSS ${results.soak.rssMb[5]} → ${results.soak.rssMb.at(-1)} MB (drift ${results.soak.driftPct}%)`] : []),
+  '',
+  `${results.machine.cpus} CPUs, Node ${results.machine.node}; ${duration} s per run; load generator (autocannon) on the same machine; 32×32 JPEG uploads as multipart.`,
+].join('\n');
+await writeFile(join(values.out, 'results.md'), `${md}\n`);
+console.log(`\n${md}\n`);
+log(`wrote ${resultsFile} and ${join(values.out, 'results.md')}`);
