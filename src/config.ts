@@ -23,8 +23,10 @@ export const configSchema = z.object({
   MAX_BATCH_FILES: z.coerce.number().int().min(1).max(1024).default(32),
   DEFAULT_TOP_K: z.coerce.number().int().min(1).max(10).default(3),
   WARMUP_RUNS: z.coerce.number().int().min(0).max(100).default(2),
-  /** Model instances in worker threads (0: one instance on the main thread). */
-  INFERENCE_WORKERS: z.coerce.number().int().min(0).max(64).default(availableParallelism()),
+  /** Model instances in worker threads (0: one instance on the main thread; auto: one per core). */
+  INFERENCE_WORKERS: z
+    .union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(0).max(64)])
+    .default(availableParallelism()),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(32),
   MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2),
   MAX_QUEUE: z.coerce.number().int().min(1).default(128),
