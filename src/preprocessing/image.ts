@@ -39,6 +39,14 @@ export function hasImageSignature(bytes: Uint8Array): boolean {
   return SIGNATURES.some(([offset, sig]) => sig.every((b, i) => bytes[offset + i] === b));
 }
 
+/**
+ * Serving set-up for sharp: no operation cache (every upload is new bytes, and the cache
+ * would only hold memory).
+ */
+export function configureImageDecoding(): void {
+  sharp.cache(false);
+}
+
 export interface ImageLimits {
   maxInputPixels: number;
 }

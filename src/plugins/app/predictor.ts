@@ -4,7 +4,7 @@ import type { ServedModel } from '../../inference/served-model.js';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../../inference/scheduler.js';
 import { toPrediction, type ClassPrediction } from '../../inference/postprocess.js';
 import type { ModelRegistry } from '../../inference/registry.js';
-import { prepareImage, type ImageLimits, type PreparedImage } from '../../preprocessing/image.js';
+import { configureImageDecoding, prepareImage, type ImageLimits, type PreparedImage } from '../../preprocessing/image.js';
 
 export interface ImageInput {
   bytes: Uint8Array;
@@ -99,6 +99,7 @@ export interface PredictorOptions {
 
 export default fp<PredictorOptions>(
   async (app, opts) => {
+    configureImageDecoding();
     app.decorate('predictor', createPredictor(app.models, opts.limits));
   },
   { name: 'predictor', dependencies: ['models'] },
