@@ -80,6 +80,13 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
     return undefined;
   });
 
+  // While shutting down, every response closes its connection, so keep-alive clients cannot
+  // hold the server open after their in-flight request is answered.
+  fastify.addHook('onSend', async (_request, reply, payload) => {
+    if (fastify.lifecycle.shuttingDown) reply.header('connection', 'close');
+    return payload;
+  });
+
   fastify.setErrorHandler((error: FastifyError | Error, request, reply) => {
     const problem = classify(error);
     if (problem) {
