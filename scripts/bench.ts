@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
 import { WorkerExecutor } from '../src/inference/executors.js';
-import { readMetadata } from '../src/inference/metadata.js';
+import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
 
 const { values } = parseArgs({
   options: {
@@ -84,7 +84,7 @@ function log(line: string): void {
 /** Images/s of the bare model: every worker kept busy with full batches, no HTTP, no decoding. */
 async function measureCeiling(seconds: number): Promise<number> {
   const meta = await readMetadata(values.model);
-  const size = meta.inputShape.reduce((a, b) => a * b, 1);
+  const size = inputSizeOf(meta);
   const executors = await Promise.all(
     Array.from({ length: workers }, (_, i) => WorkerExecutor.start(`bench-${i}`, { dir: values.model, backend: 'auto', warmupRuns: 2 }, () => {})),
   );

@@ -1,19 +1,20 @@
 /** One loaded image classifier: the Layers model, its metadata, and batched prediction. */
 import * as tf from '@tensorflow/tfjs';
-import type { ModelMetadata } from './metadata.js';
-import { readMetadata } from './metadata.js';
+import { DescribedModel, readMetadata, type ModelMetadata } from './metadata.js';
 import { loadModelFromDir } from './model-files.js';
 
-export class ImageClassifier {
+export class ImageClassifier extends DescribedModel {
   private disposed = false;
   /** Seconds spent loading and warming up. */
   loadSeconds = 0;
 
   private constructor(
     private readonly model: tf.LayersModel,
-    readonly metadata: ModelMetadata,
+    metadata: ModelMetadata,
     readonly dir: string,
-  ) {}
+  ) {
+    super(metadata);
+  }
 
   /** Load `dir` (model.json, shards, metadata.json), check they agree, and warm up. */
   static async load(dir: string, warmupRuns = 2): Promise<ImageClassifier> {
@@ -30,24 +31,6 @@ export class ImageClassifier {
       model.dispose();
       throw err;
     }
-  }
-
-  get name(): string {
-    return this.metadata.name;
-  }
-
-  get version(): string {
-    return this.metadata.version;
-  }
-
-  get labels(): readonly string[] {
-    return this.metadata.labels;
-  }
-
-  /** Values in one input image (H × W × 3). */
-  get inputSize(): number {
-    const [h, w, c] = this.metadata.inputShape;
-    return h * w * c;
   }
 
   /** Class probabilities for each input, computed as one batched tensor. */

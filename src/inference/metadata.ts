@@ -36,3 +36,30 @@ export async function readMetadata(dir: string): Promise<ModelMetadata> {
   if (!parsed.success) throw new Error(`invalid ${join(dir, 'metadata.json')}: ${z.prettifyError(parsed.error)}`);
   return parsed.data;
 }
+
+/** Values in one input image (H × W × C). */
+export function inputSizeOf(metadata: ModelMetadata): number {
+  return metadata.inputShape.reduce((a, b) => a * b, 1);
+}
+
+/** What every served form of a model says about itself, read from its metadata. */
+export abstract class DescribedModel {
+  constructor(readonly metadata: ModelMetadata) {}
+
+  get name(): string {
+    return this.metadata.name;
+  }
+
+  get version(): string {
+    return this.metadata.version;
+  }
+
+  get labels(): readonly string[] {
+    return this.metadata.labels;
+  }
+
+  /** Values in one input image (H × W × 3). */
+  get inputSize(): number {
+    return inputSizeOf(this.metadata);
+  }
+}

@@ -5,7 +5,7 @@
 import { initBackend, type BackendChoice } from './backend.js';
 import { ImageClassifier } from './classifier.js';
 import { InThreadExecutor, WorkerExecutor } from './executors.js';
-import { readMetadata, type ModelMetadata } from './metadata.js';
+import { DescribedModel, inputSizeOf, readMetadata, type ModelMetadata } from './metadata.js';
 import { BatchScheduler, type BatchEvent, type Executor, type SchedulerStats } from './scheduler.js';
 
 export interface InstanceOptions {
@@ -24,28 +24,29 @@ export interface ServedModelEvents {
   onInstanceRestart?: (name: string) => void;
 }
 
-export class ServedModel {
+export class ServedModel extends DescribedModel {
   private disposed = false;
 
   private constructor(
-    readonly metadata: ModelMetadata,
+    metadata: ModelMetadata,
     readonly backend: string,
     readonly loadSeconds: number,
     private readonly scheduler: BatchScheduler,
     private readonly workers: Set<WorkerExecutor>,
     private readonly local: ImageClassifier | undefined,
-  ) {}
+  ) {
+    super(metadata);
+  }
 
   /** Load `dir` into `opts.workers` instances (or one in this thread) and start the scheduler. */
   static async load(dir: string, opts: InstanceOptions, events: ServedModelEvents = {}): Promise<ServedModel> {
     const started = performance.now();
     const metadata = await readMetadata(dir);
-    const [h, w, c] = metadata.inputShape;
     const schedulerOpts = {
       maxBatchSize: opts.maxBatchSize,
       maxDelayMs: opts.maxDelayMs,
       maxQueue: opts.maxQueue,
-      inputSize: h * w * c,
+      inputSize: inputSizeOf(metadata),
       numClasses: metadata.labels.length,
     };
     if (opts.workers === 0) {
@@ -81,18 +82,6 @@ export class ServedModel {
     if (events.onBatch) scheduler.onBatch = events.onBatch;
     self.model = new ServedModel(metadata, executors[0]!.backend, (performance.now() - started) / 1000, scheduler, workers, undefined);
     return self.model;
-  }
-
-  get name(): string {
-    return this.metadata.name;
-  }
-
-  get version(): string {
-    return this.metadata.version;
-  }
-
-  get labels(): readonly string[] {
-    return this.metadata.labels;
   }
 
   /** Instances currently running (worker threads, or 1 for the in-thread instance). */

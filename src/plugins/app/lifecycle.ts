@@ -6,7 +6,6 @@ export interface Lifecycle {
   shuttingDown: boolean;
   /** Set once draining is over: every new request is refused with 503. */
   refusing: boolean;
-  startedAt: number;
 }
 
 declare module 'fastify' {
@@ -17,7 +16,7 @@ declare module 'fastify' {
 
 export default fp(
   async (app) => {
-    app.decorate('lifecycle', { shuttingDown: false, refusing: false, startedAt: Date.now() });
+    app.decorate('lifecycle', { shuttingDown: false, refusing: false });
   },
   { name: 'lifecycle' },
 );
