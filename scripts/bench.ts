@@ -16,6 +16,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { WorkerExecutor } from '../src/inference/executors.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
@@ -86,7 +87,7 @@ async function measureCeiling(seconds: number): Promise<number> {
   const meta = await readMetadata(values.model);
   const size = inputSizeOf(meta);
   const executors = await Promise.all(
-    Array.from({ length: workers }, (_, i) => WorkerExecutor.start(`bench-${i}`, { dir: values.model, backend: 'auto', warmupRuns: 2 }, () => {})),
+    Array.from({ length: workers }, (_, i) => WorkerExecutor.start(`bench-${i}`, { dir: values.model, backend: 'auto', warmupRuns: 2, nice: 0 }, () => {})),
   );
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
   let done = 0;
@@ -111,6 +112,39 @@ function multipart(bytes: Buffer, boundary: string): Buffer {
     bytes,
     Buffer.from(`\r\n--${boundary}--\r\n`),
   ]);
+}
+
+/** /health and /ready requests every 25 ms from a worker thread; `stop` returns their latencies, sorted. */
+function startProber(url: string): { stop: () => Promise<number[]> } {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    let probing = true;
+    const times = [];
+    parentPort.once('message', () => { probing = false; });
+    (async () => {
+      while (probing) {
+        for (const path of ['/health', '/ready']) {
+          const t = performance.now();
+          await fetch(workerData + path).then((r) => r.arrayBuffer());
+          times.push(performance.now() - t);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      parentPort.postMessage(times);
+    })();`;
+  const worker = new Worker(code, { eval: true, workerData: url });
+  const done = new Promise<number[]>((resolve, reject) => {
+    worker.once('message', (times: number[]) => resolve(times.sort((a, b) => a - b)));
+    worker.once('error', reject);
+  });
+  return {
+    stop: async () => {
+      worker.postMessage('stop');
+      const times = await done;
+      await worker.terminate();
+      return times;
+    },
+  };
 }
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
@@ -158,18 +192,9 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     rssMax = Math.max(rssMax, r);
     rssTrace?.push(r);
   }, 1000);
-  const probes: number[] = [];
-  let probing = true;
-  const prober = (async () => {
-    while (probing) {
-      for (const path of ['/health', '/ready']) {
-        const t = performance.now();
-        await fetch(`${base}${path}`).then((r) => r.arrayBuffer());
-        probes.push(performance.now() - t);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-  })();
+  // Probes run on their own thread: timed on this thread they would measure the load
+  // generator's busy event loop instead of the server.
+  const prober = startProber(`${base}`);
   const result = await autocannon({
     url: `${base}/predict`,
     connections: concurrency,
@@ -182,8 +207,7 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
       body: multipart(bytes, boundary),
     })),
   });
-  probing = false;
-  await prober;
+  const probes = await prober.stop();
   clearInterval(sampler);
   const statuses: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat?.count ?? 0;

@@ -117,6 +117,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
       maxQueue: config.MAX_QUEUE,
       backend: config.INFERENCE_BACKEND,
       warmupRuns: config.WARMUP_RUNS,
+      workerNice: config.INFERENCE_WORKER_NICE,
     },
   });
   await fastify.register(predictor, { limits: { maxInputPixels: config.MAX_INPUT_PIXELS, maxUploadBytes: config.MAX_UPLOAD_BYTES } });

@@ -2,7 +2,7 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
-import { BACKEND_CHOICES } from './inference/backend.js';
+import { BACKEND_CHOICES } from './inference/backend-choice.js';
 
 const MiB = 1024 * 1024;
 
@@ -28,7 +28,9 @@ export const configSchema = z.object({
     .union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(0).max(64)])
     .default(availableParallelism()),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(32),
-  MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(2),
+  MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(0),
+  /** Scheduling niceness of inference worker threads: HTTP, probes and decoding run ahead of compute. */
+  INFERENCE_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
   MAX_QUEUE: z.coerce.number().int().min(1).default(128),
   SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(1_000),

@@ -1,8 +1,9 @@
 /** Selects the TF.js backend: native TensorFlow when it loads, else WebAssembly (XNNPACK). */
 import * as tf from '@tensorflow/tfjs';
 
-export const BACKEND_CHOICES = ['auto', 'tensorflow', 'wasm', 'cpu'] as const;
-export type BackendChoice = (typeof BACKEND_CHOICES)[number];
+import type { BackendChoice } from './backend-choice.js';
+
+export { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js';
 
 async function tryTensorflow(): Promise<boolean> {
   try {

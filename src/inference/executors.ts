@@ -1,8 +1,7 @@
 /** Model instances for the scheduler: in the calling thread, or in a worker thread. */
 import type { Worker } from 'node:worker_threads';
-import type { BackendChoice } from './backend.js';
 import type { ImageClassifier } from './classifier.js';
-import type { InferenceReply } from './inference-worker.js';
+import type { InferenceReply, WorkerOptions } from './inference-worker.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';
 import { startWorker } from './threads.js';
 
@@ -57,7 +56,7 @@ export class WorkerExecutor implements Executor {
   /** Start a worker, load and warm the model in it, and resolve once it is ready. */
   static start(
     name: string,
-    opts: { dir: string; backend: BackendChoice; warmupRuns: number },
+    opts: WorkerOptions,
     onDeath: (executor: WorkerExecutor, reason: string) => void,
   ): Promise<WorkerExecutor> {
     const worker = startWorker(import.meta.url, 'inference-worker', opts);

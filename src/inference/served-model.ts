@@ -2,8 +2,8 @@
  * A model as the service runs it: metadata on the main thread, INFERENCE_WORKERS instances
  * (worker threads, or the main thread when 0) behind a dynamic-batching scheduler.
  */
-import { initBackend, type BackendChoice } from './backend.js';
-import { ImageClassifier } from './classifier.js';
+import type { BackendChoice } from './backend-choice.js';
+import type { ImageClassifier } from './classifier.js';
 import { InThreadExecutor, WorkerExecutor } from './executors.js';
 import { DescribedModel, inputSizeOf, readMetadata, type ModelMetadata } from './metadata.js';
 import { BatchScheduler, type BatchEvent, type Executor, type SchedulerStats } from './scheduler.js';
@@ -16,6 +16,8 @@ export interface InstanceOptions {
   maxQueue: number;
   backend: BackendChoice;
   warmupRuns: number;
+  /** Niceness of the worker threads (Linux: per thread); 0 leaves them at the process's priority. */
+  workerNice?: number;
 }
 
 export interface ServedModelEvents {
@@ -50,6 +52,8 @@ export class ServedModel extends DescribedModel {
       numClasses: metadata.labels.length,
     };
     if (opts.workers === 0) {
+      // Loaded only here: with worker instances the main thread never needs TF.js (~50 MB).
+      const [{ initBackend }, { ImageClassifier }] = await Promise.all([import('./backend.js'), import('./classifier.js')]);
       const backend = await initBackend(opts.backend);
       const local = await ImageClassifier.load(dir, opts.warmupRuns);
       const scheduler = new BatchScheduler([new InThreadExecutor(local)], schedulerOpts);
@@ -59,7 +63,7 @@ export class ServedModel extends DescribedModel {
     const workers = new Set<WorkerExecutor>();
     // Set once constructed; dying instances before that are not replaced (start-up fails instead).
     const self: { model?: ServedModel } = {};
-    const workerOpts = { dir, backend: opts.backend, warmupRuns: opts.warmupRuns };
+    const workerOpts = { dir, backend: opts.backend, warmupRuns: opts.warmupRuns, nice: opts.workerNice ?? 0 };
     const onDeath = (dead: WorkerExecutor, reason: string): void => {
       workers.delete(dead);
       events.onInstanceDeath?.(dead.name, reason);
