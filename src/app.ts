@@ -4,10 +4,13 @@ import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompi
 import type { Config } from './config.js';
 import { ProblemError, problemType } from './errors.js';
 import lifecycle from './plugins/app/lifecycle.js';
+import cache from './plugins/app/cache.js';
+import metrics from './plugins/app/metrics.js';
 import models from './plugins/app/models.js';
 import predictor from './plugins/app/predictor.js';
 import multipart from './plugins/external/multipart.js';
 import swagger from './plugins/external/swagger.js';
+import metricsRoutes from './routes/metrics.js';
 import predictRoutes from './routes/predict/index.js';
 import serviceRoutes from './routes/service.js';
 import { readPackageInfo } from './version.js';
@@ -53,6 +56,8 @@ function classify(error: FastifyError | ProblemError | Error): RenderedProblem |
 /** Send an RFC 9457 problem with the request id. */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: RenderedProblem): FastifyReply {
   const title = p.title ?? new ProblemError(p.status, p.slug, '').title;
+  // Absent only when the app failed before its metrics were set up.
+  if (request.server.hasDecorator('metrics')) request.server.metrics.recordError(p.slug, p.status);
   return reply
     .code(p.status)
     .headers(p.headers ?? {})
@@ -108,6 +113,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(multipart, { config });
   await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED });
   await fastify.register(lifecycle);
+  await fastify.register(metrics);
   await fastify.register(models, {
     modelDirs: [config.MODEL_DIR],
     instances: {
@@ -120,7 +126,9 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
       workerNice: config.INFERENCE_WORKER_NICE,
     },
   });
+  await fastify.register(cache, { config });
   await fastify.register(predictor, { limits: { maxInputPixels: config.MAX_INPUT_PIXELS, maxUploadBytes: config.MAX_UPLOAD_BYTES } });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });
+  await fastify.register(metricsRoutes);
 }

@@ -37,6 +37,17 @@ export const configSchema = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(72_000),
   DOCS_ENABLED: bool.default(true),
+  /** Prediction cache: entries kept (LRU) and their lifetime; either 0 turns the cache off. */
+  CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(10_000),
+  CACHE_TTL_S: z.coerce.number().int().min(0).default(3600),
+  /** Shared cache in Redis instead of the embedded one (redis://[:password@]host:port/db). */
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  REDIS_KEY_PREFIX: z.string().default('ml-inference-api:'),
+  REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -9,7 +9,7 @@ describe('resource leaks', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
     // One in-thread instance, so the model's tensors live in this thread's engine.
-    app = await buildApp({ INFERENCE_WORKERS: '0' });
+    app = await buildApp({ INFERENCE_WORKERS: '0', CACHE_MAX_ENTRIES: '0' });
   });
   afterAll(async () => {
     await app.close();

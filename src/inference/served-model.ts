@@ -21,9 +21,9 @@ export interface InstanceOptions {
 }
 
 export interface ServedModelEvents {
-  onBatch?: (event: BatchEvent) => void;
-  onInstanceDeath?: (name: string, reason: string) => void;
-  onInstanceRestart?: (name: string) => void;
+  onBatch?: (model: string, event: BatchEvent) => void;
+  onInstanceDeath?: (model: string, instance: string, reason: string) => void;
+  onInstanceRestart?: (model: string, instance: string) => void;
 }
 
 export class ServedModel extends DescribedModel {
@@ -57,7 +57,7 @@ export class ServedModel extends DescribedModel {
       const backend = await initBackend(opts.backend);
       const local = await ImageClassifier.load(dir, opts.warmupRuns);
       const scheduler = new BatchScheduler([new InThreadExecutor(local)], schedulerOpts);
-      if (events.onBatch) scheduler.onBatch = events.onBatch;
+      if (events.onBatch) scheduler.onBatch = (e) => events.onBatch?.(metadata.name, e);
       return new ServedModel(local.metadata, backend, (performance.now() - started) / 1000, scheduler, new Set(), local);
     }
     const workers = new Set<WorkerExecutor>();
@@ -66,7 +66,7 @@ export class ServedModel extends DescribedModel {
     const workerOpts = { dir, backend: opts.backend, warmupRuns: opts.warmupRuns, nice: opts.workerNice ?? 0 };
     const onDeath = (dead: WorkerExecutor, reason: string): void => {
       workers.delete(dead);
-      events.onInstanceDeath?.(dead.name, reason);
+      events.onInstanceDeath?.(metadata.name, dead.name, reason);
       const model = self.model;
       if (!model || model.disposed) return;
       // Replace it; its batch was already failed over to the other instances.
@@ -75,15 +75,15 @@ export class ServedModel extends DescribedModel {
           if (model.disposed) return void fresh.stop();
           workers.add(fresh);
           model.scheduler.add(fresh);
-          events.onInstanceRestart?.(fresh.name);
+          events.onInstanceRestart?.(metadata.name, fresh.name);
         },
-        (err: unknown) => events.onInstanceDeath?.(dead.name, `restart failed: ${String(err)}`),
+        (err: unknown) => events.onInstanceDeath?.(metadata.name, dead.name, `restart failed: ${String(err)}`),
       );
     };
     const executors = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerExecutor.start(`worker-${i}`, workerOpts, onDeath)));
     for (const e of executors) workers.add(e);
     const scheduler = new BatchScheduler(executors as Executor[], schedulerOpts);
-    if (events.onBatch) scheduler.onBatch = events.onBatch;
+    if (events.onBatch) scheduler.onBatch = (e) => events.onBatch?.(metadata.name, e);
     self.model = new ServedModel(metadata, executors[0]!.backend, (performance.now() - started) / 1000, scheduler, workers, undefined);
     return self.model;
   }

@@ -71,6 +71,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
           ready: '/ready',
           predict: '/predict',
           batch: '/predict/batch',
+          metrics: '/metrics',
           ...(opts.docs ? { docs: '/docs', openapi: '/docs/json' } : {}),
         },
       };

@@ -10,6 +10,7 @@ const predictionFields = {
   confidence: z.number().min(0).max(1).describe('Probability of class_label'),
   probabilities: z.array(z.number().min(0).max(1)).describe('One probability per label, in label order'),
   top_k: z.array(topKEntrySchema).describe('The top_k most likely labels, most likely first'),
+  cached: z.boolean().describe('True when answered from the prediction cache (same image bytes, same model version) without decoding or inference'),
 };
 
 const exampleProbabilities = [0.002, 0.001, 0.011, 0.912, 0.009, 0.048, 0.01, 0.004, 0.002, 0.001];
@@ -32,6 +33,7 @@ export const predictionSchema = z
         { label: 'dog', probability: 0.048 },
         { label: 'bird', probability: 0.011 },
       ],
+      cached: false,
       model: { name: 'cifar10', version: '1.0.0' },
       latency_ms: 4.1,
     },
@@ -86,6 +88,7 @@ export const batchResponseSchema = z
           confidence: 0.912,
           probabilities: exampleProbabilities,
           top_k: [{ label: 'cat', probability: 0.912 }],
+          cached: false,
         },
         { index: 1, filename: 'notes.txt', error: { status: 400, title: 'Bad Request', detail: 'the content is not a recognised image format' } },
       ],

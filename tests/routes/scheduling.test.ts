@@ -13,7 +13,7 @@ describe('scheduling', () => {
   });
 
   it('concurrent single-image requests share batches across two worker instances', async () => {
-    app = await buildApp({ INFERENCE_WORKERS: '2', MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '5' });
+    app = await buildApp({ INFERENCE_WORKERS: '2', MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '5', CACHE_MAX_ENTRIES: '0' });
     const model = app.models.get()!;
     expect(model.instances).toBe(2);
     const before = model.stats();
@@ -37,7 +37,7 @@ describe('scheduling', () => {
   });
 
   it('answers 503 with Retry-After at once when the queue is full, and completes what it accepted', async () => {
-    app = await buildApp({ INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1', MAX_QUEUE: '2' });
+    app = await buildApp({ INFERENCE_WORKERS: '1', MAX_BATCH_SIZE: '1', MAX_QUEUE: '2', CACHE_MAX_ENTRIES: '0' });
     const responses = await Promise.all(
       Array.from({ length: 30 }, () => request(app!.server).post('/predict').set('Content-Type', 'image/jpeg').send(img.photo('cat'))),
     );
@@ -51,7 +51,7 @@ describe('scheduling', () => {
   });
 
   it('replaces a worker that dies; the server stays up and keeps answering', async () => {
-    app = await buildApp({ INFERENCE_WORKERS: '2' });
+    app = await buildApp({ INFERENCE_WORKERS: '2', CACHE_MAX_ENTRIES: '0' });
     const model = app.models.get()!;
     const load = Array.from({ length: 16 }, () => request(app!.server).post('/predict').attach('file', img.photo('dog'), 'dog.jpg').then((r) => r.status));
     expect(model.crashOneInstance()).toBe(true);

@@ -27,12 +27,20 @@ export default fp<ModelsOptions>(
     app.addHook('onReady', async () => {
       registry
         .load(opts.modelDirs, opts.instances, {
-          onInstanceDeath: (name, reason) => app.log.error({ instance: name, reason }, 'inference instance died; replacing it'),
-          onInstanceRestart: (name) => app.log.warn({ instance: name }, 'inference instance replaced'),
+          onBatch: (model, e) => app.metrics.recordBatch(model, e.size, e.queueSeconds, e.computeSeconds),
+          onInstanceDeath: (model, instance, reason) => app.log.error({ model, instance, reason }, 'inference instance died; replacing it'),
+          onInstanceRestart: (model, instance) => {
+            app.metrics.recordInstanceRestart(model);
+            app.log.warn({ model, instance }, 'inference instance replaced');
+          },
         })
         .then(
           () => {
             app.backendName = registry.get()?.backend ?? null;
+            const main = registry.get();
+            if (main) {
+              app.metrics.setModel({ name: main.name, version: main.version, backend: main.backend, loadSeconds: main.loadSeconds, labels: main.labels });
+            }
             app.log.info(
               { models: registry.list().map((m) => ({ name: m.name, version: m.version, load_s: m.loadSeconds, instances: m.instances })), backend: app.backendName },
               'models ready',
@@ -46,5 +54,5 @@ export default fp<ModelsOptions>(
       await registry.dispose();
     });
   },
-  { name: 'models', dependencies: ['lifecycle'] },
+  { name: 'models', dependencies: ['lifecycle', 'metrics'] },
 );

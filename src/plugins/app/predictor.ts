@@ -4,6 +4,8 @@ import type { ServedModel } from '../../inference/served-model.js';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../../inference/scheduler.js';
 import { toPrediction, type ClassPrediction } from '../../inference/postprocess.js';
 import type { ModelRegistry } from '../../inference/registry.js';
+import { cacheKey, type CachedPrediction, type PredictionCache } from '../../cache/prediction-cache.js';
+import type { ServiceMetrics } from '../../metrics/service-metrics.js';
 import { configureImageDecoding, prepareImage, type ImageLimits, type PreparedImage } from '../../preprocessing/image.js';
 
 export interface ImageInput {
@@ -15,11 +17,14 @@ export interface ImageInput {
 
 export interface PredictionOutcome extends ClassPrediction {
   format: string;
+  /** Answered from the prediction cache, without decoding or inference. */
+  cached: boolean;
 }
 
 export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false; error: ProblemError };
 
 export interface Predictor {
+  readonly cacheEnabled: boolean;
   /** The model that serves a request, or a 503/404 problem. */
   resolve(modelName?: string): ServedModel;
   predict(model: ServedModel, input: ImageInput, topK: number): Promise<PredictionOutcome>;
@@ -46,16 +51,54 @@ async function classify(model: ServedModel, inputs: Float32Array[]): Promise<Flo
   }
 }
 
-export function createPredictor(registry: ModelRegistry, limits: ImageLimits & { maxUploadBytes: number }): Predictor {
-  const prepare = async (model: ServedModel, input: ImageInput): Promise<PreparedImage> => {
+export interface PredictorDeps {
+  registry: ModelRegistry;
+  limits: ImageLimits & { maxUploadBytes: number };
+  cache: PredictionCache | null;
+  metrics: ServiceMetrics;
+}
+
+export function createPredictor({ registry, limits, cache, metrics }: PredictorDeps): Predictor {
+  /** Problems known before decoding: a bad base64 entry, an oversized file. */
+  const precheck = (input: ImageInput): void => {
     if (input.problem) throw input.problem;
     if (input.bytes.length > limits.maxUploadBytes) {
       throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
     }
-    return prepareImage(input.bytes, model.metadata.preprocessing, limits);
+  };
+
+  const prepare = async (model: ServedModel, input: ImageInput): Promise<PreparedImage> => {
+    const started = performance.now();
+    try {
+      return await prepareImage(input.bytes, model.metadata.preprocessing, limits);
+    } catch (err) {
+      throw toClientProblem(err);
+    } finally {
+      metrics.recordPreprocess((performance.now() - started) / 1000);
+    }
+  };
+
+  const lookup = async (model: ServedModel, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
+    if (!cache) return undefined;
+    const key = cacheKey(input.bytes, model);
+    const hit = await cache.get(key);
+    metrics.recordCacheLookup(cache.kind, hit !== undefined);
+    return { key, hit };
+  };
+
+  const remember = (key: string | undefined, probs: Float32Array, format: string): void => {
+    if (cache && key) void cache.set(key, { probabilities: Array.from(probs), format });
+  };
+
+  const answer = (model: ServedModel, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
+    const prediction = toPrediction(probs, model.labels, topK);
+    metrics.recordPrediction(model.name, prediction.class_label, prediction.confidence);
+    return { ...prediction, cached, format };
   };
 
   return {
+    cacheEnabled: cache !== null,
+
     resolve(modelName) {
       if (registry.state === 'loading') throw unavailable('the model is still loading', 2);
       if (registry.state === 'failed') throw unavailable('the model failed to load', 30);
@@ -65,29 +108,42 @@ export function createPredictor(registry: ModelRegistry, limits: ImageLimits & {
     },
 
     async predict(model, input, topK) {
-      const image = await prepare(model, input).catch((err: unknown) => {
-        throw toClientProblem(err);
-      });
+      precheck(input);
+      const cached = await lookup(model, input);
+      if (cached?.hit) return answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
+      const image = await prepare(model, input);
       const [probs] = await classify(model, [image.input]);
-      return { ...toPrediction(probs!, model.labels, topK), format: image.format };
+      remember(cached?.key, probs!, image.format);
+      return answer(model, probs!, image.format, topK, false);
     },
 
     async predictBatch(model, inputs, topK) {
-      const prepared = await Promise.all(
-        inputs.map((input) =>
-          prepare(model, input).then(
-            (image) => ({ ok: true as const, image }),
-            (err: unknown) => ({ ok: false as const, error: toClientProblem(err) }),
-          ),
-        ),
+      type Step =
+        | { kind: 'done'; outcome: BatchOutcome }
+        | { kind: 'run'; key: string | undefined; image: PreparedImage };
+      const steps = await Promise.all(
+        inputs.map(async (input): Promise<Step> => {
+          try {
+            precheck(input);
+            const cached = await lookup(model, input);
+            if (cached?.hit) {
+              const value = answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
+              return { kind: 'done', outcome: { ok: true, value } };
+            }
+            return { kind: 'run', key: cached?.key, image: await prepare(model, input) };
+          } catch (err) {
+            return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
+          }
+        }),
       );
-      const valid = prepared.flatMap((p) => (p.ok ? [p.image] : []));
-      const probs = valid.length > 0 ? await classify(model, valid.map((v) => v.input)) : [];
+      const runs = steps.flatMap((s) => (s.kind === 'run' ? [s] : []));
+      const probs = runs.length > 0 ? await classify(model, runs.map((r) => r.image.input)) : [];
       let next = 0;
-      return prepared.map((p): BatchOutcome => {
-        if (!p.ok) return p;
-        const prediction = toPrediction(probs[next++]!, model.labels, topK);
-        return { ok: true, value: { ...prediction, format: p.image.format } };
+      return steps.map((step): BatchOutcome => {
+        if (step.kind === 'done') return step.outcome;
+        const p = probs[next++]!;
+        remember(step.key, p, step.image.format);
+        return { ok: true, value: answer(model, p, step.image.format, topK, false) };
       });
     },
   };
@@ -100,7 +156,10 @@ export interface PredictorOptions {
 export default fp<PredictorOptions>(
   async (app, opts) => {
     configureImageDecoding();
-    app.decorate('predictor', createPredictor(app.models, opts.limits));
+    app.decorate(
+      'predictor',
+      createPredictor({ registry: app.models, limits: opts.limits, cache: app.predictionCache, metrics: app.metrics }),
+    );
   },
-  { name: 'predictor', dependencies: ['models'] },
+  { name: 'predictor', dependencies: ['models', 'metrics', 'prediction-cache'] },
 );

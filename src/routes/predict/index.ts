@@ -26,16 +26,17 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         response: { 200: predictionSchema, ...problemResponses(400, 404, 413, 415, 422, 500, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const started = performance.now();
       const model = app.predictor.resolve();
       const input = await readSingleImage(request);
       const result = await app.predictor.predict(model, input, request.query.top_k ?? config.DEFAULT_TOP_K);
       const latency = round(performance.now() - started);
       request.log.info(
-        { prediction: { label: result.class_label, confidence: result.confidence, latency_ms: latency, format: result.format, model: model.name } },
+        { prediction: { label: result.class_label, confidence: result.confidence, latency_ms: latency, format: result.format, cached: result.cached, model: model.name } },
         'prediction',
       );
+      if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
       const { format: _format, ...prediction } = result;
       return { ...prediction, model: { name: model.name, version: model.version }, latency_ms: latency };
     },
@@ -55,7 +56,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         response: { 200: batchResponseSchema, ...problemResponses(400, 404, 413, 415, 500, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const started = performance.now();
       const model = app.predictor.resolve();
       const inputs = await readBatchImages(request, config.MAX_BATCH_FILES, config.MAX_BATCH_UPLOAD_BYTES);
@@ -70,6 +71,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         return { index, filename, ...prediction };
       });
       const ok = outcomes.filter((o) => o.ok);
+      if (app.predictor.cacheEnabled) reply.header('x-cache-hits', String(ok.filter((o) => o.ok && o.value.cached).length));
       request.log.info(
         { batch: { images: inputs.length, ok: ok.length, labels: ok.map((o) => (o.ok ? o.value.class_label : null)), latency_ms: latency, model: model.name } },
         'batch prediction',

@@ -1,0 +1,41 @@
+/**
+ * Prediction cache: class probabilities keyed by a hash of the image bytes plus the model's
+ * name and version, so a new model version never serves an old answer.
+ */
+import { createHash } from 'node:crypto';
+
+/** What is stored per image: the full probability vector (any top_k can be cut from it). */
+export interface CachedPrediction {
+  probabilities: number[];
+  format: string;
+}
+
+export interface PredictionCache {
+  readonly kind: 'memory' | 'redis';
+  /** The cached prediction, or undefined on a miss or when the cache cannot answer. */
+  get(key: string): Promise<CachedPrediction | undefined>;
+  /** Store a prediction; failures are reported through the cache's events, never thrown. */
+  set(key: string, value: CachedPrediction): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Reports from a cache that had to be bypassed (Redis down or slow). */
+export interface CacheEvents {
+  onError?: (operation: 'get' | 'set', err: Error) => void;
+  onConnectionChange?: (connected: boolean) => void;
+}
+
+/** `<name>:<version>:<sha256 of the bytes>`. */
+export function cacheKey(bytes: Uint8Array, model: { name: string; version: string }): string {
+  const digest = createHash('sha256').update(bytes).digest('hex');
+  return `${model.name}:${model.version}:${digest}`;
+}
+
+/** A cached value must look like a prediction; anything else (another writer, an old format) is a miss. */
+export function parseCached(raw: unknown): CachedPrediction | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const { probabilities, format } = raw as Record<string, unknown>;
+  if (!Array.isArray(probabilities) || !probabilities.every((p) => typeof p === 'number')) return undefined;
+  if (typeof format !== 'string') return undefined;
+  return { probabilities: probabilities as number[], format };
+}

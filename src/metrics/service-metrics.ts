@@ -1,0 +1,285 @@
+/**
+ * The service's Prometheus metrics (prom-client), in a registry of their own so that several
+ * apps in one process (tests) do not share counters. Fastify-free: the HTTP plugin and the
+ * predictor record into it; `/metrics` renders it.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
+
+const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
+
+export interface QueueGauges {
+  /** Images waiting for a model instance, and batches running, summed over models. */
+  queued(): number;
+  inFlightBatches(): number;
+}
+
+export interface ModelInfo {
+  name: string;
+  version: string;
+  backend: string;
+  loadSeconds: number;
+  labels: readonly string[];
+}
+
+/** Everything the JSON form of /metrics reports. */
+export interface MetricsSummary {
+  total_requests: number;
+  total_predictions: number;
+  cache_hit_rate: number | null;
+  avg_latency_ms: number | null;
+  p50_latency_ms: number | null;
+  p95_latency_ms: number | null;
+  p99_latency_ms: number | null;
+  predictions_by_class: Record<string, number>;
+  uptime_s: number;
+  model: { name: string; version: string; backend: string } | null;
+}
+
+export class ServiceMetrics {
+  readonly registry = new Registry();
+  private readonly startedAt = performance.now();
+  private model: ModelInfo | null = null;
+  private predictionCount = 0;
+  private readonly byClass = new Map<string, number>();
+  private cacheHits = 0;
+  private cacheMisses = 0;
+  private requestCount = 0;
+  private latencySum = 0;
+  private latencyCount = 0;
+
+  private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  /** Prediction request latency for the JSON percentiles; not exported (the histogram is). */
+  private readonly predictLatency = new Summary({
+    name: 'predict_latency_window_seconds',
+    help: 'internal',
+    percentiles: [0.5, 0.95, 0.99],
+    maxAgeSeconds: 600,
+    ageBuckets: 5,
+    registers: [],
+  });
+  private readonly batchSize: Histogram<'model'>;
+  private readonly queueWait: Histogram<'model'>;
+  private readonly compute: Histogram<'model'>;
+  private readonly preprocess: Histogram;
+  private readonly predictions: Counter<'model' | 'class'>;
+  private readonly confidence: Histogram<'model'>;
+  private readonly cacheLookups: Counter<'cache' | 'result'>;
+  private readonly cacheErrors: Counter<'cache' | 'operation'>;
+  private readonly errors: Counter<'code' | 'status_code'>;
+  private readonly instanceRestarts: Counter<'model'>;
+
+  constructor(queue: QueueGauges, prefix = 'mlapi_') {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix });
+    this.httpRequests = new Counter({
+      name: `${prefix}http_requests_total`,
+      help: 'HTTP requests answered, by route template and status code',
+      labelNames: ['method', 'route', 'status_code'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: `${prefix}http_request_duration_seconds`,
+      help: 'Time from request received to response sent',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.batchSize = new Histogram({
+      name: `${prefix}inference_batch_size`,
+      help: 'Images per model call, as formed by the dynamic batcher',
+      labelNames: ['model'],
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: `${prefix}inference_queue_wait_seconds`,
+      help: 'Time the oldest image of a batch waited for a model instance',
+      labelNames: ['model'],
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.compute = new Histogram({
+      name: `${prefix}inference_compute_seconds`,
+      help: 'Time a model instance spent on one batch (worker transfer included)',
+      labelNames: ['model'],
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    this.preprocess = new Histogram({
+      name: `${prefix}preprocess_duration_seconds`,
+      help: 'Time to check, decode, resize and normalise one image',
+      buckets: FAST_BUCKETS,
+      registers,
+    });
+    new Gauge({
+      name: `${prefix}inference_queue_depth`,
+      help: 'Images waiting for a model instance',
+      registers,
+      collect() {
+        this.set(queue.queued());
+      },
+    });
+    new Gauge({
+      name: `${prefix}inference_in_flight_batches`,
+      help: 'Batches running on model instances',
+      registers,
+      collect() {
+        this.set(queue.inFlightBatches());
+      },
+    });
+    const current = (): ModelInfo | null => this.model;
+    new Gauge({
+      name: `${prefix}model_load_seconds`,
+      help: 'Time to load and warm up the model',
+      labelNames: ['model', 'version'],
+      registers,
+      collect() {
+        this.reset();
+        const model = current();
+        if (model) this.set({ model: model.name, version: model.version }, model.loadSeconds);
+      },
+    });
+    new Gauge({
+      name: `${prefix}model_info`,
+      help: 'The served model (value 1)',
+      labelNames: ['model', 'version', 'backend'],
+      registers,
+      collect() {
+        this.reset();
+        const model = current();
+        if (model) this.set({ model: model.name, version: model.version, backend: model.backend }, 1);
+      },
+    });
+    this.predictions = new Counter({
+      name: `${prefix}predictions_total`,
+      help: 'Images classified, by predicted class (cache hits included): the input mix',
+      labelNames: ['model', 'class'],
+      registers,
+    });
+    this.confidence = new Histogram({
+      name: `${prefix}prediction_confidence`,
+      help: 'Top-1 probability of each prediction; a shift to lower values signals drift',
+      labelNames: ['model'],
+      buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
+      registers,
+    });
+    this.cacheLookups = new Counter({
+      name: `${prefix}cache_lookups_total`,
+      help: 'Prediction cache lookups by result (hit or miss)',
+      labelNames: ['cache', 'result'],
+      registers,
+    });
+    this.cacheErrors = new Counter({
+      name: `${prefix}cache_errors_total`,
+      help: 'Cache commands that failed or timed out (the request went on without the cache)',
+      labelNames: ['cache', 'operation'],
+      registers,
+    });
+    this.errors = new Counter({
+      name: `${prefix}errors_total`,
+      help: 'Error responses by problem code',
+      labelNames: ['code', 'status_code'],
+      registers,
+    });
+    this.instanceRestarts = new Counter({
+      name: `${prefix}inference_instance_restarts_total`,
+      help: 'Model instances that died and were replaced',
+      labelNames: ['model'],
+      registers,
+    });
+  }
+
+  /** The served model; its classes start at zero so dashboards see every one. */
+  setModel(info: ModelInfo): void {
+    this.model = info;
+    for (const label of info.labels) {
+      if (!this.byClass.has(label)) this.byClass.set(label, 0);
+      this.predictions.inc({ model: info.name, class: label }, 0);
+    }
+  }
+
+  /** One HTTP response; `route` is the route template (or `unmatched`). */
+  recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean): void {
+    const labels = { method, route, status_code: String(status) };
+    this.requestCount++;
+    this.httpRequests.inc(labels);
+    this.httpDuration.observe(labels, seconds);
+    if (prediction && status < 400) {
+      this.latencySum += seconds;
+      this.latencyCount++;
+      this.predictLatency.observe(seconds);
+    }
+  }
+
+  recordBatch(model: string, size: number, queueSeconds: number, computeSeconds: number): void {
+    this.batchSize.observe({ model }, size);
+    this.queueWait.observe({ model }, queueSeconds);
+    this.compute.observe({ model }, computeSeconds);
+  }
+
+  recordPreprocess(seconds: number): void {
+    this.preprocess.observe(seconds);
+  }
+
+  recordPrediction(model: string, label: string, confidence: number): void {
+    this.predictionCount++;
+    this.byClass.set(label, (this.byClass.get(label) ?? 0) + 1);
+    this.predictions.inc({ model, class: label });
+    this.confidence.observe({ model }, confidence);
+  }
+
+  recordCacheLookup(cache: string, hit: boolean): void {
+    if (hit) this.cacheHits++;
+    else this.cacheMisses++;
+    this.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
+  }
+
+  recordCacheError(cache: string, operation: string): void {
+    this.cacheErrors.inc({ cache, operation });
+  }
+
+  recordError(code: string, status: number): void {
+    this.errors.inc({ code, status_code: String(status) });
+  }
+
+  recordInstanceRestart(model: string): void {
+    this.instanceRestarts.inc({ model });
+  }
+
+  /** Prometheus text exposition format. */
+  exposition(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  async summary(): Promise<MetricsSummary> {
+    const window = await this.predictLatency.get();
+    const quantile = (q: number): number | null => {
+      const v = window.values.find((x) => x.labels.quantile === q)?.value;
+      return v === undefined || Number.isNaN(v) ? null : round(v * 1000);
+    };
+    const lookups = this.cacheHits + this.cacheMisses;
+    return {
+      total_requests: this.requestCount,
+      total_predictions: this.predictionCount,
+      cache_hit_rate: lookups === 0 ? null : round(this.cacheHits / lookups, 4),
+      avg_latency_ms: this.latencyCount === 0 ? null : round((this.latencySum / this.latencyCount) * 1000),
+      p50_latency_ms: quantile(0.5),
+      p95_latency_ms: quantile(0.95),
+      p99_latency_ms: quantile(0.99),
+      predictions_by_class: Object.fromEntries(this.byClass),
+      uptime_s: round((performance.now() - this.startedAt) / 1000, 1),
+      model: this.model && { name: this.model.name, version: this.model.version, backend: this.model.backend },
+    };
+  }
+}
+
+function round(value: number, digits = 2): number {
+  const f = 10 ** digits;
+  return Math.round(value * f) / f;
+}
