@@ -8,7 +8,11 @@
  *   ceiling   bare model in INFERENCE_WORKERS worker threads at batch MAX_BATCH_SIZE, no HTTP
  *   service   the default configuration (worker instances + dynamic batching) at each concurrency
  *   naive     INFERENCE_WORKERS=0 MAX_BATCH_SIZE=1: one instance on the main thread, no batching
+ *   cache     repeated image (hit path) vs distinct images (miss path), embedded LRU and Redis;
+ *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
  *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
+ *
+ * service, naive and soak run with the cache off (CACHE_MAX_ENTRIES=0): they measure the model path.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -30,6 +34,7 @@ const { values } = parseArgs({
     model: { type: 'string', default: 'models/cifar10' },
     port: { type: 'string', default: '8190' },
     resume: { type: 'boolean', default: false },
+    'redis-port': { type: 'string', default: '6391' },
   },
 });
 
@@ -65,6 +70,9 @@ interface Results {
   ceiling?: { imagesPerSecond: number; workers: number; batch: number };
   service: Record<string, LoadResult>;
   naive: Record<string, LoadResult>;
+  cache?: Record<string, LoadResult>;
+  /** Sequential keep-alive requests, timed to the microsecond (autocannon rounds to ms). */
+  sequential?: Record<string, { requests: number; p50Ms: number; p99Ms: number; meanMs: number }>;
   soak?: { seconds: number; concurrency: number; rps: number; rssMb: number[]; driftPct: number; statuses: Record<string, number> };
 }
 
@@ -106,7 +114,10 @@ async function measureCeiling(seconds: number): Promise<number> {
   return rate;
 }
 
-function multipart(bytes: Buffer, boundary: string): Buffer {
+const BOUNDARY = 'benchboundary7MA4YWxkTrZu0gW';
+const MULTIPART_HEADERS = { 'content-type': `multipart/form-data; boundary=${BOUNDARY}` };
+
+function multipart(bytes: Buffer, boundary = BOUNDARY): Buffer {
   return Buffer.concat([
     Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="image.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`),
     bytes,
@@ -184,8 +195,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Drive /predict at `concurrency` for `seconds`, probing /health and /ready and sampling RSS meanwhile. */
-async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[]): Promise<LoadResult> {
-  const boundary = 'benchboundary7MA4YWxkTrZu0gW';
+async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[], bodies?: () => Buffer): Promise<LoadResult> {
   let rssMax = rssMb(pid);
   const sampler = setInterval(() => {
     const r = rssMb(pid);
@@ -200,12 +210,9 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     connections: concurrency,
     duration: seconds,
     timeout: 10,
-    requests: images.map((bytes) => ({
-      method: 'POST' as const,
-      path: '/predict',
-      headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
-      body: multipart(bytes, boundary),
-    })),
+    requests: bodies
+      ? [{ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, setupRequest: (req) => ({ ...req, body: bodies() }) }]
+      : images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) })),
   });
   const probes = await prober.stop();
   clearInterval(sampler);
@@ -255,7 +262,7 @@ log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
 
 const pending = concurrencies.filter((c) => !results.service[c]);
 if (pending.length > 0) {
-  const server = await startServer({});
+  const server = await startServer({ CACHE_MAX_ENTRIES: '0' });
   try {
     for (const c of pending) {
       log(`service: concurrency ${c}, ${duration} s`);
@@ -270,7 +277,7 @@ if (pending.length > 0) {
 
 const naiveConcurrencies = [8, 32].filter((c) => !results.naive[c]);
 if (naiveConcurrencies.length > 0) {
-  const server = await startServer({ INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000' });
+  const server = await startServer({ INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
   try {
     for (const c of naiveConcurrencies) {
       log(`naive: concurrency ${c}, ${duration} s`);
@@ -285,7 +292,7 @@ if (naiveConcurrencies.length > 0) {
 
 const soakSeconds = Number(values.soak);
 if (soakSeconds > 0 && !results.soak) {
-  const server = await startServer({});
+  const server = await startServer({ CACHE_MAX_ENTRIES: '0' });
   try {
     log(`soak: concurrency 32 for ${soakSeconds} s`);
     const trace: number[] = [];
@@ -307,6 +314,88 @@ if (soakSeconds > 0 && !results.soak) {
   }
 }
 
+// --- prediction cache and /metrics ----------------------------------------------
+/**
+ * `n` distinct uploads: the fixture photos, each with a JPEG comment segment (COM) holding
+ * its number. The bytes (and so the cache key) differ; the pixels, and the work, do not.
+ */
+function uniqueBodies(n: number): Buffer[] {
+  return Array.from({ length: n }, (_, k) => {
+    const jpeg = images[k % images.length]!;
+    const text = Buffer.from(`bench ${k}`);
+    const com = Buffer.concat([Buffer.from([0xff, 0xfe, 0, text.length + 2]), text]);
+    return multipart(Buffer.concat([jpeg.subarray(0, 2), com, jpeg.subarray(2)]));
+  });
+}
+
+async function sequential(path: string, requests: number, init: () => RequestInit): Promise<{ requests: number; p50Ms: number; p99Ms: number; meanMs: number }> {
+  const times: number[] = [];
+  for (let i = 0; i < requests; i++) {
+    const t = performance.now();
+    const res = await fetch(`${base}${path}`, init());
+    await res.arrayBuffer();
+    if (res.status !== 200) throw new Error(`${path} answered ${res.status}`);
+    times.push(performance.now() - t);
+  }
+  times.sort((a, b) => a - b);
+  const r2 = (x: number): number => Math.round(x * 100) / 100;
+  return { requests, p50Ms: r2(percentile(times, 50)), p99Ms: r2(percentile(times, 99)), meanMs: r2(times.reduce((a, b) => a + b, 0) / times.length) };
+}
+
+async function startRedis(): Promise<ChildProcess | undefined> {
+  const child = spawn('redis-server', ['--port', values['redis-port'], '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(undefined));
+    child.stdout!.on('data', (d: Buffer) => {
+      if (d.toString().includes('Ready to accept connections')) resolve(child);
+    });
+  });
+}
+
+results.cache ??= {};
+results.sequential ??= {};
+const cacheRuns = ['memory', 'redis'].flatMap((store) => [1, 32].flatMap((c) => ['miss', 'hit'].map((path) => `${store}-${path}-${c}`)));
+if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-scrape']) {
+  const unique = uniqueBodies(Math.ceil(duration * 1000) + 2000);
+  let next = 0;
+  const nextUnique = (): Buffer => unique[next++ % unique.length]!;
+  const same = multipart(images[3]!);
+  for (const store of ['memory', 'redis'] as const) {
+    next = 0; // a fresh server and a fresh Redis: every distinct image misses again
+    const redis = store === 'redis' ? await startRedis() : undefined;
+    if (store === 'redis' && !redis) {
+      log('cache: redis-server not found; skipping the Redis runs (apt-get install redis-server)');
+      continue;
+    }
+    const server = await startServer(store === 'redis' ? { REDIS_URL: `redis://127.0.0.1:${values['redis-port']}` } : {});
+    try {
+      for (const c of [1, 32]) {
+        for (const path of ['miss', 'hit'] as const) {
+          const key = `${store}-${path}-${c}`;
+          if (results.cache[key]) continue;
+          log(`cache: ${store}, ${path} path, concurrency ${c}, ${duration} s`);
+          results.cache[key] = await load(server.pid!, c, duration, undefined, path === 'hit' ? () => same : nextUnique);
+          await save();
+          log(`  ${results.cache[key].rps} req/s, p50 ${results.cache[key].p50} ms`);
+        }
+      }
+      const post = (body: () => Buffer) => () => ({ method: 'POST', headers: MULTIPART_HEADERS, body: body() });
+      log(`cache: ${store}, sequential keep-alive requests`);
+      results.sequential[`${store}-hit`] = await sequential('/predict', 2000, post(() => same));
+      results.sequential[`${store}-miss`] = await sequential('/predict', 2000, post(nextUnique));
+      if (store === 'memory') {
+        log('metrics: sequential scrapes');
+        results.sequential['metrics-scrape'] = await sequential('/metrics', 500, () => ({}));
+        results.sequential['metrics-json'] = await sequential('/metrics', 500, () => ({ headers: { accept: 'application/json' } }));
+      }
+      await save();
+    } finally {
+      await stopServer(server);
+      redis?.kill('SIGKILL');
+    }
+  }
+}
+
 // --- report ----------------------------------------------------------------
 const rows: [string, LoadResult][] = [
   ...Object.values(results.service).map((r): [string, LoadResult] => ['service', r]),
@@ -317,12 +406,33 @@ const n32 = results.naive['32'];
 const ratios: string[] = [];
 if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
 if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+function cacheReport(): string[] {
+  const c = results.cache ?? {};
+  const q = results.sequential ?? {};
+  const rows = Object.entries(c).map(([k, r]): [string, LoadResult] => [`cache ${k.replace(/-\d+$/, '')}`, r]);
+  if (rows.length === 0) return [];
+  const lines = ['', 'Prediction cache (repeated image = hit path; distinct images = miss path):', '', table(rows), ''];
+  for (const store of ['memory', 'redis']) {
+    const hit = c[`${store}-hit-32`];
+    const miss = c[`${store}-miss-32`];
+    if (hit && miss) lines.push(`- ${store} cache: hit ÷ miss throughput at concurrency 32: ${(ok(hit) / ok(miss)).toFixed(1)}×`);
+    const sh = q[`${store}-hit`];
+    const sm = q[`${store}-miss`];
+    if (sh && sm) lines.push(`- ${store} cache, sequential keep-alive: hit p50 ${sh.p50Ms} ms (p99 ${sh.p99Ms}), miss p50 ${sm.p50Ms} ms (p99 ${sm.p99Ms})`);
+  }
+  const scrape = q['metrics-scrape'];
+  const json = q['metrics-json'];
+  if (scrape) lines.push(`- /metrics scrape, sequential: p50 ${scrape.p50Ms} ms, p99 ${scrape.p99Ms} ms (JSON summary: p50 ${json?.p50Ms} ms, p99 ${json?.p99Ms} ms)`);
+  return lines;
+}
+
 const md = [
   `Engine ceiling (bare model, ${results.ceiling.workers} worker thread(s), batch ${results.ceiling.batch}, no HTTP): **${results.ceiling.imagesPerSecond} images/s**`,
   '',
   table(rows),
   '',
   ...ratios.map((r) => `- ${r}`),
+  ...cacheReport(),
   ...(results.soak ? [`- soak: ${results.soak.seconds} s at concurrency 32, ${results.soak.rps} req/s, RSS ${results.soak.rssMb[5]} → ${results.soak.rssMb.at(-1)} MB (drift ${results.soak.driftPct}%)`] : []),
   '',
   `${results.machine.cpus} CPUs, Node ${results.machine.node}; ${duration} s per run; load generator (autocannon) on the same machine; 32×32 JPEG uploads as multipart.`,
