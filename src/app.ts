@@ -4,15 +4,19 @@ import { hasZodFastifySchemaValidationErrors, serializerCompiler, validatorCompi
 import type { Config } from './config.js';
 import { ProblemError, problemType } from './errors.js';
 import lifecycle from './plugins/app/lifecycle.js';
+import auth from './plugins/app/auth.js';
 import cache from './plugins/app/cache.js';
 import metrics from './plugins/app/metrics.js';
 import models from './plugins/app/models.js';
 import predictor from './plugins/app/predictor.js';
 import multipart from './plugins/external/multipart.js';
+import rateLimit from './plugins/external/rate-limit.js';
+import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import metricsRoutes from './routes/metrics.js';
 import predictRoutes from './routes/predict/index.js';
 import serviceRoutes from './routes/service.js';
+import { readApiKeys } from './auth/api-keys.js';
 import { readPackageInfo } from './version.js';
 
 export interface AppOptions {
@@ -110,6 +114,9 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
     sendProblem(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
+  await fastify.register(security, { config });
+  await fastify.register(auth, { keys: readApiKeys(config.API_KEYS, config.API_KEYS_FILE) });
+  await fastify.register(rateLimit, { config });
   await fastify.register(multipart, { config });
   await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED });
   await fastify.register(lifecycle);
@@ -130,5 +137,5 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(predictor, { limits: { maxInputPixels: config.MAX_INPUT_PIXELS, maxUploadBytes: config.MAX_UPLOAD_BYTES } });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });
-  await fastify.register(metricsRoutes);
+  await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

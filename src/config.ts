@@ -48,6 +48,25 @@ export const configSchema = z.object({
     .or(z.literal('').transform(() => undefined)),
   REDIS_KEY_PREFIX: z.string().default('ml-inference-api:'),
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  /** API keys (comma-separated) and/or a file of keys; none = the API is open. */
+  API_KEYS: z.string().optional(),
+  API_KEYS_FILE: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
+  /** Serve /metrics without an API key even when keys are configured. */
+  METRICS_PUBLIC: bool.default(false),
+  /** Requests per RATE_LIMIT_WINDOW per API key (per client IP without keys); 0 = no limit. */
+  RATE_LIMIT_MAX: z.coerce.number().int().min(0).default(0),
+  RATE_LIMIT_WINDOW: z.string().regex(/^\d+(\s*(ms|millisecond|second|minute|hour|day)s?)?$/, 'a number of ms, or e.g. "1 minute"').default('1 minute'),
+  /** Origins allowed by CORS (comma-separated, or *); empty = no CORS headers. */
+  CORS_ORIGINS: z.string().default(''),
+  /** Load shedding on /predict*: past any of these, 503 + Retry-After (0 = that check off). */
+  MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().min(0).default(1000),
+  MAX_HEAP_USED_BYTES: z.coerce.number().int().min(0).default(0),
+  MAX_RSS_BYTES: z.coerce.number().int().min(0).default(0),
+  /** The request headers must arrive within this time (slowloris). */
+  HEADERS_TIMEOUT_MS: z.coerce.number().int().positive().default(10_000),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -1,11 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import type { FastifyServerOptions } from 'fastify';
+import type { Server } from 'node:http';
+import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** Fastify constructor options, shared by server.ts and the test helper. */
-export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyServerOptions {
+export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyHttpOptions<Server> {
   return {
     logger,
     // Requests carry X-Request-Id through; a missing or odd one is replaced.
@@ -15,6 +16,13 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
     },
     bodyLimit: config.MAX_UPLOAD_BYTES,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    http: {
+      // Slow clients (slowloris, stalled uploads) are cut off: headers within HEADERS_TIMEOUT_MS,
+      // the whole request within REQUEST_TIMEOUT_MS, checked every second instead of Node's 30 s.
+      headersTimeout: Math.min(config.HEADERS_TIMEOUT_MS, config.REQUEST_TIMEOUT_MS),
+      requestTimeout: config.REQUEST_TIMEOUT_MS,
+      connectionsCheckingInterval: Math.min(1000, config.HEADERS_TIMEOUT_MS),
+    },
     connectionTimeout: config.REQUEST_TIMEOUT_MS,
     keepAliveTimeout: config.KEEP_ALIVE_TIMEOUT_MS,
     return503OnClosing: false,

@@ -23,7 +23,7 @@ describe('OpenAPI document', () => {
     expect(predict.requestBody!.content['multipart/form-data']).toMatchObject({
       schema: { properties: { file: { type: 'string', format: 'binary' } } },
     });
-    expect(Object.keys(predict.responses)).toEqual(['200', '400', '404', '413', '415', '422', '500', '503']);
+    expect(Object.keys(predict.responses)).toEqual(['200', '400', '404', '413', '415', '422', '429', '500', '503']);
     expect(Object.keys(doc.paths['/predict/batch']!.post!.requestBody!.content)).toEqual(['multipart/form-data', 'application/json']);
   });
 

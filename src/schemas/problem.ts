@@ -37,5 +37,6 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   415: 'Unsupported Content-Type, or an image format that is not accepted (SVG, PDF, HEIC ...)',
   422: 'The image could not be decoded, or has more than MAX_INPUT_PIXELS pixels',
   500: 'Unexpected server error (nothing internal is disclosed)',
-  503: 'Not ready: model loading or the server is shutting down',
+  429: 'Rate limit exceeded (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW); see Retry-After',
+  503: 'Not ready, shutting down, or overloaded (queue full, under pressure); see Retry-After',
 };

@@ -55,6 +55,13 @@ export default fp<SwaggerOptions>(
           description: 'Image classification (CIFAR-10) with TensorFlow.js. Errors are RFC 9457 problem details.',
           version: opts.version,
         },
+        components: {
+          // Used by the protected routes when API keys are configured; Swagger UI's Authorize button fills them.
+          securitySchemes: {
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS, as a bearer token' },
+            apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key from API_KEYS' },
+          },
+        },
         tags: [
           { name: 'inference', description: 'Classify images' },
           { name: 'service', description: 'Health, readiness and service information' },
@@ -71,7 +78,11 @@ export default fp<SwaggerOptions>(
       },
     });
     if (opts.enableUi) {
-      await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { docExpansion: 'list', tryItOutEnabled: true } });
+      // The UI page has no inline scripts, so helmet's strict policy ('self' only) covers it too.
+      await app.register(swaggerUi, {
+        routePrefix: '/docs',
+        uiConfig: { docExpansion: 'list', tryItOutEnabled: true, persistAuthorization: true },
+      });
     }
   },
   { name: 'swagger' },

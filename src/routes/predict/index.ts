@@ -2,6 +2,8 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
 import { batchResponseSchema, predictionSchema, predictQuerySchema } from '../../schemas/predict.js';
 import { problemResponses } from '../../schemas/problem.js';
+import { SECURITY } from '../../plugins/app/auth.js';
+import shedding from '../../plugins/external/under-pressure.js';
 import { readBatchImages, readSingleImage } from './inputs.js';
 
 const BASE64_OVERHEAD = 4 / 3;
@@ -12,18 +14,25 @@ function round(ms: number): number {
 
 /** POST /predict and POST /predict/batch. */
 const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { config }) => {
+  await app.register(shedding, { config });
+  const guarded = app.apiKeys.enabled;
+  const auth = guarded ? { onRequest: app.authenticate } : {};
+  const security = guarded ? { security: SECURITY } : {};
+  const authErrors: number[] = guarded ? [401] : [];
   app.post(
     '/predict',
     {
       bodyLimit: Math.ceil(config.MAX_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+      ...auth,
       schema: {
+        ...security,
         tags: ['inference'],
         summary: 'Classify one image',
         description:
           "Send the image as multipart field `file` (`curl -F file=@cat.jpg`), as JSON `{\"image\": \"<base64>\"}`, or as a raw `image/*` body. The real format is detected from the bytes.",
         consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
         querystring: predictQuerySchema,
-        response: { 200: predictionSchema, ...problemResponses(400, 404, 413, 415, 422, 500, 503) },
+        response: { 200: predictionSchema, ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
       },
     },
     async (request, reply) => {
@@ -46,14 +55,16 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     '/predict/batch',
     {
       bodyLimit: Math.ceil(config.MAX_BATCH_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+      ...auth,
       schema: {
+        ...security,
         tags: ['inference'],
         summary: `Classify up to MAX_BATCH_FILES images (default 32) in one request`,
         description:
           'Send images as repeated multipart fields `files`, or JSON `{"images": ["<base64>", ...]}`. Results come back in request order; an image that cannot be used gets an `error` entry and does not fail the others. Valid images run through the model as one batch.',
         consumes: ['multipart/form-data', 'application/json'],
         querystring: predictQuerySchema,
-        response: { 200: batchResponseSchema, ...problemResponses(400, 404, 413, 415, 500, 503) },
+        response: { 200: batchResponseSchema, ...problemResponses(400, ...authErrors, 404, 413, 415, 429, 500, 503) },
       },
     },
     async (request, reply) => {
