@@ -49,7 +49,10 @@ export const configSchema = z.object({
   REDIS_KEY_PREFIX: z.string().default('ml-inference-api:'),
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
   /** API keys (comma-separated) and/or a file of keys; none = the API is open. */
-  API_KEYS: z.string().optional(),
+  API_KEYS: z
+    .string()
+    .optional()
+    .transform((v) => v || undefined),
   API_KEYS_FILE: z
     .string()
     .optional()
