@@ -1,0 +1,63 @@
+/**
+ * Soak test of the real server: mixed valid and invalid traffic, RSS over time, and a SIGTERM
+ * under load at the end.
+ *
+ *   npm run soak -- [--minutes 10] [--concurrency 64] [--invalid 0.2] [--out reports/soak]
+ *
+ * Progress every 10 s; the report (JSON and markdown) is written when the run ends. A soak
+ * cannot be resumed (a restarted server is a new soak), so an interrupted run is started again.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runSoak } from './lib/soak.js';
+
+const { values } = parseArgs({
+  options: {
+    minutes: { type: 'string', default: '10' },
+    concurrency: { type: 'string', default: '64' },
+    invalid: { type: 'string', default: '0.2' },
+    port: { type: 'string', default: '8191' },
+    out: { type: 'string', default: 'reports/soak' },
+  },
+});
+
+const log = (line: string): void => console.log(`[soak ${new Date().toISOString().slice(11, 19)}] ${line}`);
+const seconds = Math.round(Number(values.minutes) * 60);
+log(`${seconds} s at concurrency ${values.concurrency}, ${Number(values.invalid) * 100}% invalid inputs, then SIGTERM under load`);
+const report = await runSoak({
+  seconds,
+  concurrency: Number(values.concurrency),
+  invalidRatio: Number(values.invalid),
+  port: Number(values.port),
+  serverArgs: ['dist/server.js'],
+  cwd: process.cwd(),
+  onProgress: log,
+});
+
+const rss = report.rssMb;
+const md = [
+  `Soak: ${report.seconds} s at concurrency ${report.concurrency}, ${Number(values.invalid) * 100}% invalid inputs, SIGTERM under load at the end.`,
+  '',
+  '| measure | value |',
+  '| --- | --- |',
+  `| requests answered | ${report.requests} |`,
+  `| statuses | ${Object.entries(report.statuses).map(([s, n]) => `${s}: ${n}`).join(', ')} |`,
+  `| 5xx before SIGTERM | ${report.serverErrorsBeforeSigterm} |`,
+  `| 5xx other than 503 refusals, any time | ${report.unexpectedServerErrors} |`,
+  `| valid requests sent before SIGTERM without a 200 | ${report.failedValidBeforeSigterm} |`,
+  `| invalid inputs without a 4xx | ${report.invalidNot4xx} |`,
+  `| requests sent before SIGTERM with no answer | ${report.lostBeforeSigterm} |`,
+  `| connection errors after SIGTERM (server gone) | ${report.connectionErrorsAfterSigterm} |`,
+  `| RSS (MB) first / min / max / last | ${rss[0]} / ${Math.min(...rss)} / ${Math.max(...rss)} / ${rss.at(-1)} |`,
+  `| RSS drift (last 10% vs first 10% after warm-up) | ${report.rssDriftPct}% |`,
+  `| shutdown | exit code ${report.exitCode} after ${report.shutdownMs} ms |`,
+].join('\n');
+await mkdir(values.out, { recursive: true });
+await writeFile(join(values.out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
+await writeFile(join(values.out, 'results.md'), `${md}\n`);
+console.log(`\n${md}\n`);
+const ok =
+  report.unexpectedServerErrors === 0 && report.serverErrorsBeforeSigterm === 0 && report.failedValidBeforeSigterm === 0 && report.lostBeforeSigterm === 0 && report.exitCode === 0;
+log(ok ? 'passed' : 'FAILED');
+process.exitCode = ok ? 0 : 1;
