@@ -1,39 +1,45 @@
 # syntax=docker/dockerfile:1
-# Build: dev dependencies, TypeScript → dist/. Runtime: production dependencies only,
-# with @tensorflow/tfjs-node (native TensorFlow backend), as a non-root user.
-FROM node:20.19.5-bookworm-slim AS build
+# Build: dev dependencies, TypeScript → dist/. Runtime: production dependencies only, with
+# @tensorflow/tfjs-node (the native TensorFlow backend), as a non-root user, under tini.
+ARG NODE_IMAGE=node:24.11.1-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --no-audit --no-fund
+RUN npm ci --no-audit --no-fund --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
 RUN npm run build
 
-FROM node:20.19.5-bookworm-slim AS deps
+FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-# Installs @tensorflow/tfjs-node (an optional dependency) with its libtensorflow download.
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# Installs @tensorflow/tfjs-node (an optional dependency, allowed to run its install script in
+# package.json's allowScripts) with its libtensorflow download; fails the build if the native
+# backend does not load, rather than shipping an image that falls back to WebAssembly.
+RUN npm ci --omit=dev --no-audit --no-fund \
+  && node -e "require('@tensorflow/tfjs-node')" \
+  && npm cache clean --force
 
-FROM node:20.19.5-bookworm-slim AS runtime
+FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
-  && apt-get install -y --no-install-recommends tini \
+  && apt-get install -y --no-install-recommends tini=0.19.0-1+b3 \
   && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     PORT=8000 \
     MODEL_DIR=/app/models/cifar10 \
-    INFERENCE_BACKEND=auto
+    INFERENCE_BACKEND=tensorflow
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-# The bundled model; mount a volume on /app/models (or set MODEL_DIR) to serve another.
+# The bundled model. To serve another, mount it (e.g. on /models) and set MODEL_DIR.
 COPY models ./models
 USER node
 EXPOSE 8000
-HEALTHCHECK --interval=15s --timeout=3s --start-period=30s --retries=3 \
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# tini forwards SIGTERM to node (graceful shutdown) and reaps zombies.
+# tini is PID 1: it forwards SIGTERM to node (graceful shutdown) and reaps zombies.
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "dist/server.js"]

@@ -1,0 +1,95 @@
+/**
+ * Checks every deployment artifact with a real validator, without a Docker engine or a
+ * cluster:
+ *   Dockerfile          dockerfile-utils lint (the linter of the VS Code Docker extension)
+ *   docker-compose.yml  `docker-compose config` (Compose's own validator; apt docker-compose)
+ *   deploy/k8s          each resource of the kustomization against the Kubernetes OpenAPI
+ *                       schema of its kind (kubernetes-models)
+ *   .github/workflows   the GitHub Actions workflow schema (action-validator)
+ *
+ *   npm run validate:deploy
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+
+const root = process.cwd();
+const failures: string[] = [];
+
+function check(name: string, run: () => string | undefined): void {
+  try {
+    const problem = run();
+    if (problem) failures.push(`${name}: ${problem}`);
+    console.log(`${problem ? 'FAIL' : 'ok  '} ${name}${problem ? `\n${problem.replace(/^/gm, '     ')}` : ''}`);
+  } catch (err) {
+    failures.push(`${name}: ${String(err)}`);
+    console.log(`FAIL ${name}: ${String(err)}`);
+  }
+}
+
+function tool(command: string, args: string[], cwd = root): string | undefined {
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8' });
+  if (r.error) return `cannot run ${command}: ${r.error.message}`;
+  return r.status === 0 ? undefined : `${r.stdout}${r.stderr}`.trim() || `${command} exited ${r.status}`;
+}
+
+const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
+
+check('Dockerfile (dockerfile-utils lint)', () => tool(bin('dockerfile-utils'), ['lint', 'Dockerfile']));
+
+check('docker-compose.yml (docker-compose config)', () => {
+  // The compose file reads .env; validate it with the defaults from .env.example.
+  const dir = mkdtempSync(join(tmpdir(), 'compose-'));
+  try {
+    copyFileSync(join(root, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
+    copyFileSync(join(root, '.env.example'), join(dir, '.env'));
+    // Compose v1 from apt; where only the v2 plugin exists (GitHub runners), `docker compose`.
+    const v1 = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
+    return v1.error ? tool('docker', ['compose', 'config', '--quiet'], dir) : tool('docker-compose', ['config', '--quiet'], dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** kubernetes-models module of an apiVersion: `apps/v1` → apps/v1, `v1` → v1. */
+async function modelClass(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
+  const mod = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
+  const cls = mod[kind] ?? mod.default;
+  if (!cls) throw new Error(`no schema for ${apiVersion} ${kind}`);
+  return cls;
+}
+
+const k8sDir = join(root, 'deploy', 'k8s');
+const kustomization = parseAllDocuments(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] };
+for (const file of kustomization.resources) {
+  for (const doc of parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8'))) {
+    if (doc.errors.length > 0) {
+      check(`deploy/k8s/${file}`, () => doc.errors.map((e) => e.message).join('\n'));
+      continue;
+    }
+    const obj = doc.toJS() as { apiVersion: string; kind: string; metadata?: { name?: string } };
+    const name = `deploy/k8s/${file}: ${obj.kind} ${obj.metadata?.name ?? ''} (${obj.apiVersion})`;
+    try {
+      const Model = await modelClass(obj.apiVersion, obj.kind);
+      check(name, () => {
+        new Model(obj).validate();
+        return undefined;
+      });
+    } catch (err) {
+      check(name, () => String(err));
+    }
+  }
+}
+
+const workflows = join(root, '.github', 'workflows');
+for (const file of readdirSync(workflows).filter((f) => /\.ya?ml$/.test(f))) {
+  check(`.github/workflows/${file} (action-validator)`, () => tool(bin('action-validator'), [join(workflows, file)]));
+}
+
+if (failures.length > 0) {
+  console.error(`\n${failures.length} deployment artifact(s) failed validation`);
+  process.exit(1);
+}
+console.log('\nall deployment artifacts are valid');

@@ -1,0 +1,83 @@
+/**
+ * The deployment artifacts agree with each other and with the service: the schemas are
+ * checked by `npm run validate:deploy`; these are the relations no schema knows.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments } from 'yaml';
+import { loadConfig } from '../src/config.js';
+import { ROOT } from './helpers/app.js';
+
+type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
+
+const k8s = (file: string): Obj => parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', file), 'utf8'))[0]!.toJS() as Obj;
+const deployment = k8s('deployment.yaml');
+const configMap = k8s('configmap.yaml');
+const pod = deployment.spec.template.spec;
+const container = pod.containers[0];
+const dockerfile = readFileSync(join(ROOT, 'Dockerfile'), 'utf8');
+const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as Obj;
+const seconds = (duration: string): number => Number(/^(\d+)s$/.exec(duration)?.[1] ?? NaN);
+
+describe('Kubernetes manifests', () => {
+  it('the ConfigMap holds valid settings of this service', () => {
+    const config = loadConfig(configMap.data);
+    expect(config.INFERENCE_WORKERS).toBeLessThanOrEqual(Number(container.resources.limits.cpu));
+    expect(config.REDIS_URL).toMatch(/^redis:\/\//);
+  });
+
+  it('gives shutdown enough time: grace period ≥ preStop delay + SHUTDOWN_TIMEOUT_MS', () => {
+    const preStop = Number(container.lifecycle.preStop.exec.command[1]);
+    const shutdown = loadConfig(configMap.data).SHUTDOWN_TIMEOUT_MS / 1000;
+    expect(preStop).toBeGreaterThan(0);
+    expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(preStop + shutdown);
+  });
+
+  it('probes liveness on /health and readiness on /ready of the container port', () => {
+    expect(container.livenessProbe.httpGet.path).toBe('/health');
+    expect(container.startupProbe.httpGet.path).toBe('/health');
+    expect(container.readinessProbe.httpGet.path).toBe('/ready');
+    const port = container.ports.find((p: Obj) => p.name === container.readinessProbe.httpGet.port);
+    expect(port.containerPort).toBe(Number(/PORT=(\d+)/.exec(dockerfile)![1]));
+  });
+
+  it('runs as a non-root user with a read-only root filesystem and a writable /tmp', () => {
+    expect(pod.securityContext.runAsNonRoot).toBe(true);
+    expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] } });
+    expect(container.volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/tmp' }));
+  });
+
+  it('the Service, PodDisruptionBudget and autoscaler point at the Deployment and its pods', () => {
+    const labels = deployment.spec.template.metadata.labels;
+    for (const selector of [deployment.spec.selector.matchLabels, k8s('service.yaml').spec.selector, k8s('pdb.yaml').spec.selector.matchLabels]) {
+      expect(labels).toMatchObject(selector);
+    }
+    expect(k8s('service.yaml').spec.ports[0].targetPort).toBe('http');
+    expect(k8s('hpa.yaml').spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+    expect(container.resources.requests.cpu).toBeDefined(); // the autoscaler's utilisation needs requests
+  });
+});
+
+describe('Dockerfile', () => {
+  it('pins its base image, runs as non-root under tini, and checks /health', () => {
+    expect(dockerfile).toMatch(/^ARG NODE_IMAGE=node:\d+\.\d+\.\d+-[a-z]+-slim$/m);
+    expect(dockerfile).not.toMatch(/:latest\b/);
+    expect(dockerfile).toMatch(/^USER node$/m);
+    expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
+    expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/health/m);
+    expect(dockerfile).toMatch(/MODEL_DIR=\/app\/models\/cifar10/);
+  });
+});
+
+describe('docker-compose.yml', () => {
+  it('runs the service with Redis as its shared cache, healthchecks and a restart policy', () => {
+    const { api, redis } = compose.services;
+    expect(api.environment.REDIS_URL).toBe('redis://redis:6379/0');
+    expect(api.depends_on.redis.condition).toBe('service_healthy');
+    expect(api.restart).toBe('unless-stopped');
+    expect(redis.healthcheck.test).toContain('ping');
+    expect(api.healthcheck.test.join(' ')).toContain('/ready');
+    expect(seconds(api.stop_grace_period)).toBeGreaterThan(loadConfig({}).SHUTDOWN_TIMEOUT_MS / 1000);
+  });
+});
