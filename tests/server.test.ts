@@ -1,10 +1,10 @@
 /** The real process: config validation, readiness during start-up and graceful shutdown under load. */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { createServer } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { ROOT, SHIPPED_MODEL } from './helpers/app.js';
 import * as img from './helpers/images.js';
+import { freePort } from './helpers/net.js';
 
 interface Proc {
   child: ChildProcessWithoutNullStreams;
@@ -24,15 +24,6 @@ function start(env: Record<string, string>): Proc {
   child.stderr.on('data', (d: Buffer) => stderr.push(d.toString()));
   const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, stdout, stderr, exit };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function status(url: string): Promise<number | 'refused'> {

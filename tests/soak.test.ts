@@ -2,19 +2,10 @@
  * The soak run in short: mixed valid and invalid traffic at concurrency 32 against the real
  * process, then SIGTERM under load. (`npm run soak` is the 10-minute version.)
  */
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../scripts/lib/soak.js';
 import { ROOT, SHIPPED_MODEL } from './helpers/app.js';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './helpers/net.js';
 
 describe('soak (short)', () => {
   it('answers every request with 200 or a documented 4xx, and loses no accepted request at SIGTERM', { timeout: 120_000 }, async () => {

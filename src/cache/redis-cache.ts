@@ -3,7 +3,7 @@
  * command that fails or takes longer than the timeout is a miss, commands are not queued while
  * the connection is down, and ioredis reconnects by itself in the background.
  */
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { parseCached, type CacheEvents, type CachedPrediction, type PredictionCache } from './prediction-cache.js';
 
 export interface RedisCacheOptions {
@@ -15,6 +15,21 @@ export interface RedisCacheOptions {
   timeoutMs: number;
 }
 
+/**
+ * ioredis settings for Redis as an optional helper: commands time out after `timeoutMs`,
+ * fail at once (no offline queue, no retries) while disconnected, and the client keeps
+ * reconnecting in the background, at most every 2 s.
+ */
+export function failFastRedisOptions(timeoutMs: number): RedisOptions {
+  return {
+    commandTimeout: timeoutMs,
+    connectTimeout: Math.max(1000, timeoutMs),
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
+  };
+}
+
 export class RedisCache implements PredictionCache {
   readonly kind = 'redis';
   private readonly redis: Redis;
@@ -24,15 +39,7 @@ export class RedisCache implements PredictionCache {
     private readonly opts: RedisCacheOptions,
     private readonly events: CacheEvents = {},
   ) {
-    this.redis = new Redis(opts.url, {
-      keyPrefix: opts.keyPrefix,
-      commandTimeout: opts.timeoutMs,
-      connectTimeout: Math.max(1000, opts.timeoutMs),
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      // Keep trying forever, at most every 2 s: the cache comes back when Redis does.
-      retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-    });
+    this.redis = new Redis(opts.url, { ...failFastRedisOptions(opts.timeoutMs), keyPrefix: opts.keyPrefix });
     this.redis.on('ready', () => this.setConnected(true));
     this.redis.on('close', () => this.setConnected(false));
     // Without a listener ioredis would raise connection errors as unhandled events.

@@ -3,18 +3,7 @@
  * the `redis-server` binary (apt-get install redis-server); `.ci/run` installs it.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { freePort } from './net.js';
 
 export class RedisServer {
   private proc: ChildProcess | undefined;

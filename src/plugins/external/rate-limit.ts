@@ -2,6 +2,7 @@ import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { presentedKey } from '../../auth/api-keys.js';
+import { failFastRedisOptions } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 import { ProblemError } from '../../errors.js';
 
@@ -15,15 +16,7 @@ const PROBES = new Set(['/health', '/ready']);
 export default fp<{ config: Config }>(
   async (app, { config }) => {
     if (config.RATE_LIMIT_MAX === 0) return;
-    const redis = config.REDIS_URL
-      ? new Redis(config.REDIS_URL, {
-          connectTimeout: Math.max(1000, config.REDIS_TIMEOUT_MS),
-          commandTimeout: config.REDIS_TIMEOUT_MS,
-          enableOfflineQueue: false,
-          maxRetriesPerRequest: 0,
-          retryStrategy: (attempt: number) => Math.min(attempt * 100, 2000),
-        })
-      : undefined;
+    const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, failFastRedisOptions(config.REDIS_TIMEOUT_MS)) : undefined;
     redis?.on('error', () => {});
     const options: RateLimitPluginOptions = {
       max: config.RATE_LIMIT_MAX,
