@@ -1,5 +1,6 @@
 /** One loaded image classifier: the Layers model, its metadata, and batched prediction. */
 import * as tf from '@tensorflow/tfjs';
+import { foldForInference, type FoldedModel } from './fold.js';
 import { DescribedModel, readMetadata, type ModelMetadata } from './metadata.js';
 import { loadModelFromDir } from './model-files.js';
 
@@ -7,6 +8,8 @@ export class ImageClassifier extends DescribedModel {
   private disposed = false;
   /** Seconds spent loading and warming up. */
   loadSeconds = 0;
+  /** The model compiled for inference (BatchNorm folded, fused conv+bias+ReLU), when it applies. */
+  private folded: FoldedModel | null = null;
 
   private constructor(
     private readonly model: tf.LayersModel,
@@ -24,6 +27,7 @@ export class ImageClassifier extends DescribedModel {
     try {
       checkShapes(model, metadata);
       const classifier = new ImageClassifier(model, metadata, dir);
+      classifier.folded = verifiedFold(model, metadata);
       for (let i = 0; i < warmupRuns; i++) await classifier.classify([new Float32Array(classifier.inputSize)]);
       classifier.loadSeconds = (performance.now() - started) / 1000;
       return classifier;
@@ -53,7 +57,10 @@ export class ImageClassifier extends DescribedModel {
     if (this.disposed) throw new Error(`model ${this.name} has been disposed`);
     if (batch.length !== n * this.inputSize) throw new RangeError(`batch has ${batch.length} values, expected ${n} × ${this.inputSize}`);
     const [h, w, c] = this.metadata.inputShape;
-    const probs = tf.tidy(() => this.model.predict(tf.tensor4d(batch, [n, h, w, c])) as tf.Tensor);
+    const probs = tf.tidy(() => {
+      const x = tf.tensor4d(batch, [n, h, w, c]);
+      return this.folded ? this.folded.run(x) : (this.model.predict(x) as tf.Tensor);
+    });
     try {
       return (await probs.data()) as Float32Array;
     } finally {
@@ -61,11 +68,30 @@ export class ImageClassifier extends DescribedModel {
     }
   }
 
+  /** Whether inference runs the compiled (folded) graph rather than the layers as loaded. */
+  get compiled(): boolean {
+    return this.folded !== null;
+  }
+
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    this.folded?.dispose();
     this.model.dispose();
   }
+}
+
+/** The folded graph, if it gives the model's own outputs on a random batch; else null. */
+function verifiedFold(model: tf.LayersModel, metadata: ModelMetadata): FoldedModel | null {
+  const folded = foldForInference(model);
+  if (!folded) return null;
+  const diff = tf.tidy(() => {
+    const x = tf.randomUniform([2, ...metadata.inputShape], -1, 1, 'float32', 7) as tf.Tensor4D;
+    return tf.max(tf.abs(tf.sub(folded.run(x), model.predict(x) as tf.Tensor))).dataSync()[0]!;
+  });
+  if (diff <= 1e-4) return folded;
+  folded.dispose();
+  return null;
 }
 
 function checkShapes(model: tf.LayersModel, metadata: ModelMetadata): void {

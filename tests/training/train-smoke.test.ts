@@ -74,7 +74,10 @@ describe('training pipeline', () => {
     const batch = Array.from({ length: 5 }, (_, i) => inputs.slice([i], [1]).dataSync() as Float32Array);
     const fromDisk = await reloaded.classify(batch);
     const inMemory = await probabilities(result.model, inputs);
-    expect(Float32Array.from(fromDisk.flatMap((p) => Array.from(p)))).toEqual(inMemory);
+    // The classifier runs the compiled graph (batch norm folded): equal up to float rounding.
+    const served = Float32Array.from(fromDisk.flatMap((p) => Array.from(p)));
+    expect(served).toHaveLength(inMemory.length);
+    served.forEach((p, i) => expect(Math.abs(p - inMemory[i]!)).toBeLessThan(1e-5));
     reloaded.dispose();
     result.model.dispose();
   });
