@@ -161,7 +161,8 @@ function startProber(url: string): { stop: () => Promise<number[]> } {
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   // The built server (npm run build), as production runs it.
   const child = spawn(process.execPath, ['dist/server.js'], {
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: values.model, ...env },
+    // MALLOC_ARENA_MAX as the Docker image sets it.
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: values.model, MALLOC_ARENA_MAX: '2', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   for (let i = 0; i < 300; i++) {
