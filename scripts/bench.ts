@@ -24,6 +24,7 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { WorkerExecutor } from '../src/inference/executors.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
+import { rssMb, waitUntilReady } from './lib/server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -165,29 +166,19 @@ async function startServer(env: Record<string, string>): Promise<ChildProcess> {
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: values.model, MALLOC_ARENA_MAX: '2', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/ready`)).status === 200) return child;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  try {
+    await waitUntilReady(base, 30_000);
+    return child;
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
   }
-  child.kill('SIGKILL');
-  throw new Error('server did not become ready');
 }
 
 async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await exited;
-}
-
-/** Resident set size of `pid` in MB (Linux). */
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return Math.round(kb / 1024);
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -261,35 +252,27 @@ if (!results.ceiling) {
 }
 log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
 
-const pending = concurrencies.filter((c) => !results.service[c]);
-if (pending.length > 0) {
-  const server = await startServer({ CACHE_MAX_ENTRIES: '0' });
+/** Load runs at each concurrency not measured yet, against one server started with `env`. */
+async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Record<string, string>): Promise<void> {
+  const store = results[name];
+  const pending = wanted.filter((c) => !store[c]);
+  if (pending.length === 0) return;
+  const server = await startServer(env);
   try {
     for (const c of pending) {
-      log(`service: concurrency ${c}, ${duration} s`);
-      results.service[c] = await load(server.pid!, c, duration);
+      log(`${name}: concurrency ${c}, ${duration} s`);
+      const r = await load(server.pid!, c, duration);
+      store[c] = r;
       await save();
-      log(`  ${results.service[c].rps} req/s, p99 ${results.service[c].p99} ms`);
+      log(`  ${r.rps} req/s, p99 ${r.p99} ms`);
     }
   } finally {
     await stopServer(server);
   }
 }
 
-const naiveConcurrencies = [8, 32].filter((c) => !results.naive[c]);
-if (naiveConcurrencies.length > 0) {
-  const server = await startServer({ INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
-  try {
-    for (const c of naiveConcurrencies) {
-      log(`naive: concurrency ${c}, ${duration} s`);
-      results.naive[c] = await load(server.pid!, c, duration);
-      await save();
-      log(`  ${results.naive[c].rps} req/s, p99 ${results.naive[c].p99} ms`);
-    }
-  } finally {
-    await stopServer(server);
-  }
-}
+await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0' });
+await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
 
 const soakSeconds = Number(values.soak);
 if (soakSeconds > 0 && !results.soak) {

@@ -10,6 +10,9 @@ const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
+/** An empty value (`VAR=` in .env) means the variable is not set. */
+const unset = z.literal('').transform(() => undefined);
+
 export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   HOST: z.string().min(1).default('0.0.0.0'),
@@ -45,18 +48,12 @@ export const configSchema = z.object({
     .string()
     .regex(/^rediss?:\/\/.+/, 'must be a redis:// or rediss:// URL')
     .optional()
-    .or(z.literal('').transform(() => undefined)),
+    .or(unset),
   REDIS_KEY_PREFIX: z.string().default('ml-inference-api:'),
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
   /** API keys (comma-separated) and/or a file of keys; none = the API is open. */
-  API_KEYS: z
-    .string()
-    .optional()
-    .transform((v) => v || undefined),
-  API_KEYS_FILE: z
-    .string()
-    .optional()
-    .transform((v) => v || undefined),
+  API_KEYS: z.string().min(1).optional().or(unset),
+  API_KEYS_FILE: z.string().min(1).optional().or(unset),
   /** Serve /metrics without an API key even when keys are configured. */
   METRICS_PUBLIC: bool.default(false),
   /** Requests per RATE_LIMIT_WINDOW per API key (per client IP without keys); 0 = no limit. */

@@ -18,6 +18,22 @@ function closed(socket: Socket, limitMs: number): Promise<string> {
   });
 }
 
+/**
+ * Send `head`, then `drip` every 100 ms, until the server closes the connection; resolves with
+ * what it answered (nothing, or a 408).
+ */
+async function trickle(port: number, head: string, drip: string | Buffer): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(head);
+  const ticker = setInterval(() => socket.writable && socket.write(drip), 100);
+  try {
+    return await closed(socket, 8000);
+  } finally {
+    clearInterval(ticker);
+    socket.destroy();
+  }
+}
+
 describe('timeouts', () => {
   let app: FastifyInstance;
   let port: number;
@@ -31,29 +47,14 @@ describe('timeouts', () => {
   });
 
   it('closes a connection whose headers trickle in (slowloris)', async () => {
-    const socket = connect(port, '127.0.0.1');
-    socket.write('POST /predict HTTP/1.1\r\nHost: localhost\r\n');
-    const ticker = setInterval(() => socket.writable && socket.write('X-Slow: 1\r\n'), 100);
-    try {
-      const reply = await closed(socket, 8000);
-      expect(reply === '' || reply.startsWith('HTTP/1.1 408')).toBe(true);
-    } finally {
-      clearInterval(ticker);
-      socket.destroy();
-    }
+    const reply = await trickle(port, 'POST /predict HTTP/1.1\r\nHost: localhost\r\n', 'X-Slow: 1\r\n');
+    expect(reply === '' || reply.startsWith('HTTP/1.1 408')).toBe(true);
   });
 
   it('closes a connection whose body stalls, and keeps serving others', async () => {
-    const socket = connect(port, '127.0.0.1');
-    socket.write('POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n');
-    const ticker = setInterval(() => socket.writable && socket.write(Buffer.alloc(10, 0xff)), 100);
-    try {
-      const reply = await closed(socket, 8000);
-      expect(reply === '' || reply.startsWith('HTTP/1.1 408')).toBe(true);
-    } finally {
-      clearInterval(ticker);
-      socket.destroy();
-    }
+    const head = 'POST /predict HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\nContent-Length: 100000\r\n\r\n';
+    const reply = await trickle(port, head, Buffer.alloc(10, 0xff));
+    expect(reply === '' || reply.startsWith('HTTP/1.1 408')).toBe(true);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
   });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch, FormData } from 'undici';
+import { rssMb, waitUntilReady } from './server-process.js';
 
 export interface SoakOptions {
   /** Seconds of load before SIGTERM. */
@@ -73,15 +74,6 @@ function payloads(root: string): { valid: Payload[]; invalid: Payload[] } {
   };
 }
 
-function rssMb(pid: number): number {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return Math.round(kb / 1024);
-  } catch {
-    return 0;
-  }
-}
-
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const base = `http://127.0.0.1:${opts.port}`;
   const child = spawn(process.execPath, opts.serverArgs, {
@@ -90,12 +82,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  for (let i = 0; ; i++) {
-    if (i > 600) throw new Error('the server did not become ready in 60 s');
-    const ready = await fetch(`${base}/ready`).then((r) => r.status === 200, () => false);
-    if (ready) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await waitUntilReady(base);
 
   const { valid, invalid } = payloads(opts.cwd);
   const dispatcher = new Agent({ connections: opts.concurrency, keepAliveTimeout: 10_000 });

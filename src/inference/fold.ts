@@ -28,6 +28,14 @@ const isRelu = (layer: tf.layers.Layer | undefined): boolean => {
   return layer.getClassName() === 'Activation' && c.activation === 'relu';
 };
 
+/** A MaxPooling2D or AveragePooling2D layer as a step. */
+function poolStep(layer: tf.layers.Layer): Step {
+  const c = layer.getConfig() as Config;
+  const [size, stride, pad] = [pair(c.poolSize), pair(c.strides ?? c.poolSize), padding(c.padding)];
+  const pool = layer.getClassName() === 'MaxPooling2D' ? tf.maxPool : tf.avgPool;
+  return (x) => pool(x as tf.Tensor4D, size, stride, pad);
+}
+
 /** The layers as a single chain, input first; null if the graph branches. */
 function chain(model: tf.LayersModel): tf.layers.Layer[] | null {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) return null;
@@ -97,17 +105,12 @@ export function foldForInference(model: tf.LayersModel): FoldedModel | null {
       const strides = pair(c.strides);
       const pad = padding(c.padding);
       steps.push((x) => tf.fused.conv2d({ x: x as tf.Tensor4D, filter, strides, pad, bias, activation: relu ? 'relu' : 'linear' }));
-      if (poolFirst) {
-        const pc = poolFirst.getConfig() as Config;
-        const [size, stride, pp] = [pair(pc.poolSize), pair(pc.strides ?? pc.poolSize), padding(pc.padding)];
-        steps.push((x) => tf.maxPool(x as tf.Tensor4D, size, stride, pp));
-      }
+      if (poolFirst) steps.push(poolStep(poolFirst));
       i = j;
       continue;
     }
     if (cls === 'MaxPooling2D' || cls === 'AveragePooling2D') {
-      const [size, stride, pp] = [pair(c.poolSize), pair(c.strides ?? c.poolSize), padding(c.padding)];
-      steps.push(cls === 'MaxPooling2D' ? (x) => tf.maxPool(x as tf.Tensor4D, size, stride, pp) : (x) => tf.avgPool(x as tf.Tensor4D, size, stride, pp));
+      steps.push(poolStep(layer));
     } else if (cls === 'GlobalAveragePooling2D') {
       if (c.dataFormat !== undefined && c.dataFormat !== 'channelsLast') return fail();
       steps.push((x) => tf.mean(x, [1, 2]));

@@ -40,17 +40,13 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly startedAt = performance.now();
   private model: ModelInfo | null = null;
-  private predictionCount = 0;
-  private readonly byClass = new Map<string, number>();
-  private cacheHits = 0;
-  private cacheMisses = 0;
-  private requestCount = 0;
-  private latencySum = 0;
-  private latencyCount = 0;
 
   private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
-  /** Prediction request latency for the JSON percentiles; not exported (the histogram is). */
+  /**
+   * Successful prediction requests for the JSON summary: percentiles over a sliding window,
+   * sum and count since start. Not exported (the histogram is).
+   */
   private readonly predictLatency = new Summary({
     name: 'predict_latency_window_seconds',
     help: 'internal',
@@ -194,23 +190,15 @@ export class ServiceMetrics {
   /** The served model; its classes start at zero so dashboards see every one. */
   setModel(info: ModelInfo): void {
     this.model = info;
-    for (const label of info.labels) {
-      if (!this.byClass.has(label)) this.byClass.set(label, 0);
-      this.predictions.inc({ model: info.name, class: label }, 0);
-    }
+    for (const label of info.labels) this.predictions.inc({ model: info.name, class: label }, 0);
   }
 
   /** One HTTP response; `route` is the route template (or `unmatched`). */
   recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean): void {
     const labels = { method, route, status_code: String(status) };
-    this.requestCount++;
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
-    if (prediction && status < 400) {
-      this.latencySum += seconds;
-      this.latencyCount++;
-      this.predictLatency.observe(seconds);
-    }
+    if (prediction && status < 400) this.predictLatency.observe(seconds);
   }
 
   recordBatch(model: string, size: number, queueSeconds: number, computeSeconds: number): void {
@@ -224,15 +212,11 @@ export class ServiceMetrics {
   }
 
   recordPrediction(model: string, label: string, confidence: number): void {
-    this.predictionCount++;
-    this.byClass.set(label, (this.byClass.get(label) ?? 0) + 1);
     this.predictions.inc({ model, class: label });
     this.confidence.observe({ model }, confidence);
   }
 
   recordCacheLookup(cache: string, hit: boolean): void {
-    if (hit) this.cacheHits++;
-    else this.cacheMisses++;
     this.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' });
   }
 
@@ -257,22 +241,34 @@ export class ServiceMetrics {
     return this.registry.contentType;
   }
 
+  /** The JSON summary, read from the same metrics that /metrics exports. */
   async summary(): Promise<MetricsSummary> {
-    const window = await this.predictLatency.get();
+    const [requests, predictions, lookups, latency] = await Promise.all([
+      this.httpRequests.get(),
+      this.predictions.get(),
+      this.cacheLookups.get(),
+      this.predictLatency.get(),
+    ]);
+    const total = (values: { value: number }[]): number => values.reduce((n, v) => n + v.value, 0);
+    const named = (suffix: string): number => latency.values.find((v) => (v as { metricName?: string }).metricName?.endsWith(suffix))?.value ?? 0;
     const quantile = (q: number): number | null => {
-      const v = window.values.find((x) => x.labels.quantile === q)?.value;
+      const v = latency.values.find((x) => x.labels.quantile === q)?.value;
       return v === undefined || Number.isNaN(v) ? null : round(v * 1000);
     };
-    const lookups = this.cacheHits + this.cacheMisses;
+    const byClass: Record<string, number> = {};
+    for (const v of predictions.values) byClass[String(v.labels.class)] = (byClass[String(v.labels.class)] ?? 0) + v.value;
+    const hits = total(lookups.values.filter((v) => v.labels.result === 'hit'));
+    const looked = total(lookups.values);
+    const count = named('_count');
     return {
-      total_requests: this.requestCount,
-      total_predictions: this.predictionCount,
-      cache_hit_rate: lookups === 0 ? null : round(this.cacheHits / lookups, 4),
-      avg_latency_ms: this.latencyCount === 0 ? null : round((this.latencySum / this.latencyCount) * 1000),
+      total_requests: total(requests.values),
+      total_predictions: total(predictions.values),
+      cache_hit_rate: looked === 0 ? null : round(hits / looked, 4),
+      avg_latency_ms: count === 0 ? null : round((named('_sum') / count) * 1000),
       p50_latency_ms: quantile(0.5),
       p95_latency_ms: quantile(0.95),
       p99_latency_ms: quantile(0.99),
-      predictions_by_class: Object.fromEntries(this.byClass),
+      predictions_by_class: byClass,
       uptime_s: round((performance.now() - this.startedAt) / 1000, 1),
       model: this.model && { name: this.model.name, version: this.model.version, backend: this.model.backend },
     };

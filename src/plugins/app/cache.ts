@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import { MemoryCache } from '../../cache/memory-cache.js';
-import type { PredictionCache } from '../../cache/prediction-cache.js';
+import type { CacheEvents, PredictionCache } from '../../cache/prediction-cache.js';
 import { RedisCache } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 
@@ -17,7 +17,7 @@ const WARN_EVERY_MS = 10_000;
 /** The prediction cache: embedded LRU by default, Redis when REDIS_URL is set. */
 export function createPredictionCache(
   config: Pick<Config, 'CACHE_MAX_ENTRIES' | 'CACHE_TTL_S' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'REDIS_TIMEOUT_MS'>,
-  events: ConstructorParameters<typeof RedisCache>[1] = {},
+  events: CacheEvents = {},
 ): PredictionCache | null {
   if (config.CACHE_MAX_ENTRIES === 0 || config.CACHE_TTL_S === 0) return null;
   if (config.REDIS_URL) {

@@ -36,8 +36,8 @@ export default fp<ModelsOptions>(
         })
         .then(
           () => {
-            app.backendName = registry.get()?.backend ?? null;
             const main = registry.get();
+            app.backendName = main?.backend ?? null;
             if (main) {
               app.metrics.setModel({ name: main.name, version: main.version, backend: main.backend, loadSeconds: main.loadSeconds, labels: main.labels });
             }

@@ -1,7 +1,6 @@
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
-import { presentedKey } from '../../auth/api-keys.js';
 import { failFastRedisOptions } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 import { ProblemError } from '../../errors.js';
@@ -24,7 +23,7 @@ export default fp<{ config: Config }>(
       allowList: (request) => PROBES.has(request.url.split('?')[0]!),
       keyGenerator: (request) => {
         // Runs before route-level authentication: only a valid key earns its own bucket.
-        const id = app.apiKeys.identify(presentedKey(request.headers));
+        const id = app.identifyKey(request);
         return id ? `key:${id}` : `ip:${request.ip}`;
       },
       ...(redis ? { redis, nameSpace: `${config.REDIS_KEY_PREFIX}rate-limit:`, skipOnError: true } : {}),
