@@ -12,7 +12,10 @@
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
  *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
  *
- * service, naive and soak run with the cache off (CACHE_MAX_ENTRIES=0): they measure the model path.
+ * service, naive and soak run with the cache off (CACHE_MAX_ENTRIES=0): they measure the model path,
+ * each server after 3 s of unmeasured warm-up load. Every load run also probes /health and /ready,
+ * and a trivial HTTP server in its own process: that reference is what probes can get from this
+ * machine under the same load.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -63,6 +66,8 @@ interface LoadResult {
   timeouts: number;
   rssMaxMb: number;
   probeP99Ms: number | null;
+  /** The same probes against a trivial HTTP server in its own process: the machine's floor. */
+  referenceProbeP99Ms?: number | null;
 }
 
 interface Results {
@@ -126,27 +131,38 @@ function multipart(bytes: Buffer, boundary = BOUNDARY): Buffer {
   ]);
 }
 
-/** /health and /ready requests every 25 ms from a worker thread; `stop` returns their latencies, sorted. */
-function startProber(url: string): { stop: () => Promise<number[]> } {
+/**
+ * Probes every 25 ms from a worker thread: /health and /ready of the service and, as the floor
+ * this machine allows under the same load, a trivial HTTP server in a process of its own.
+ * `stop` returns each one's latencies, sorted.
+ */
+function startProber(service: string, reference: string): { stop: () => Promise<{ service: number[]; reference: number[] }> } {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     let probing = true;
-    const times = [];
+    const times = { service: [], reference: [] };
+    const timed = async (key, url) => {
+      const t = performance.now();
+      await fetch(url).then((r) => r.arrayBuffer());
+      times[key].push(performance.now() - t);
+    };
     parentPort.once('message', () => { probing = false; });
     (async () => {
       while (probing) {
-        for (const path of ['/health', '/ready']) {
-          const t = performance.now();
-          await fetch(workerData + path).then((r) => r.arrayBuffer());
-          times.push(performance.now() - t);
-        }
+        await timed('service', workerData.service + '/health');
+        await timed('service', workerData.service + '/ready');
+        await timed('reference', workerData.reference);
         await new Promise((r) => setTimeout(r, 25));
       }
       parentPort.postMessage(times);
     })();`;
-  const worker = new Worker(code, { eval: true, workerData: url });
-  const done = new Promise<number[]>((resolve, reject) => {
-    worker.once('message', (times: number[]) => resolve(times.sort((a, b) => a - b)));
+  const worker = new Worker(code, { eval: true, workerData: { service, reference } });
+  const done = new Promise<{ service: number[]; reference: number[] }>((resolve, reject) => {
+    worker.once('message', (times: { service: number[]; reference: number[] }) => {
+      times.service.sort((a, b) => a - b);
+      times.reference.sort((a, b) => a - b);
+      resolve(times);
+    });
     worker.once('error', reject);
   });
   return {
@@ -157,6 +173,18 @@ function startProber(url: string): { stop: () => Promise<number[]> } {
       return times;
     },
   };
+}
+
+/** The probe floor: a Node HTTP server that answers `{"status":"ok"}` and does nothing else. */
+async function startReferenceServer(): Promise<{ url: string; stop: () => void }> {
+  const code = `require('node:http').createServer((q, r) => { r.setHeader('content-type', 'application/json'); r.end('{"status":"ok"}'); })
+    .listen(0, '127.0.0.1', function () { process.stdout.write(String(this.address().port) + '\\n'); });`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
+  });
+  return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
 async function startServer(env: Record<string, string>): Promise<ChildProcess> {
@@ -196,7 +224,8 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
   }, 1000);
   // Probes run on their own thread: timed on this thread they would measure the load
   // generator's busy event loop instead of the server.
-  const prober = startProber(`${base}`);
+  const reference = await startReferenceServer();
+  const prober = startProber(base, reference.url);
   const result = await autocannon({
     url: `${base}/predict`,
     connections: concurrency,
@@ -207,10 +236,10 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
       : images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) })),
   });
   const probes = await prober.stop();
+  reference.stop();
   clearInterval(sampler);
   const statuses: Record<string, number> = {};
   for (const [code, stat] of Object.entries(result.statusCodeStats ?? {})) statuses[code] = stat?.count ?? 0;
-  probes.sort((a, b) => a - b);
   return {
     concurrency,
     requests: result.requests.total,
@@ -223,8 +252,26 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     errors: result.errors ?? 0,
     timeouts: result.timeouts ?? 0,
     rssMaxMb: rssMax,
-    probeP99Ms: probes.length ? Math.round(percentile(probes, 99) * 100) / 100 : null,
+    probeP99Ms: p99(probes.service),
+    referenceProbeP99Ms: p99(probes.reference),
   };
+}
+
+/**
+ * Unmeasured load before a server's first measured run, as a client's first seconds would see:
+ * the JIT compiles the request path, pools and buffers reach their working size.
+ */
+async function warmUp(seconds = 3): Promise<void> {
+  await autocannon({
+    url: `${base}/predict`,
+    connections: 8,
+    duration: seconds,
+    requests: images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) })),
+  });
+}
+
+function p99(sorted: number[]): number | null {
+  return sorted.length ? Math.round(percentile(sorted, 99) * 100) / 100 : null;
 }
 
 function ok(r: LoadResult): number {
@@ -233,13 +280,13 @@ function ok(r: LoadResult): number {
 
 function table(rows: [string, LoadResult][]): string {
   const lines = [
-    '| run | conc. | req/s (200) | p50 ms | p90 ms | p99 ms | statuses | errors/timeouts | max RSS MB | /health+/ready p99 ms |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
+    '| run | conc. | req/s (200) | p50 ms | p90 ms | p99 ms | statuses | errors/timeouts | max RSS MB | /health+/ready p99 ms | reference probe p99 ms |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: | ---: |',
   ];
   for (const [name, r] of rows) {
     const okRps = Math.round((ok(r) / duration) * 10) / 10;
     const statuses = Object.entries(r.statuses).map(([c, n]) => `${c}: ${n}`).join(', ');
-    lines.push(`| ${name} | ${r.concurrency} | ${okRps} | ${r.p50} | ${r.p90} | ${r.p99} | ${statuses} | ${r.errors}/${r.timeouts} | ${r.rssMaxMb} | ${r.probeP99Ms ?? '-'} |`);
+    lines.push(`| ${name} | ${r.concurrency} | ${okRps} | ${r.p50} | ${r.p90} | ${r.p99} | ${statuses} | ${r.errors}/${r.timeouts} | ${r.rssMaxMb} | ${r.probeP99Ms ?? '-'} | ${r.referenceProbeP99Ms ?? '-'} |`);
   }
   return lines.join('\n');
 }
@@ -259,6 +306,7 @@ async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Rec
   if (pending.length === 0) return;
   const server = await startServer(env);
   try {
+    await warmUp();
     for (const c of pending) {
       log(`${name}: concurrency ${c}, ${duration} s`);
       const r = await load(server.pid!, c, duration);
@@ -278,6 +326,7 @@ const soakSeconds = Number(values.soak);
 if (soakSeconds > 0 && !results.soak) {
   const server = await startServer({ CACHE_MAX_ENTRIES: '0' });
   try {
+    await warmUp();
     log(`soak: concurrency 32 for ${soakSeconds} s`);
     const trace: number[] = [];
     const r = await load(server.pid!, 32, soakSeconds, trace);
@@ -390,6 +439,9 @@ const n32 = results.naive['32'];
 const ratios: string[] = [];
 if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
 if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+const s8 = results.service['8'];
+// A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
+if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);
 function cacheReport(): string[] {
   const c = results.cache ?? {};
   const q = results.sequential ?? {};
