@@ -131,6 +131,9 @@ function multipart(bytes: Buffer, boundary = BOUNDARY): Buffer {
   ]);
 }
 
+/** One /predict request per fixture photo, built once. */
+const fixtureRequests = images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) }));
+
 /**
  * Probes every 25 ms from a worker thread: /health and /ready of the service and, as the floor
  * this machine allows under the same load, a trivial HTTP server in a process of its own.
@@ -233,7 +236,7 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     timeout: 10,
     requests: bodies
       ? [{ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, setupRequest: (req) => ({ ...req, body: bodies() }) }]
-      : images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) })),
+      : fixtureRequests,
   });
   const probes = await prober.stop();
   reference.stop();
@@ -266,7 +269,7 @@ async function warmUp(seconds = 3): Promise<void> {
     url: `${base}/predict`,
     connections: 8,
     duration: seconds,
-    requests: images.map((bytes) => ({ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, body: multipart(bytes) })),
+    requests: fixtureRequests,
   });
 }
 
