@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
-import { WorkerExecutor } from '../src/inference/executors.js';
+import { InstancePool } from '../src/inference/pool.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
 import { rssMb, waitUntilReady } from './lib/server-process.js';
 
@@ -35,7 +35,8 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '1,8,32,128' },
     soak: { type: 'string', default: '0' },
     out: { type: 'string', default: 'reports/bench' },
-    model: { type: 'string', default: 'models/cifar10' },
+    model: { type: 'string', default: 'models/cifar10/1' },
+    repository: { type: 'string', default: 'models' },
     port: { type: 'string', default: '8190' },
     resume: { type: 'boolean', default: false },
     'redis-port': { type: 'string', default: '6391' },
@@ -100,23 +101,22 @@ function log(line: string): void {
 async function measureCeiling(seconds: number): Promise<number> {
   const meta = await readMetadata(values.model);
   const size = inputSizeOf(meta);
-  const executors = await Promise.all(
-    Array.from({ length: workers }, (_, i) => WorkerExecutor.start(`bench-${i}`, { dir: values.model, backend: 'auto', warmupRuns: 2, nice: 0 }, () => {})),
-  );
+  const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 2, workerNice: 0 });
+  await pool.load('bench', values.model);
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
   let done = 0;
   const end = performance.now() + seconds * 1000;
   const started = performance.now();
   await Promise.all(
-    executors.map(async (e) => {
+    Array.from({ length: Math.max(1, workers) }, async () => {
       while (performance.now() < end) {
-        await e.run(input.slice(), maxBatch);
+        await pool.run('bench', input.slice(), maxBatch);
         done += maxBatch;
       }
     }),
   );
   const rate = done / ((performance.now() - started) / 1000);
-  await Promise.all(executors.map((e) => e.stop()));
+  await pool.close();
   return rate;
 }
 
@@ -194,7 +194,7 @@ async function startServer(env: Record<string, string>): Promise<ChildProcess> {
   // The built server (npm run build), as production runs it.
   const child = spawn(process.execPath, ['dist/server.js'], {
     // MALLOC_ARENA_MAX as the Docker image sets it.
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_DIR: values.model, MALLOC_ARENA_MAX: '2', ...env },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -2,11 +2,11 @@
  * Evaluate a model over a folder laid out `label/*.jpg`, through the server's own
  * preprocessing: top-1 and per-class accuracy, a JSON report and a confusion-matrix PNG.
  *
- *   npm run evaluate -- <folder> [--model models/cifar10] [--out reports/eval] [--split val|all] [--resume]
+ *   npm run evaluate -- <folder> [--model models/cifar10/1] [--out reports/eval] [--split val|all] [--resume]
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/inference/backend.js';
@@ -19,7 +19,7 @@ import sharp from 'sharp';
 const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
-    model: { type: 'string', default: 'models/cifar10' },
+    model: { type: 'string', default: 'models/cifar10/1' },
     out: { type: 'string', default: 'reports/eval' },
     split: { type: 'string', default: 'all' },
     'val-per-label': { type: 'string', default: '500' },
@@ -37,6 +37,9 @@ if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) throw new Error(
 
 const backend = await initBackend(values.backend as BackendChoice);
 const model = await ImageClassifier.load(values.model);
+// The repository layout names the model: <repository>/<name>/<version>/.
+const modelName = basename(dirname(resolve(values.model)));
+const modelVersion = basename(resolve(values.model));
 const labels = model.labels;
 let entries = await listDataset(folder, labels);
 if (values.split === 'val') {
@@ -61,7 +64,7 @@ if (values.resume && existsSync(partial)) {
   await writeFile(partial, '');
 }
 const todo = entries.filter((e) => !done.has(e.file));
-console.log(`model ${model.name} ${model.version} on ${backend}; ${entries.length} images in ${folder} (${done.size} already done)`);
+console.log(`model ${modelName} ${modelVersion} on ${backend}; ${entries.length} images in ${folder} (${done.size} already done)`);
 
 const started = performance.now();
 const bar = new cliProgress.SingleBar({ format: 'evaluating [{bar}] {value}/{total} {percentage}% | {rate} img/s | ETA {eta_formatted} | acc {acc}%' }, cliProgress.Presets.shades_classic);
@@ -94,7 +97,7 @@ for (const r of rows) confusion[r.label]![r.predicted]!++;
 const perClass = Object.fromEntries(labels.map((l, c) => [l, confusion[c]![c]! / Math.max(1, confusion[c]!.reduce((a, b) => a + b, 0))]));
 const top1 = rows.filter((r) => r.predicted === r.label).length / rows.length;
 const report = {
-  model: { name: model.name, version: model.version, dir: values.model },
+  model: { name: modelName, version: modelVersion, dir: values.model },
   backend,
   folder,
   split: values.split,
@@ -107,7 +110,7 @@ const report = {
   createdAt: new Date().toISOString(),
 };
 await writeFile(join(values.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
-await sharp(Buffer.from(confusionMatrixSvg(labels, confusion, `${model.name} ${model.version}: top-1 ${(100 * top1).toFixed(2)}% on ${rows.length} images`)))
+await sharp(Buffer.from(confusionMatrixSvg(labels, confusion, `${modelName} ${modelVersion}: top-1 ${(100 * top1).toFixed(2)}% on ${rows.length} images`)))
   .png()
   .toFile(join(values.out, 'confusion-matrix.png'));
 console.log(`top-1 ${(100 * top1).toFixed(2)}% on ${rows.length} images`);

@@ -17,7 +17,7 @@ const { values } = parseArgs({
   options: {
     images: { type: 'string', default: 'tests/fixtures/images' },
     out: { type: 'string', default: 'predictions' },
-    model: { type: 'string', default: 'models/cifar10' },
+    model: { type: 'string', default: 'models/cifar10/1' },
   },
 });
 

@@ -1,5 +1,5 @@
 /**
- * Train the CIFAR-10 model and write models/cifar10 (model.json, weights, metadata.json).
+ * Train the CIFAR-10 model and write models/cifar10/1 (model.json, weights, metadata.json).
  *
  *   npm run train -- [--epochs 16] [--seed 42] [--workers 2] [--resume] [--data DIR] [--out DIR]
  */

@@ -1,8 +1,11 @@
 /** Every setting comes from the environment, validated once by this schema. */
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { readApiKeys } from './auth/api-keys.js';
 import { BACKEND_CHOICES } from './inference/backend-choice.js';
+import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 
 const MiB = 1024 * 1024;
 
@@ -18,7 +21,21 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  MODEL_DIR: z.string().min(1).default('models/cifar10'),
+  /** A folder of `<name>/<version>/` model folders, or s3://bucket/prefix. */
+  MODEL_REPOSITORY: z.string().min(1).default('models'),
+  /** The model that /predict and /predict/batch serve. */
+  DEFAULT_MODEL: z.string().refine(isModelName, { message: MODEL_NAME_RULE }).default('cifar10'),
+  /** Seconds between repository scans for new, changed and removed versions; 0 = off. */
+  MODEL_POLL_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(10),
+  /** Where versions from a remote repository are downloaded to. */
+  MODEL_CACHE_DIR: z.string().min(1).default(join('.cache', 'models')),
+  /** Largest version (all its files together) the server loads or downloads. */
+  MODEL_MAX_BYTES: z.coerce.number().int().positive().default(512 * MiB),
+  /** S3-compatible store for s3:// repositories (credentials: the standard AWS chain). */
+  S3_ENDPOINT: z.url().optional().or(unset),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+  /** Keys for the admin routes (load, unload, reload); none = those routes answer 403. */
+  ADMIN_API_KEYS: z.string().min(1).optional().or(unset),
   INFERENCE_BACKEND: z.enum(BACKEND_CHOICES).default('auto'),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * MiB),
   MAX_BATCH_UPLOAD_BYTES: z.coerce.number().int().positive().default(64 * MiB),
@@ -76,10 +93,26 @@ export class ConfigError extends Error {}
 /** Parse `env` (process.env by default); throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const result = configSchema.safeParse(env);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-    throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+  const lines = result.success ? [] : result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+  if (env.MODEL_DIR) {
+    lines.push('  MODEL_DIR: replaced by MODEL_REPOSITORY, a folder of <name>/<version>/ model folders (move the model to <repository>/<name>/1/)');
   }
+  if (result.success) {
+    // Keys are checked here so that a bad key or an unreadable file stops the process with
+    // the variable's name, like every other setting.
+    const { API_KEYS, API_KEYS_FILE, ADMIN_API_KEYS } = result.data;
+    const check = (name: string, read: () => unknown): void => {
+      try {
+        read();
+      } catch (err) {
+        lines.push(`  ${name}: ${err instanceof Error ? err.message.replace(/^ENOENT: /, '') : String(err)}`);
+      }
+    };
+    check('API_KEYS', () => readApiKeys(API_KEYS, undefined));
+    check('API_KEYS_FILE', () => readApiKeys(undefined, API_KEYS_FILE));
+    check('ADMIN_API_KEYS', () => readApiKeys(ADMIN_API_KEYS, undefined));
+  }
+  if (lines.length > 0 || !result.success) throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
   return result.data;
 }
 

@@ -7,7 +7,10 @@ describe('config', () => {
     expect(c).toMatchObject({
       PORT: 8000,
       HOST: '0.0.0.0',
-      MODEL_DIR: 'models/cifar10',
+      MODEL_REPOSITORY: 'models',
+      DEFAULT_MODEL: 'cifar10',
+      MODEL_POLL_INTERVAL_S: 10,
+      MODEL_MAX_BYTES: 512 * 1024 * 1024,
       INFERENCE_BACKEND: 'auto',
       MAX_UPLOAD_BYTES: 10 * 1024 * 1024,
       MAX_INPUT_PIXELS: 25_000_000,
@@ -34,6 +37,27 @@ describe('config', () => {
       expect(msg).toMatch(/INFERENCE_BACKEND/);
       expect(msg).toMatch(/LOG_LEVEL/);
     }
+  });
+});
+
+describe('config errors name the variable, in one line each', () => {
+  const message = (env: Record<string, string>): string => {
+    try {
+      loadConfig(env);
+    } catch (err) {
+      expect(err).toBeInstanceOf(ConfigError);
+      return (err as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('refuses short API keys, a missing key file, short admin keys and the retired MODEL_DIR', () => {
+    expect(message({ API_KEYS: 'short' })).toMatch(/^ {2}API_KEYS: 1 API key\(s\) shorter than 16 characters$/m);
+    expect(message({ API_KEYS_FILE: '/nonexistent/keys.txt' })).toMatch(/^ {2}API_KEYS_FILE: no such file or directory, open '\/nonexistent\/keys.txt'$/m);
+    expect(message({ ADMIN_API_KEYS: 'tiny' })).toMatch(/^ {2}ADMIN_API_KEYS: /m);
+    expect(message({ MODEL_DIR: 'models/cifar10' })).toMatch(/MODEL_DIR: replaced by MODEL_REPOSITORY/);
+    expect(message({ DEFAULT_MODEL: '../etc' })).toMatch(/DEFAULT_MODEL/);
+    expect(message({ MODEL_POLL_INTERVAL_S: '-1' })).toMatch(/MODEL_POLL_INTERVAL_S/);
   });
 });
 

@@ -2,7 +2,7 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
-import { ROOT, SHIPPED_MODEL } from './helpers/app.js';
+import { ROOT, SHIPPED_REPOSITORY } from './helpers/app.js';
 import * as img from './helpers/images.js';
 import { freePort } from './helpers/net.js';
 
@@ -16,7 +16,7 @@ interface Proc {
 function start(env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, MODEL_DIR: SHIPPED_MODEL, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, MODEL_REPOSITORY: SHIPPED_REPOSITORY, LOG_LEVEL: 'info', ...env },
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

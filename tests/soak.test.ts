@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { runSoak } from '../scripts/lib/soak.js';
-import { ROOT, SHIPPED_MODEL } from './helpers/app.js';
+import { ROOT, SHIPPED_REPOSITORY } from './helpers/app.js';
 import { freePort } from './helpers/net.js';
 
 describe('soak (short)', () => {
@@ -16,7 +16,7 @@ describe('soak (short)', () => {
       port: await freePort(),
       serverArgs: ['--import', 'tsx', 'src/server.ts'],
       cwd: ROOT,
-      env: { MODEL_DIR: SHIPPED_MODEL, SHUTDOWN_DRAIN_MS: '300', MAX_QUEUE: '1024' },
+      env: { MODEL_REPOSITORY: SHIPPED_REPOSITORY, SHUTDOWN_DRAIN_MS: '300', MAX_QUEUE: '1024' },
     });
     console.log(`soak: ${report.requests} requests ${JSON.stringify(report.statuses)}, RSS ${report.rssMb.join(' ')} MB, exit ${report.exitCode} after ${report.shutdownMs} ms`);
     expect(report.requests).toBeGreaterThan(200);

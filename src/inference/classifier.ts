@@ -54,7 +54,7 @@ export class ImageClassifier extends DescribedModel {
 
   /** Probabilities (n × classes) for `n` images packed one after another in `batch`. */
   async classifyPacked(batch: Float32Array, n: number): Promise<Float32Array> {
-    if (this.disposed) throw new Error(`model ${this.name} has been disposed`);
+    if (this.disposed) throw new Error(`the model in ${this.dir} has been disposed`);
     if (batch.length !== n * this.inputSize) throw new RangeError(`batch has ${batch.length} values, expected ${n} × ${this.inputSize}`);
     const [h, w, c] = this.metadata.inputShape;
     const probs = tf.tidy(() => {

@@ -1,4 +1,7 @@
-/** A model instance in a worker thread: its own backend, its own copy of the model. */
+/**
+ * An inference thread: its own backend, and a copy of every model version the pool serves,
+ * so one thread budget serves all models (a version is loaded into every thread).
+ */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendChoice } from './backend.js';
@@ -6,20 +9,23 @@ import { ImageClassifier } from './classifier.js';
 
 /** What a worker is started with. */
 export interface WorkerOptions {
-  dir: string;
   backend: BackendChoice;
-  warmupRuns: number;
   /** Lower this thread's scheduling priority by so much (0: unchanged). */
   nice: number;
 }
 
-export type InferenceRequest = { id: number; batch: Float32Array; n: number };
-export type InferenceReply =
+export type WorkerRequest =
+  | { type: 'load'; id: number; key: string; dir: string; warmupRuns: number }
+  | { type: 'unload'; key: string }
+  | { type: 'run'; id: number; key: string; batch: Float32Array; n: number };
+
+export type WorkerReply =
   | { type: 'ready'; backend: string }
+  | { type: 'loaded'; id: number }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string };
 
-const { dir, backend, warmupRuns, nice } = workerData as WorkerOptions;
+const { backend, nice } = workerData as WorkerOptions;
 const port = parentPort!;
 // On Linux, niceness is per thread: only this compute thread yields to the event loop and the
 // decoding pool when cores are short. Where that is not allowed, run at normal priority.
@@ -31,12 +37,30 @@ if (nice > 0) {
   }
 }
 const active = await initBackend(backend);
-const model = await ImageClassifier.load(dir, warmupRuns);
+const models = new Map<string, ImageClassifier>();
 
-port.on('message', (req: InferenceRequest) => {
-  model.classifyPacked(req.batch, req.n).then(
-    (probs) => port.postMessage({ type: 'result', id: req.id, probs } satisfies InferenceReply, [probs.buffer as ArrayBuffer]),
-    (err: unknown) => port.postMessage({ type: 'error', id: req.id, message: err instanceof Error ? err.message : String(err) } satisfies InferenceReply),
-  );
+const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error', id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
+
+port.on('message', (req: WorkerRequest) => {
+  if (req.type === 'load') {
+    ImageClassifier.load(req.dir, req.warmupRuns).then(
+      (model) => {
+        models.get(req.key)?.dispose();
+        models.set(req.key, model);
+        port.postMessage({ type: 'loaded', id: req.id } satisfies WorkerReply);
+      },
+      (err: unknown) => fail(req.id, err),
+    );
+  } else if (req.type === 'unload') {
+    models.get(req.key)?.dispose();
+    models.delete(req.key);
+  } else {
+    const model = models.get(req.key);
+    if (!model) return fail(req.id, new Error(`model ${req.key} is not loaded in this thread`));
+    model.classifyPacked(req.batch, req.n).then(
+      (probs) => port.postMessage({ type: 'result', id: req.id, probs } satisfies WorkerReply, [probs.buffer as ArrayBuffer]),
+      (err: unknown) => fail(req.id, err),
+    );
+  }
 });
-port.postMessage({ type: 'ready', backend: active } satisfies InferenceReply);
+port.postMessage({ type: 'ready', backend: active } satisfies WorkerReply);

@@ -1,16 +1,30 @@
-/** `models/<name>/metadata.json`: what a model is, and how its inputs must be prepared. */
-import { readFile } from 'node:fs/promises';
+/**
+ * `<repository>/<name>/<version>/metadata.json` of an image classifier: what the model is,
+ * and how its inputs must be prepared. Its bounds keep hostile files from asking for
+ * unbounded memory (an input of 100000 × 100000 pixels, a million labels).
+ */
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { preprocessingContractSchema } from '../preprocessing/contract.js';
 
+/** Largest side of an input image, values in one input, labels, and metadata.json's size. */
+export const METADATA_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000, maxFileBytes: 1024 * 1024 };
+
+const side = z.number().int().positive().max(METADATA_LIMITS.maxSide);
+
 export const modelMetadataSchema = z.object({
-  name: z.string().min(1),
-  version: z.string().min(1),
-  description: z.string().optional(),
-  labels: z.array(z.string().min(1)).min(2),
+  kind: z.literal('image-classifier').default('image-classifier'),
+  /** Informational: the repository folder names the model. */
+  name: z.string().min(1).max(200).optional(),
+  /** Informational: the version folder's number is the served version. */
+  version: z.string().min(1).max(200).optional(),
+  description: z.string().max(10_000).optional(),
+  labels: z.array(z.string().min(1).max(200)).min(2).max(METADATA_LIMITS.maxLabels),
   /** [height, width, channels] of one input image. */
-  inputShape: z.tuple([z.number().int().positive(), z.number().int().positive(), z.literal(3)]),
+  inputShape: z
+    .tuple([side, side, z.literal(3)])
+    .refine(([h, w, c]) => h * w * c <= METADATA_LIMITS.maxInputValues, { message: `an input may hold at most ${METADATA_LIMITS.maxInputValues} values` }),
   output: z.literal('probabilities'),
   preprocessing: preprocessingContractSchema,
   parameters: z.number().int().nonnegative(),
@@ -31,9 +45,17 @@ export type ModelMetadata = z.infer<typeof modelMetadataSchema>;
 
 /** Read and validate `dir/metadata.json`. */
 export async function readMetadata(dir: string): Promise<ModelMetadata> {
-  const raw: unknown = JSON.parse(await readFile(join(dir, 'metadata.json'), 'utf8'));
+  const path = join(dir, 'metadata.json');
+  const { size } = await stat(path);
+  if (size > METADATA_LIMITS.maxFileBytes) throw new Error(`metadata.json is ${size} bytes; the limit is ${METADATA_LIMITS.maxFileBytes}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`invalid metadata.json: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
   const parsed = modelMetadataSchema.safeParse(raw);
-  if (!parsed.success) throw new Error(`invalid ${join(dir, 'metadata.json')}: ${z.prettifyError(parsed.error)}`);
+  if (!parsed.success) throw new Error(`invalid metadata.json: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`);
   return parsed.data;
 }
 
@@ -45,14 +67,6 @@ export function inputSizeOf(metadata: ModelMetadata): number {
 /** What every served form of a model says about itself, read from its metadata. */
 export abstract class DescribedModel {
   constructor(readonly metadata: ModelMetadata) {}
-
-  get name(): string {
-    return this.metadata.name;
-  }
-
-  get version(): string {
-    return this.metadata.version;
-  }
 
   get labels(): readonly string[] {
     return this.metadata.labels;

@@ -8,10 +8,14 @@ import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } f
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
-export interface QueueGauges {
+export interface ServingGauges {
   /** Images waiting for a model instance, and batches running, summed over models. */
   queued(): number;
   inFlightBatches(): number;
+  /** Every AVAILABLE version, read at scrape time. */
+  models(): ModelInfo[];
+  /** The default model's default version (for the JSON summary), or null. */
+  defaultModel(): ModelInfo | null;
 }
 
 export interface ModelInfo {
@@ -36,10 +40,15 @@ export interface MetricsSummary {
   model: { name: string; version: string; backend: string } | null;
 }
 
+/** The model and version a measurement concerns. */
+export interface VersionLabels {
+  name: string;
+  version: string;
+}
+
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly startedAt = performance.now();
-  private model: ModelInfo | null = null;
 
   private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
@@ -55,18 +64,21 @@ export class ServiceMetrics {
     ageBuckets: 5,
     registers: [],
   });
-  private readonly batchSize: Histogram<'model'>;
-  private readonly queueWait: Histogram<'model'>;
-  private readonly compute: Histogram<'model'>;
-  private readonly preprocess: Histogram;
-  private readonly predictions: Counter<'model' | 'class'>;
-  private readonly confidence: Histogram<'model'>;
+  private readonly batchSize: Histogram<'model' | 'version'>;
+  private readonly queueWait: Histogram<'model' | 'version'>;
+  private readonly compute: Histogram<'model' | 'version'>;
+  private readonly preprocess: Histogram<'model' | 'version'>;
+  private readonly predictions: Counter<'model' | 'version' | 'class'>;
+  private readonly confidence: Histogram<'model' | 'version'>;
+  private readonly loadFailures: Counter<'model' | 'version'>;
+  private readonly repositoryErrors: Counter;
   private readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly cacheErrors: Counter<'cache' | 'operation'>;
   private readonly errors: Counter<'code' | 'status_code'>;
-  private readonly instanceRestarts: Counter<'model'>;
+  private readonly instanceRestarts: Counter;
 
-  constructor(queue: QueueGauges, prefix = 'mlapi_') {
+  constructor(private readonly gauges: ServingGauges, prefix = 'mlapi_') {
+    const queue = gauges;
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix });
     this.httpRequests = new Counter({
@@ -85,27 +97,28 @@ export class ServiceMetrics {
     this.batchSize = new Histogram({
       name: `${prefix}inference_batch_size`,
       help: 'Images per model call, as formed by the dynamic batcher',
-      labelNames: ['model'],
+      labelNames: ['model', 'version'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     });
     this.queueWait = new Histogram({
       name: `${prefix}inference_queue_wait_seconds`,
       help: 'Time the oldest image of a batch waited for a model instance',
-      labelNames: ['model'],
+      labelNames: ['model', 'version'],
       buckets: FAST_BUCKETS,
       registers,
     });
     this.compute = new Histogram({
       name: `${prefix}inference_compute_seconds`,
       help: 'Time a model instance spent on one batch (worker transfer included)',
-      labelNames: ['model'],
+      labelNames: ['model', 'version'],
       buckets: FAST_BUCKETS,
       registers,
     });
     this.preprocess = new Histogram({
       name: `${prefix}preprocess_duration_seconds`,
       help: 'Time to check, decode, resize and normalise one image',
+      labelNames: ['model', 'version'],
       buckets: FAST_BUCKETS,
       registers,
     });
@@ -125,39 +138,47 @@ export class ServiceMetrics {
         this.set(queue.inFlightBatches());
       },
     });
-    const current = (): ModelInfo | null => this.model;
     new Gauge({
       name: `${prefix}model_load_seconds`,
-      help: 'Time to load and warm up the model',
+      help: 'Time to load, warm up and check each available model version',
       labelNames: ['model', 'version'],
       registers,
       collect() {
         this.reset();
-        const model = current();
-        if (model) this.set({ model: model.name, version: model.version }, model.loadSeconds);
+        for (const m of gauges.models()) this.set({ model: m.name, version: m.version }, m.loadSeconds);
       },
     });
     new Gauge({
       name: `${prefix}model_info`,
-      help: 'The served model (value 1)',
+      help: 'Each available model version (value 1)',
       labelNames: ['model', 'version', 'backend'],
       registers,
       collect() {
         this.reset();
-        const model = current();
-        if (model) this.set({ model: model.name, version: model.version, backend: model.backend }, 1);
+        for (const m of gauges.models()) this.set({ model: m.name, version: m.version, backend: m.backend }, 1);
       },
+    });
+    this.loadFailures = new Counter({
+      name: `${prefix}model_load_failures_total`,
+      help: 'Model versions that failed to load or to pass their check (the previous version kept serving)',
+      labelNames: ['model', 'version'],
+      registers,
+    });
+    this.repositoryErrors = new Counter({
+      name: `${prefix}model_repository_errors_total`,
+      help: 'Scans of the model repository that failed (store down or unreadable); retried with backoff',
+      registers,
     });
     this.predictions = new Counter({
       name: `${prefix}predictions_total`,
       help: 'Images classified, by predicted class (cache hits included): the input mix',
-      labelNames: ['model', 'class'],
+      labelNames: ['model', 'version', 'class'],
       registers,
     });
     this.confidence = new Histogram({
       name: `${prefix}prediction_confidence`,
       help: 'Top-1 probability of each prediction; a shift to lower values signals drift',
-      labelNames: ['model'],
+      labelNames: ['model', 'version'],
       buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1],
       registers,
     });
@@ -181,16 +202,22 @@ export class ServiceMetrics {
     });
     this.instanceRestarts = new Counter({
       name: `${prefix}inference_instance_restarts_total`,
-      help: 'Model instances that died and were replaced',
-      labelNames: ['model'],
+      help: 'Inference threads that died and were replaced (with every model version they held)',
       registers,
     });
   }
 
-  /** The served model; its classes start at zero so dashboards see every one. */
-  setModel(info: ModelInfo): void {
-    this.model = info;
-    for (const label of info.labels) this.predictions.inc({ model: info.name, class: label }, 0);
+  /** A version now serves; its classes start at zero so dashboards see every one. */
+  recordModelLoaded(info: ModelInfo): void {
+    for (const label of info.labels) this.predictions.inc({ model: info.name, version: info.version, class: label }, 0);
+  }
+
+  recordLoadFailure(model: string, version: string): void {
+    this.loadFailures.inc({ model, version });
+  }
+
+  recordRepositoryError(): void {
+    this.repositoryErrors.inc();
   }
 
   /** One HTTP response; `route` is the route template (or `unmatched`). */
@@ -201,19 +228,20 @@ export class ServiceMetrics {
     if (prediction && status < 400) this.predictLatency.observe(seconds);
   }
 
-  recordBatch(model: string, size: number, queueSeconds: number, computeSeconds: number): void {
-    this.batchSize.observe({ model }, size);
-    this.queueWait.observe({ model }, queueSeconds);
-    this.compute.observe({ model }, computeSeconds);
+  recordBatch(ref: VersionLabels, size: number, queueSeconds: number, computeSeconds: number): void {
+    const labels = { model: ref.name, version: ref.version };
+    this.batchSize.observe(labels, size);
+    this.queueWait.observe(labels, queueSeconds);
+    this.compute.observe(labels, computeSeconds);
   }
 
-  recordPreprocess(seconds: number): void {
-    this.preprocess.observe(seconds);
+  recordPreprocess(ref: VersionLabels, seconds: number): void {
+    this.preprocess.observe({ model: ref.name, version: ref.version }, seconds);
   }
 
-  recordPrediction(model: string, label: string, confidence: number): void {
-    this.predictions.inc({ model, class: label });
-    this.confidence.observe({ model }, confidence);
+  recordPrediction(ref: VersionLabels, label: string, confidence: number): void {
+    this.predictions.inc({ model: ref.name, version: ref.version, class: label });
+    this.confidence.observe({ model: ref.name, version: ref.version }, confidence);
   }
 
   recordCacheLookup(cache: string, hit: boolean): void {
@@ -228,8 +256,8 @@ export class ServiceMetrics {
     this.errors.inc({ code, status_code: String(status) });
   }
 
-  recordInstanceRestart(model: string): void {
-    this.instanceRestarts.inc({ model });
+  recordInstanceRestart(): void {
+    this.instanceRestarts.inc();
   }
 
   /** Prometheus text exposition format. */
@@ -260,6 +288,7 @@ export class ServiceMetrics {
     const hits = total(lookups.values.filter((v) => v.labels.result === 'hit'));
     const looked = total(lookups.values);
     const count = named('_count');
+    const model = this.gauges.defaultModel();
     return {
       total_requests: total(requests.values),
       total_predictions: total(predictions.values),
@@ -270,7 +299,7 @@ export class ServiceMetrics {
       p99_latency_ms: quantile(0.99),
       predictions_by_class: byClass,
       uptime_s: round((performance.now() - this.startedAt) / 1000, 1),
-      model: this.model && { name: this.model.name, version: this.model.version, backend: this.model.backend },
+      model: model && { name: model.name, version: model.version, backend: model.backend },
     };
   }
 }

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { unavailable } from '../errors.js';
+import { unavailable } from '../http/problems.js';
 import { problemResponses } from '../schemas/problem.js';
 import { healthSchema, readySchema, serviceInfoSchema } from '../schemas/service.js';
 
@@ -34,13 +34,18 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
     },
     async () => {
       if (app.lifecycle.shuttingDown) throw unavailable('the server is shutting down', 5);
-      const { state } = app.models;
-      if (state === 'loading') throw unavailable('the model is still loading', 2);
-      if (state === 'failed') throw unavailable(`the model failed to load: ${app.models.failure ?? 'unknown error'}`, 30);
+      const { repository, defaultModel } = app.models;
+      if (!repository.startupSettled) throw unavailable('the model repository is still loading', 2);
+      if (!repository.isReady(defaultModel)) {
+        const state = repository.list().find((m) => m.name === defaultModel);
+        const failed = state?.versions.find((v) => v.state === 'FAILED');
+        const why = !state ? 'is not in the repository' : failed ? `has no available version (version ${failed.version} failed: ${failed.reason ?? ''})` : 'has no available version';
+        throw unavailable(`the default model '${defaultModel}' ${why}`, state?.versions.some((v) => v.state === 'LOADING') ? 2 : 30);
+      }
       return {
         status: 'ready' as const,
-        backend: app.backendName ?? 'unknown',
-        models: app.models.list().map((m) => ({ name: m.name, version: m.version })),
+        backend: app.models.backend ?? 'unknown',
+        models: repository.available().map((m) => ({ name: m.name, version: m.version })),
       };
     },
   );
@@ -55,12 +60,19 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
       },
     },
     async () => {
-      const model = app.models.get();
-      const status = app.lifecycle.shuttingDown ? ('shutting_down' as const) : app.models.state;
+      const { repository, defaultModel } = app.models;
+      const model = repository.peek(defaultModel);
+      const status = app.lifecycle.shuttingDown
+        ? ('shutting_down' as const)
+        : !repository.startupSettled
+          ? ('loading' as const)
+          : model
+            ? ('ready' as const)
+            : ('failed' as const);
       return {
         name: opts.name,
         version: opts.version,
-        backend: app.backendName,
+        backend: app.models.backend,
         status,
         model: model
           ? { name: model.name, version: model.version, labels: [...model.labels], input_shape: [...model.metadata.inputShape] }
@@ -71,6 +83,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
           ready: '/ready',
           predict: '/predict',
           batch: '/predict/batch',
+          models: '/v1/models',
           metrics: '/metrics',
           ...(opts.docs ? { docs: '/docs', openapi: '/docs/json' } : {}),
         },

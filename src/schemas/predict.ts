@@ -34,7 +34,7 @@ export const predictionSchema = z
         { label: 'bird', probability: 0.011 },
       ],
       cached: false,
-      model: { name: 'cifar10', version: '1.0.0' },
+      model: { name: 'cifar10', version: '1' },
       latency_ms: 4.1,
     },
   });
@@ -92,7 +92,7 @@ export const batchResponseSchema = z
         },
         { index: 1, filename: 'notes.txt', error: { status: 400, title: 'Bad Request', detail: 'the content is not a recognised image format' } },
       ],
-      model: { name: 'cifar10', version: '1.0.0' },
+      model: { name: 'cifar10', version: '1' },
       latency_ms: 9.7,
     },
   });

@@ -8,7 +8,7 @@ export const readySchema = z
     backend: z.string(),
     models: z.array(z.object({ name: z.string(), version: z.string() })),
   })
-  .meta({ id: 'Ready', example: { status: 'ready', backend: 'wasm', models: [{ name: 'cifar10', version: '1.0.0' }] } });
+  .meta({ id: 'Ready', example: { status: 'ready', backend: 'wasm', models: [{ name: 'cifar10', version: '1' }] } });
 
 export const serviceInfoSchema = z
   .object({

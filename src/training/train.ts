@@ -56,7 +56,7 @@ export interface TrainOptions {
 
 export const DEFAULT_TRAIN_OPTIONS: Omit<TrainOptions, 'log' | 'command'> = {
   dataDir: '../shared/datasets/cifar10/train',
-  outDir: 'models/cifar10',
+  outDir: 'models/cifar10/1',
   checkpointDir: '.cache/train-cifar10',
   cacheFile: '.cache/cifar10-train-u8.bin',
   epochs: 16,
@@ -306,6 +306,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     const complexity = computeComplexity(model);
     const last = history[history.length - 1];
     const metadata: ModelMetadata = {
+      kind: 'image-classifier',
       name: opts.modelName,
       version: opts.modelVersion,
       description: 'CIFAR-10 image classifier: 7-conv all-convolutional network with BatchNorm, trained with TF.js',

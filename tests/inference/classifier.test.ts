@@ -5,10 +5,8 @@ import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/inference/backend.js';
 import { ImageClassifier } from '../../src/inference/classifier.js';
-import { ModelRegistry } from '../../src/inference/registry.js';
+import { InstancePool } from '../../src/inference/pool.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
-
-const INSTANCES = { workers: 0, maxBatchSize: 8, maxDelayMs: 0, maxQueue: 16, backend: 'wasm' as const, warmupRuns: 0 };
 
 function copyWithMetadata(change: (m: Record<string, unknown>) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'model-'));
@@ -48,17 +46,19 @@ describe('ImageClassifier', () => {
     await expect(ImageClassifier.load(invalid)).rejects.toThrow(/invalid .*metadata.json/);
   });
 
-  it('the registry serves a default model by name and reports failures', async () => {
-    const registry = new ModelRegistry();
-    await registry.load([SHIPPED_MODEL], INSTANCES);
-    expect(registry.state).toBe('ready');
-    expect(registry.get()?.name).toBe('cifar10');
-    expect(registry.get('cifar10')).toBe(registry.get());
-    expect(registry.get('other')).toBeUndefined();
-    await registry.dispose();
-    const broken = new ModelRegistry();
-    await expect(broken.load(['/nonexistent'], INSTANCES)).rejects.toThrow();
-    expect(broken.state).toBe('failed');
-    expect(broken.failure).toMatch(/nonexistent/);
+  it('the in-thread pool holds several versions, runs each by key, and frees them', async () => {
+    const pool = await InstancePool.start({ workers: 0, backend: 'wasm', warmupRuns: 0 });
+    const before = tf.memory().numTensors;
+    await pool.load('a', SHIPPED_MODEL);
+    await pool.load('b', SHIPPED_MODEL);
+    const input = new Float32Array(3072).fill(0.25);
+    const [a, b] = await Promise.all([pool.run('a', input.slice(), 1), pool.run('b', input.slice(), 1)]);
+    expect(Array.from(a)).toEqual(Array.from(b));
+    pool.unload('a');
+    await expect(pool.run('a', input.slice(), 1)).rejects.toThrow(/not loaded/);
+    pool.unload('b');
+    expect(tf.memory().numTensors).toBe(before);
+    await expect(pool.load('c', '/nonexistent')).rejects.toThrow(/nonexistent/);
+    await pool.close();
   });
 });

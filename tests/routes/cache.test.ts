@@ -1,12 +1,12 @@
 /** The prediction cache through HTTP: embedded LRU, and a real redis-server that goes away and comes back. */
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import request from 'supertest';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, SHIPPED_MODEL } from '../helpers/app.js';
+import { buildApp, served, SHIPPED_MODEL } from '../helpers/app.js';
 import * as img from '../helpers/images.js';
 import { RedisServer } from '../helpers/redis.js';
 
@@ -43,7 +43,7 @@ describe('embedded cache', () => {
     expect(miss.status).toBe(200);
     expect(miss.body.cached).toBe(false);
     expect(miss.headers['x-cache']).toBe('MISS');
-    const batchesBefore = app.models.get()!.stats().batches;
+    const batchesBefore = served(app).stats().batches;
 
     const hit = await predict(app, 'ship', 5);
     expect(hit.status).toBe(200);
@@ -53,7 +53,7 @@ describe('embedded cache', () => {
     expect(hit.body.class_label).toBe(miss.body.class_label);
     expect(hit.body.top_k).toHaveLength(5);
     // No inference ran for the hit.
-    expect(app.models.get()!.stats().batches).toBe(batchesBefore);
+    expect(served(app).stats().batches).toBe(batchesBefore);
   });
 
   it('mixes hits and misses within /predict/batch', async () => {
@@ -137,20 +137,18 @@ describe('Redis cache', () => {
   });
 
   it('does not serve answers of another model version', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'model-v2-'));
+    const dir = mkdtempSync(join(tmpdir(), 'repo-v2-'));
     dirs.push(dir);
-    cpSync(SHIPPED_MODEL, dir, { recursive: true });
-    const meta = JSON.parse(readFileSync(join(dir, 'metadata.json'), 'utf8')) as { version: string };
-    writeFileSync(join(dir, 'metadata.json'), JSON.stringify({ ...meta, version: '1.0.1' }));
+    cpSync(SHIPPED_MODEL, join(dir, 'cifar10', '2'), { recursive: true });
 
     const env = { REDIS_URL: redis.url, REDIS_KEY_PREFIX: 'test-version:' };
     app = await buildApp(env);
     await predict(app, 'bird');
     await untilHit(app, 'bird');
 
-    other = await buildApp({ ...env, MODEL_DIR: dir });
+    other = await buildApp({ ...env, MODEL_REPOSITORY: dir });
     const v2 = await predict(other, 'bird');
-    expect(v2.body.model.version).toBe('1.0.1');
+    expect(v2.body.model.version).toBe('2');
     expect(v2.body.cached).toBe(false);
     // The old version's entry is still there for replicas that serve it.
     expect((await predict(app, 'bird')).body.cached).toBe(true);

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
-import { buildApp } from '../helpers/app.js';
+import { buildApp, served } from '../helpers/app.js';
 import * as img from '../helpers/images.js';
 
 describe('scheduling', () => {
@@ -14,8 +14,8 @@ describe('scheduling', () => {
 
   it('concurrent single-image requests share batches across two worker instances', async () => {
     app = await buildApp({ INFERENCE_WORKERS: '2', MAX_BATCH_SIZE: '8', MAX_BATCH_DELAY_MS: '5', CACHE_MAX_ENTRIES: '0' });
-    const model = app.models.get()!;
-    expect(model.instances).toBe(2);
+    const model = served(app);
+    expect(app.models.pool?.size).toBe(2);
     const before = model.stats();
     const statuses = await Promise.all(
       Array.from({ length: 24 }, (_, i) => request(app!.server).post('/predict').attach('file', img.photo(img.LABELS[i % 10]!), 'x.jpg').then((r) => r.status)),
@@ -33,7 +33,7 @@ describe('scheduling', () => {
     const res = await req;
     expect(res.status).toBe(200);
     expect(res.body.predictions.map((p: { filename: string }) => p.filename)).toEqual(img.LABELS.map((l) => `${l}.jpg`));
-    expect(app.models.get()!.stats().batches).toBeGreaterThanOrEqual(4);
+    expect(served(app).stats().batches).toBeGreaterThanOrEqual(4);
   });
 
   it('answers 503 with Retry-After at once when the queue is full, and completes what it accepted', async () => {
@@ -52,14 +52,14 @@ describe('scheduling', () => {
 
   it('replaces a worker that dies; the server stays up and keeps answering', async () => {
     app = await buildApp({ INFERENCE_WORKERS: '2', CACHE_MAX_ENTRIES: '0' });
-    const model = app.models.get()!;
+    const pool = app.models.pool!;
     const load = Array.from({ length: 16 }, () => request(app!.server).post('/predict').attach('file', img.photo('dog'), 'dog.jpg').then((r) => r.status));
-    expect(model.crashOneInstance()).toBe(true);
+    expect(pool.crashOne()).toBe(true);
     const statuses = await Promise.all(load);
     // Images of the dead instance are retried once on the other one.
     expect(statuses.filter((s) => s !== 200 && s !== 503)).toEqual([]);
-    for (let i = 0; i < 100 && model.instances < 2; i++) await new Promise((r) => setTimeout(r, 50));
-    expect(model.instances).toBe(2);
+    for (let i = 0; i < 100 && pool.size < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(pool.size).toBe(2);
     const after = await request(app.server).post('/predict').attach('file', img.photo('dog'), 'dog.jpg');
     expect(after.status).toBe(200);
     expect((await request(app.server).get('/ready')).status).toBe(200);

@@ -91,12 +91,12 @@ describe('readiness while the model loads or fails', () => {
     }
   });
 
-  it('is 503 with the reason when the model cannot be loaded', async () => {
-    const app = await buildApp({ MODEL_DIR: '/nonexistent/model' });
+  it('is 503 with the reason when the default model is not in the repository', async () => {
+    const app = await buildApp({ DEFAULT_MODEL: 'absent' });
     try {
       const ready = await request(app.server).get('/ready');
       expect(ready.status).toBe(503);
-      expect(ready.body.detail).toMatch(/failed to load/);
+      expect(ready.body.detail).toMatch(/'absent' is not in the repository/);
       expect((await request(app.server).get('/health')).status).toBe(200);
       expect((await request(app.server).get('/')).body.status).toBe('failed');
     } finally {

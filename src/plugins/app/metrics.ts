@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
-import { ServiceMetrics } from '../../metrics/service-metrics.js';
+import type { ServedVersion } from '../../inference/served-version.js';
+import { ServiceMetrics, type ModelInfo } from '../../metrics/service-metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -7,7 +8,14 @@ declare module 'fastify' {
   }
 }
 
-const PREDICTION_ROUTES = new Set(['/predict', '/predict/batch']);
+const PREDICTION_ROUTES = new Set([
+  '/predict',
+  '/predict/batch',
+  '/v1/models/:name/predict',
+  '/v1/models/:name/predict/batch',
+  '/v1/models/:name/versions/:version/predict',
+  '/v1/models/:name/versions/:version/predict/batch',
+]);
 
 /**
  * Prometheus metrics for the whole app: HTTP requests by route template and status, recorded
@@ -16,9 +24,16 @@ const PREDICTION_ROUTES = new Set(['/predict', '/predict/batch']);
 export default fp(
   async (app) => {
     // The registry is read at scrape time; the models plugin registers after this one.
+    const served = (): ServedVersion[] => app.models.repository.available().map((a) => a.value);
+    const info = (m: ServedVersion): ModelInfo => ({ name: m.name, version: m.version, backend: m.backend, loadSeconds: m.loadSeconds, labels: m.labels });
     const metrics = new ServiceMetrics({
-      queued: () => app.models.list().reduce((n, m) => n + m.stats().queued, 0),
-      inFlightBatches: () => app.models.list().reduce((n, m) => n + m.stats().inFlightBatches, 0),
+      queued: () => served().reduce((n, m) => n + m.stats().queued, 0),
+      inFlightBatches: () => served().reduce((n, m) => n + m.stats().inFlightBatches, 0),
+      models: () => served().map(info),
+      defaultModel: () => {
+        const m = app.models.repository.peek(app.models.defaultModel);
+        return m ? info(m) : null;
+      },
     });
     app.decorate('metrics', metrics);
     app.addHook('onResponse', async (request, reply) => {

@@ -1,57 +1,121 @@
 import fp from 'fastify-plugin';
-import { ModelRegistry } from '../../inference/registry.js';
-import type { InstanceOptions } from '../../inference/served-model.js';
+import { resolve } from 'node:path';
+import type { Config } from '../../config.js';
+import type { ServedVersion } from '../../inference/served-version.js';
+import { InstancePool } from '../../inference/pool.js';
+import { LocalSource } from '../../repository/local-source.js';
+import { ModelRepository } from '../../repository/repository.js';
+import { S3Source, isS3Url } from '../../repository/s3-source.js';
+import type { RepositorySource } from '../../repository/source.js';
+import { loadImageClassifier } from '../../serving/load-version.js';
 
-export interface ModelsOptions {
-  modelDirs: string[];
-  instances: InstanceOptions;
+/** The model repository and the inference threads it runs on. */
+export interface Models {
+  readonly repository: ModelRepository<ServedVersion>;
+  /** The model that /predict and /predict/batch serve. */
+  readonly defaultModel: string;
+  /** The shared inference threads, once started. */
+  readonly pool: InstancePool | null;
+  /** Active TF.js backend, null until it is initialised. */
+  readonly backend: string | null;
+  /** Resolves once the first load attempt of every model at start has finished. */
+  settled(): Promise<void>;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
-    models: ModelRegistry;
-    /** Active TF.js backend, null until it is initialised. */
-    backendName: string | null;
+    models: Models;
   }
 }
 
+export function repositorySource(config: Config): RepositorySource {
+  if (isS3Url(config.MODEL_REPOSITORY)) {
+    return new S3Source(config.MODEL_REPOSITORY, {
+      endpoint: config.S3_ENDPOINT,
+      forcePathStyle: config.S3_FORCE_PATH_STYLE,
+      cacheDir: resolve(config.MODEL_CACHE_DIR),
+      maxBytes: config.MODEL_MAX_BYTES,
+    });
+  }
+  return new LocalSource(resolve(config.MODEL_REPOSITORY));
+}
+
 /**
- * The model registry. Models load after the server starts listening, so /health answers
- * and /ready says "loading" meanwhile; they are disposed when the server closes.
+ * Models load after the server starts listening, so /health answers and /ready says
+ * "loading" meanwhile; the repository is polled for changes while the server runs, and
+ * every version and thread is released when it closes.
  */
-export default fp<ModelsOptions>(
-  async (app, opts) => {
-    const registry = new ModelRegistry();
-    app.decorate('models', registry);
-    app.decorate('backendName', null);
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
+    let pool: InstancePool | null = null;
+    let startPool: Promise<InstancePool> | undefined;
+    const poolReady = (): Promise<InstancePool> =>
+      (startPool ??= InstancePool.start(
+        { workers: config.INFERENCE_WORKERS, backend: config.INFERENCE_BACKEND, warmupRuns: config.WARMUP_RUNS, workerNice: config.INFERENCE_WORKER_NICE },
+        {
+          onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference thread died; replacing it'),
+          onHostRestart: (host) => {
+            app.metrics.recordInstanceRestart();
+            app.log.warn({ thread: host }, 'inference thread replaced');
+          },
+        },
+      ).then((p) => (pool = p)));
+
+    const repository = new ModelRepository<ServedVersion>(
+      repositorySource(config),
+      async (request) =>
+        loadImageClassifier(request, await poolReady(), {
+          maxBytes: config.MODEL_MAX_BYTES,
+          batching: { maxBatchSize: config.MAX_BATCH_SIZE, maxDelayMs: config.MAX_BATCH_DELAY_MS, maxQueue: config.MAX_QUEUE },
+          onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),
+        }),
+      { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
+      {
+        onLoaded: (name, version, served) => {
+          app.metrics.recordModelLoaded({ name, version, backend: served.backend, loadSeconds: served.loadSeconds, labels: served.labels });
+          app.log.info({ model: name, version, load_s: Math.round(served.loadSeconds * 1000) / 1000, backend: served.backend }, 'model version available');
+        },
+        onLoadFailed: (name, version, reason) => {
+          app.metrics.recordLoadFailure(name, version);
+          app.log.warn({ model: name, version, reason }, 'model version failed to load');
+        },
+        onUnloaded: (name, version) => app.log.info({ model: name, version }, 'model version unloaded'),
+        onSourceError: (err, retryInS) => {
+          app.metrics.recordRepositoryError();
+          app.log.error({ err, repository: config.MODEL_REPOSITORY, retry_in_s: retryInS }, 'model repository unreadable; serving what is loaded');
+        },
+        onRefused: (entries) => app.log.warn({ entries }, 'repository entries ignored'),
+        onConfigProblem: (name, problem) => app.log.warn({ model: name, problem }, 'model config.json ignored'),
+      },
+    );
+
+    let started: Promise<void> = Promise.resolve();
+    app.decorate('models', {
+      repository,
+      defaultModel: config.DEFAULT_MODEL,
+      get pool() {
+        return pool;
+      },
+      get backend() {
+        return pool?.backend ?? null;
+      },
+      settled: () => started,
+    } satisfies Models);
+
     app.addHook('onReady', async () => {
-      registry
-        .load(opts.modelDirs, opts.instances, {
-          onBatch: (model, e) => app.metrics.recordBatch(model, e.size, e.queueSeconds, e.computeSeconds),
-          onInstanceDeath: (model, instance, reason) => app.log.error({ model, instance, reason }, 'inference instance died; replacing it'),
-          onInstanceRestart: (model, instance) => {
-            app.metrics.recordInstanceRestart(model);
-            app.log.warn({ model, instance }, 'inference instance replaced');
-          },
-        })
-        .then(
-          () => {
-            const main = registry.get();
-            app.backendName = main?.backend ?? null;
-            if (main) {
-              app.metrics.setModel({ name: main.name, version: main.version, backend: main.backend, loadSeconds: main.loadSeconds, labels: main.labels });
-            }
-            app.log.info(
-              { models: registry.list().map((m) => ({ name: m.name, version: m.version, load_s: m.loadSeconds, instances: m.instances })), backend: app.backendName },
-              'models ready',
-            );
-          },
-          (err: unknown) => app.log.error({ err }, 'model loading failed'),
-        );
+      started = poolReady().then(
+        async () => {
+          repository.start();
+          await repository.settled();
+          app.log.info({ repository: config.MODEL_REPOSITORY, models: repository.list(), backend: pool?.backend }, 'model repository loaded');
+        },
+        (err: unknown) => app.log.error({ err }, 'inference threads could not start'),
+      );
     });
     app.addHook('onClose', async () => {
-      await registry.settled();
-      await registry.dispose();
+      await started;
+      await repository.close();
+      await pool?.close();
     });
   },
   { name: 'models', dependencies: ['lifecycle', 'metrics'] },

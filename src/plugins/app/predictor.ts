@@ -1,36 +1,7 @@
 import fp from 'fastify-plugin';
-import { ProblemError, toClientProblem, unavailable } from '../../errors.js';
-import type { ServedModel } from '../../inference/served-model.js';
-import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../../inference/scheduler.js';
-import { toPrediction, type ClassPrediction } from '../../inference/postprocess.js';
-import type { ModelRegistry } from '../../inference/registry.js';
-import { cacheKey, type CachedPrediction, type PredictionCache } from '../../cache/prediction-cache.js';
-import type { ServiceMetrics } from '../../metrics/service-metrics.js';
-import { configureImageDecoding, prepareImage, type ImageLimits, type PreparedImage } from '../../preprocessing/image.js';
-
-export interface ImageInput {
-  bytes: Uint8Array;
-  filename: string | null;
-  /** Set when the request already showed this input to be bad (e.g. invalid base64). */
-  problem?: ProblemError;
-}
-
-export interface PredictionOutcome extends ClassPrediction {
-  format: string;
-  /** Answered from the prediction cache, without decoding or inference. */
-  cached: boolean;
-}
-
-export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false; error: ProblemError };
-
-export interface Predictor {
-  readonly cacheEnabled: boolean;
-  /** The model that serves a request, or a 503/404 problem. */
-  resolve(modelName?: string): ServedModel;
-  predict(model: ServedModel, input: ImageInput, topK: number): Promise<PredictionOutcome>;
-  /** Every valid image goes through the model in one batched call; invalid ones get their own error. */
-  predictBatch(model: ServedModel, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
-}
+import type { Config } from '../../config.js';
+import { configureImageDecoding } from '../../preprocessing/image.js';
+import { createPredictor, type Predictor } from '../../serving/predictor.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -38,128 +9,18 @@ declare module 'fastify' {
   }
 }
 
-/** Decode and classify images against the registry's models. */
-/** Scheduler refusals are 503s: overload, a crashed instance (after one retry), shutdown. */
-async function classify(model: ServedModel, inputs: Float32Array[]): Promise<Float32Array[]> {
-  try {
-    return await model.classify(inputs);
-  } catch (err) {
-    if (err instanceof QueueFullError) throw new ProblemError(503, 'overloaded', `${err.message}; retry shortly`, { 'retry-after': '1' });
-    if (err instanceof ExecutorCrashedError) throw new ProblemError(503, 'instance-crashed', 'the model instance stopped while running this request; retry', { 'retry-after': '1' });
-    if (err instanceof SchedulerClosedError) throw new ProblemError(503, 'shutting-down', 'the server is shutting down', { 'retry-after': '5' });
-    throw err;
-  }
-}
-
-export interface PredictorDeps {
-  registry: ModelRegistry;
-  limits: ImageLimits & { maxUploadBytes: number };
-  cache: PredictionCache | null;
-  metrics: ServiceMetrics;
-}
-
-export function createPredictor({ registry, limits, cache, metrics }: PredictorDeps): Predictor {
-  /** Problems known before decoding: a bad base64 entry, an oversized file. */
-  const precheck = (input: ImageInput): void => {
-    if (input.problem) throw input.problem;
-    if (input.bytes.length > limits.maxUploadBytes) {
-      throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
-    }
-  };
-
-  const prepare = async (model: ServedModel, input: ImageInput): Promise<PreparedImage> => {
-    const started = performance.now();
-    try {
-      return await prepareImage(input.bytes, model.metadata.preprocessing, limits);
-    } catch (err) {
-      throw toClientProblem(err);
-    } finally {
-      metrics.recordPreprocess((performance.now() - started) / 1000);
-    }
-  };
-
-  const lookup = async (model: ServedModel, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
-    if (!cache) return undefined;
-    const key = cacheKey(input.bytes, model);
-    const hit = await cache.get(key);
-    metrics.recordCacheLookup(cache.kind, hit !== undefined);
-    return { key, hit };
-  };
-
-  const remember = (key: string | undefined, probs: Float32Array, format: string): void => {
-    if (cache && key) void cache.set(key, { probabilities: Array.from(probs), format });
-  };
-
-  const answer = (model: ServedModel, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
-    const prediction = toPrediction(probs, model.labels, topK);
-    metrics.recordPrediction(model.name, prediction.class_label, prediction.confidence);
-    return { ...prediction, cached, format };
-  };
-
-  return {
-    cacheEnabled: cache !== null,
-
-    resolve(modelName) {
-      if (registry.state === 'loading') throw unavailable('the model is still loading', 2);
-      if (registry.state === 'failed') throw unavailable('the model failed to load', 30);
-      const model = registry.get(modelName);
-      if (!model) throw new ProblemError(404, 'unknown-model', `no model named '${modelName ?? ''}'`);
-      return model;
-    },
-
-    async predict(model, input, topK) {
-      precheck(input);
-      const cached = await lookup(model, input);
-      if (cached?.hit) return answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
-      const image = await prepare(model, input);
-      const [probs] = await classify(model, [image.input]);
-      remember(cached?.key, probs!, image.format);
-      return answer(model, probs!, image.format, topK, false);
-    },
-
-    async predictBatch(model, inputs, topK) {
-      type Step =
-        | { kind: 'done'; outcome: BatchOutcome }
-        | { kind: 'run'; key: string | undefined; image: PreparedImage };
-      const steps = await Promise.all(
-        inputs.map(async (input): Promise<Step> => {
-          try {
-            precheck(input);
-            const cached = await lookup(model, input);
-            if (cached?.hit) {
-              const value = answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
-              return { kind: 'done', outcome: { ok: true, value } };
-            }
-            return { kind: 'run', key: cached?.key, image: await prepare(model, input) };
-          } catch (err) {
-            return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
-          }
-        }),
-      );
-      const runs = steps.flatMap((s) => (s.kind === 'run' ? [s] : []));
-      const probs = runs.length > 0 ? await classify(model, runs.map((r) => r.image.input)) : [];
-      let next = 0;
-      return steps.map((step): BatchOutcome => {
-        if (step.kind === 'done') return step.outcome;
-        const p = probs[next++]!;
-        remember(step.key, p, step.image.format);
-        return { ok: true, value: answer(model, p, step.image.format, topK, false) };
-      });
-    },
-  };
-}
-
-export interface PredictorOptions {
-  limits: ImageLimits & { maxUploadBytes: number };
-}
-
-export default fp<PredictorOptions>(
-  async (app, opts) => {
+/** The image prediction use cases, with the cache and metrics of this app. */
+export default fp<{ config: Config }>(
+  async (app, { config }) => {
     configureImageDecoding();
     app.decorate(
       'predictor',
-      createPredictor({ registry: app.models, limits: opts.limits, cache: app.predictionCache, metrics: app.metrics }),
+      createPredictor({
+        limits: { maxInputPixels: config.MAX_INPUT_PIXELS, maxUploadBytes: config.MAX_UPLOAD_BYTES },
+        cache: app.predictionCache,
+        metrics: app.metrics,
+      }),
     );
   },
-  { name: 'predictor', dependencies: ['models', 'metrics', 'prediction-cache'] },
+  { name: 'predictor', dependencies: ['metrics', 'prediction-cache'] },
 );

@@ -2,6 +2,9 @@ import multipart, { type FastifyMultipartOptions } from '@fastify/multipart';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 
+/** Non-file form fields a request may carry. */
+export const MAX_FORM_FIELDS = 8;
+
 /** Tight limits: a file never exceeds MAX_UPLOAD_BYTES, a request never holds more than MAX_BATCH_FILES. */
 export function multipartOptions(config: Config): FastifyMultipartOptions {
   return {
@@ -9,7 +12,7 @@ export function multipartOptions(config: Config): FastifyMultipartOptions {
     limits: {
       fileSize: config.MAX_UPLOAD_BYTES,
       files: config.MAX_BATCH_FILES,
-      fields: 8,
+      fields: MAX_FORM_FIELDS,
       fieldNameSize: 100,
       fieldSize: 4096,
       headerPairs: 50,

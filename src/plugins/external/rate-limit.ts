@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import { Redis } from 'ioredis';
 import { failFastRedisOptions } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
-import { ProblemError } from '../../errors.js';
+import { ProblemError } from '../../http/problems.js';
 
 const PROBES = new Set(['/health', '/ready']);
 

@@ -2,7 +2,7 @@ import underPressure from '@fastify/under-pressure';
 import type { FastifyPluginAsync } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
-import { ProblemError } from '../../errors.js';
+import { ProblemError } from '../../http/problems.js';
 
 /**
  * Load shedding for the routes of the (encapsulated) plugin that registers this, so that

@@ -1,7 +1,7 @@
 /** Read the image(s) of a prediction request from multipart, JSON (base64) or a raw body. */
 import type { FastifyRequest } from 'fastify';
-import { badRequest, ProblemError, tooLarge } from '../../errors.js';
-import type { ImageInput } from '../../plugins/app/predictor.js';
+import { badRequest, ProblemError, tooLarge } from '../../http/problems.js';
+import type { ImageInput } from '../../serving/predictor.js';
 import { batchJsonBodySchema, predictJsonBodySchema } from '../../schemas/predict.js';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;

@@ -1,0 +1,166 @@
+/**
+ * The inference thread budget, shared by every model version: INFERENCE_WORKERS threads (or
+ * the calling thread when 0). Each version is loaded into every thread; a batch of any
+ * version runs on whichever thread is free, so adding models adds memory, never threads.
+ * A thread that dies is replaced and reloaded with every version it held.
+ */
+import type { BackendChoice } from './backend-choice.js';
+import { InThreadHost, WorkerHost, type Host } from './hosts.js';
+import type { Executor } from './scheduler.js';
+
+export interface PoolOptions {
+  /** Worker threads; 0 runs models on the calling thread. */
+  workers: number;
+  backend: BackendChoice;
+  warmupRuns: number;
+  /** Niceness of the worker threads (Linux: per thread); 0 leaves them at the process's priority. */
+  workerNice?: number;
+}
+
+export interface PoolEvents {
+  onHostDeath?: (host: string, reason: string) => void;
+  onHostRestart?: (host: string) => void;
+}
+
+export class InstancePool {
+  private readonly hosts = new Set<Host>();
+  private readonly idle: Host[] = [];
+  private readonly waiters: ((host: Host) => void)[] = [];
+  /** Versions loaded in every thread, by key, with their folder (for replacement threads). */
+  private readonly loaded = new Map<string, string>();
+  /** Versions each thread holds. */
+  private readonly held = new WeakMap<Host, Set<string>>();
+  private closed = false;
+
+  private constructor(
+    private readonly opts: PoolOptions,
+    private readonly events: PoolEvents,
+    readonly backend: string,
+  ) {}
+
+  /** Start the threads (no model yet). */
+  static async start(opts: PoolOptions, events: PoolEvents = {}): Promise<InstancePool> {
+    if (opts.workers === 0) {
+      const host = await InThreadHost.start(opts.backend);
+      const pool = new InstancePool(opts, events, host.backend);
+      pool.add(host);
+      return pool;
+    }
+    const self: { pool?: InstancePool } = {};
+    const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
+    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.backend, opts.workerNice ?? 0, onDeath)));
+    const pool = new InstancePool(opts, events, hosts[0]!.backend);
+    self.pool = pool;
+    for (const h of hosts) pool.add(h);
+    return pool;
+  }
+
+  /** Threads running now. */
+  get size(): number {
+    return [...this.hosts].filter((h) => h.healthy).length;
+  }
+
+  /** Load (and warm) a version into every thread; on any failure it is unloaded from all. */
+  async load(key: string, dir: string): Promise<void> {
+    const hosts = [...this.hosts].filter((h) => h.healthy);
+    try {
+      await Promise.all(hosts.map((h) => this.loadOn(h, key, dir)));
+      this.loaded.set(key, dir);
+    } catch (err) {
+      for (const h of hosts) this.unloadFrom(h, key);
+      throw err;
+    }
+  }
+
+  unload(key: string): void {
+    this.loaded.delete(key);
+    for (const h of this.hosts) this.unloadFrom(h, key);
+  }
+
+  private async loadOn(host: Host, key: string, dir: string): Promise<void> {
+    await host.load(key, dir, this.opts.warmupRuns);
+    this.held.get(host)?.add(key);
+  }
+
+  private unloadFrom(host: Host, key: string): void {
+    host.unload(key);
+    this.held.get(host)?.delete(key);
+  }
+
+  /** Run one batch of version `key` on the next free thread. */
+  async run(key: string, batch: Float32Array, n: number): Promise<Float32Array> {
+    const host = await this.acquire();
+    try {
+      // A thread that replaced a dead one while this version was loading does not hold it yet.
+      const dir = this.loaded.get(key);
+      if (dir !== undefined && !this.held.get(host)?.has(key)) await this.loadOn(host, key, dir);
+      return await host.run(key, batch, n);
+    } finally {
+      this.release(host);
+    }
+  }
+
+  /** One scheduler executor per thread for version `key`: a model alone can use every thread. */
+  executors(key: string): Executor[] {
+    const count = Math.max(1, this.opts.workers);
+    return Array.from({ length: count }, (_, i) => ({ name: `${key}#${i}`, healthy: true, run: (batch, n) => this.run(key, batch, n) }));
+  }
+
+  /** For tests: crash one worker thread as a fault would. */
+  crashOne(): boolean {
+    const victim = [...this.hosts].find((h) => h instanceof WorkerHost && h.healthy);
+    victim?.crash();
+    return victim !== undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.hosts].map((h) => h.stop()));
+    this.hosts.clear();
+  }
+
+  private add(host: Host, keys: Iterable<string> = []): void {
+    this.held.set(host, new Set(keys));
+    this.hosts.add(host);
+    this.release(host);
+  }
+
+  private acquire(): Promise<Host> {
+    const host = this.idle.shift();
+    if (host) return Promise.resolve(host);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private release(host: Host): void {
+    if (!host.healthy || !this.hosts.has(host)) return;
+    const next = this.waiters.shift();
+    if (next) next(host);
+    else this.idle.push(host);
+  }
+
+  private replace(dead: WorkerHost, reason: string, onDeath: (host: WorkerHost, reason: string) => void): void {
+    this.hosts.delete(dead);
+    const at = this.idle.indexOf(dead);
+    if (at >= 0) this.idle.splice(at, 1);
+    this.events.onHostDeath?.(dead.name, reason);
+    if (this.closed) return;
+    void (async () => {
+      try {
+        const fresh = await WorkerHost.start(dead.name, this.opts.backend, this.opts.workerNice ?? 0, onDeath);
+        const keys: string[] = [];
+        for (const [key, dir] of [...this.loaded]) {
+          await fresh.load(key, dir, this.opts.warmupRuns);
+          keys.push(key);
+        }
+        if (this.closed) return void fresh.stop();
+        // Versions unloaded meanwhile.
+        const current = keys.filter((k) => this.loaded.has(k));
+        for (const k of keys) if (!this.loaded.has(k)) fresh.unload(k);
+        this.add(fresh, current);
+        this.events.onHostRestart?.(fresh.name);
+      } catch (err) {
+        this.events.onHostDeath?.(dead.name, `restart failed: ${String(err)}`);
+      }
+    })();
+  }
+}

@@ -1,0 +1,447 @@
+/**
+ * The model repository: name → versions → state. It scans its source, loads the versions each
+ * model's policy selects, swaps a new or changed version in only once it has loaded and passed
+ * its check, and disposes a retired one after the requests holding it have finished. A
+ * version that fails to load never replaces one that serves (availability-preserving, as TF
+ * Serving's policy). Fastify-free: the HTTP layer maps its errors to problems.
+ */
+import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
+import { byVersionDesc, isModelName, isVersion } from './names.js';
+import { selectVersions, type ModelConfig } from './policy.js';
+import type { RefusedEntry, RepositorySource, SourceModel, SourceVersion } from './source.js';
+
+export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'FAILED';
+
+/** What the repository serves: anything that can be disposed once it has drained. */
+export interface Servable {
+  dispose(): Promise<void>;
+}
+
+export interface LoadRequest {
+  name: string;
+  version: string;
+  /** A short id of the files' fingerprint. */
+  revision: string;
+  dir: string;
+}
+
+export type Loader<T> = (request: LoadRequest) => Promise<T>;
+
+export interface RepositoryEvents<T> {
+  onLoaded?: (name: string, version: string, served: T) => void;
+  onLoadFailed?: (name: string, version: string, reason: string) => void;
+  onUnloaded?: (name: string, version: string) => void;
+  onSourceError?: (err: unknown, retryInS: number) => void;
+  onRefused?: (entries: RefusedEntry[]) => void;
+  onConfigProblem?: (name: string, problem: string) => void;
+}
+
+export interface RepositoryOptions {
+  /** Seconds between scans of the source; 0 scans only at start (and on admin calls). */
+  pollIntervalS: number;
+  /** Longest wait between retries while the source cannot be read. */
+  maxBackoffS?: number;
+}
+
+export interface VersionStatus {
+  version: string;
+  state: VersionState;
+  reason?: string;
+}
+
+export interface ModelStatus {
+  name: string;
+  /** The version that serves requests naming none, or null while none can. */
+  default_version: string | null;
+  versions: VersionStatus[];
+}
+
+/** A served version held by one request; release it when the request is done. */
+export interface Lease<T> {
+  readonly value: T;
+  readonly name: string;
+  readonly version: string;
+  release(): void;
+}
+
+/** One loaded copy of a version's files, with the requests holding it. */
+class Instance<T extends Servable> {
+  leases = 0;
+  private retired = false;
+  private disposed: Promise<void> | undefined;
+  private readonly waiters: (() => void)[] = [];
+
+  constructor(
+    readonly value: T,
+    readonly fingerprint: string,
+  ) {}
+
+  /** Resolves once no request holds it and it is disposed. */
+  retire(): Promise<void> {
+    this.retired = true;
+    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
+    this.check();
+    return done;
+  }
+
+  release(): void {
+    this.leases--;
+    this.check();
+  }
+
+  private check(): void {
+    if (!this.retired || this.leases > 0) return;
+    this.disposed ??= this.value.dispose().catch(() => undefined);
+    const waiters = this.waiters.splice(0);
+    void this.disposed.then(() => waiters.forEach((w) => w()));
+  }
+}
+
+interface Slot<T extends Servable> {
+  version: string;
+  state: VersionState;
+  reason?: string;
+  current?: Instance<T>;
+  /** The fingerprint last tried, so a broken version is not reloaded every poll. */
+  attempted?: string;
+}
+
+interface Entry<T extends Servable> {
+  name: string;
+  config: ModelConfig;
+  configProblem?: string;
+  slots: Map<string, Slot<T>>;
+  /** Unloaded by an admin call: nothing loads until the next admin load. */
+  held: boolean;
+  /** Serializes scans, loads and unloads of this model. */
+  lock: Promise<void>;
+}
+
+export class ModelRepository<T extends Servable> {
+  private readonly entries = new Map<string, Entry<T>>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private failures = 0;
+  private started: Promise<void> = Promise.resolve();
+  /** True once the first scan succeeded and every model in it had its first load attempt. */
+  startupSettled = false;
+
+  constructor(
+    private readonly source: RepositorySource,
+    private readonly loader: Loader<T>,
+    private readonly opts: RepositoryOptions,
+    private readonly events: RepositoryEvents<T> = {},
+  ) {}
+
+  get location(): string {
+    return this.source.location;
+  }
+
+  /** Scan and load in the background (retrying while the source is down), then poll. */
+  start(): void {
+    this.started = this.cycle();
+  }
+
+  /** Resolves once the first load attempt of every model at start has finished. */
+  async settled(): Promise<void> {
+    await this.started;
+  }
+
+  /** Every model's status, by name. */
+  list(): ModelStatus[] {
+    return [...this.entries.values()].sort((a, b) => a.name.localeCompare(b.name)).map((e) => this.statusOf(e));
+  }
+
+  /** One model's status; throws for an invalid or unknown name. */
+  status(name: string): ModelStatus {
+    return this.statusOf(this.entry(name));
+  }
+
+  /** One version's status; throws for an invalid or unknown name or version. */
+  versionStatus(name: string, version: string): VersionStatus & { served?: T } {
+    const slot = this.slot(this.entry(name), version);
+    return { version: slot.version, state: slot.state, ...(slot.reason ? { reason: slot.reason } : {}), served: slot.current?.value };
+  }
+
+  /** The served value of a model's default version (or of `version`) without holding it. */
+  peek(name: string, version?: string): T | undefined {
+    const e = this.entries.get(name);
+    if (!e) return undefined;
+    const v = version ?? this.defaultVersion(e);
+    const slot = v === undefined ? undefined : e.slots.get(v);
+    return slot?.state === 'AVAILABLE' ? slot.current?.value : undefined;
+  }
+
+  /** Every available version's served value. */
+  available(): { name: string; version: string; value: T }[] {
+    return [...this.entries.values()].flatMap((e) =>
+      [...e.slots.values()].flatMap((s) => (s.state === 'AVAILABLE' && s.current ? [{ name: e.name, version: s.version, value: s.current.value }] : [])),
+    );
+  }
+
+  /** Whether `name` has an AVAILABLE version serving requests that name none. */
+  isReady(name: string): boolean {
+    return this.peek(name) !== undefined;
+  }
+
+  /** Hold the version that serves a request: it is not disposed before `release()`. */
+  acquire(name: string, version?: string): Lease<T> {
+    const e = this.entry(name);
+    let slot: Slot<T> | undefined;
+    if (version !== undefined) {
+      slot = this.slot(e, version);
+    } else {
+      const v = this.defaultVersion(e);
+      if (v === undefined) throw this.unavailable(e);
+      slot = e.slots.get(v);
+    }
+    const instance = slot?.current;
+    if (!slot || slot.state !== 'AVAILABLE' || !instance) {
+      const why = slot?.state === 'FAILED' ? `failed to load: ${slot.reason ?? 'unknown error'}` : `is ${slot?.state.toLowerCase() ?? 'not loaded'}`;
+      throw new ModelUnavailableError(`version ${slot?.version ?? version ?? ''} of model '${name}' ${why}`, slot?.state === 'LOADING' ? 2 : 30);
+    }
+    instance.leases++;
+    let released = false;
+    return {
+      value: instance.value,
+      name: e.name,
+      version: slot.version,
+      release: () => {
+        if (released) return;
+        released = true;
+        instance.release();
+      },
+    };
+  }
+
+  /** Re-read a model's folder now: load new or changed versions, retry failed ones. */
+  async reload(name: string): Promise<ModelStatus> {
+    const model = await this.readModel(name);
+    await this.sync(name, model, true);
+    return this.status(name);
+  }
+
+  /** Serve a model again after an admin unload (or load one added since the last scan). */
+  async load(name: string): Promise<ModelStatus> {
+    const model = await this.readModel(name);
+    const e = this.entries.get(name);
+    if (e) e.held = false;
+    await this.sync(name, model, true);
+    return this.status(name);
+  }
+
+  /** Unload every version of a model and keep it unloaded until an admin load. */
+  async unload(name: string): Promise<ModelStatus> {
+    const e = this.entry(name);
+    e.held = true;
+    await this.locked(e, () => this.retireAll(e));
+    return this.statusOf(e);
+  }
+
+  /** Stop polling and dispose every version now (the server has stopped taking requests). */
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.started.catch(() => undefined);
+    await Promise.all([...this.entries.values()].map((e) => this.locked(e, () => this.retireAll(e))));
+  }
+
+  private async readModel(name: string): Promise<SourceModel> {
+    if (!isModelName(name)) throw new InvalidModelRefError('name', name);
+    const model = await this.source.scanModel(name);
+    if (!model) throw new UnknownModelError(name);
+    return model;
+  }
+
+  private entry(name: string): Entry<T> {
+    if (!isModelName(name)) throw new InvalidModelRefError('name', name);
+    const e = this.entries.get(name);
+    if (e) return e;
+    // Before the first scan has finished nobody knows yet whether it exists.
+    if (!this.startupSettled) throw new ModelUnavailableError('the model repository is still loading', 2);
+    throw new UnknownModelError(name);
+  }
+
+  private slot(e: Entry<T>, version: string): Slot<T> {
+    if (!isVersion(version)) throw new InvalidModelRefError('version', version);
+    const slot = e.slots.get(version);
+    if (!slot) throw new UnknownVersionError(e.name, version);
+    return slot;
+  }
+
+  private unavailable(e: Entry<T>): ModelUnavailableError {
+    const slots = [...e.slots.values()];
+    if (e.held) return new ModelUnavailableError(`model '${e.name}' is unloaded`, 30);
+    if (e.config.default_version !== undefined) {
+      const s = e.slots.get(e.config.default_version);
+      return new ModelUnavailableError(`the default version ${e.config.default_version} of model '${e.name}' is ${s ? s.state.toLowerCase() : 'not loaded'}${s?.reason ? `: ${s.reason}` : ''}`, s?.state === 'LOADING' ? 2 : 30);
+    }
+    if (slots.some((s) => s.state === 'LOADING')) return new ModelUnavailableError(`model '${e.name}' is still loading`, 2);
+    const failed = slots.find((s) => s.state === 'FAILED');
+    if (failed) return new ModelUnavailableError(`model '${e.name}' has no available version: version ${failed.version} failed to load: ${failed.reason ?? ''}`, 30);
+    return new ModelUnavailableError(`model '${e.name}' has no version to serve`, 30);
+  }
+
+  private defaultVersion(e: Entry<T>): string | undefined {
+    const pinned = e.config.default_version;
+    if (pinned !== undefined) return e.slots.get(pinned)?.state === 'AVAILABLE' ? pinned : undefined;
+    return [...e.slots.values()].filter((s) => s.state === 'AVAILABLE').map((s) => s.version).sort(byVersionDesc)[0];
+  }
+
+  private statusOf(e: Entry<T>): ModelStatus {
+    return {
+      name: e.name,
+      default_version: this.defaultVersion(e) ?? null,
+      versions: [...e.slots.values()]
+        .sort((a, b) => byVersionDesc(a.version, b.version))
+        .map((s) => ({ version: s.version, state: s.state, ...(s.reason ? { reason: s.reason } : {}) })),
+    };
+  }
+
+  /** First scan (retried with backoff), first loads, then the poll loop. */
+  private async cycle(): Promise<void> {
+    const ok = await this.scanAll();
+    if (ok && !this.startupSettled) this.startupSettled = true;
+    if (this.closed) return;
+    // A source that cannot be read is retried with backoff, even when polling is off.
+    if (!ok || this.opts.pollIntervalS > 0) {
+      const delay = ok ? this.opts.pollIntervalS : this.backoffS();
+      this.timer = setTimeout(() => void this.cycle(), delay * 1000);
+      this.timer.unref();
+    }
+  }
+
+  private backoffS(): number {
+    return Math.min(Math.max(this.opts.pollIntervalS, 1) * 2 ** (this.failures - 1), this.opts.maxBackoffS ?? 300);
+  }
+
+  /** Scan the source and bring every model in line; false when the source could not be read. */
+  private async scanAll(): Promise<boolean> {
+    let scan;
+    try {
+      scan = await this.source.scan();
+      this.failures = 0;
+    } catch (err) {
+      this.failures++;
+      this.events.onSourceError?.(err, this.backoffS());
+      return false;
+    }
+    if (scan.refused.length > 0) this.events.onRefused?.(scan.refused);
+    const seen = new Set(scan.models.map((m) => m.name));
+    await Promise.all(scan.models.map((m) => this.sync(m.name, m, false)));
+    // Models whose folder is gone: unload and forget them.
+    await Promise.all([...this.entries.keys()].filter((n) => !seen.has(n)).map((n) => this.sync(n, undefined, false)));
+    return true;
+  }
+
+  private locked<R>(e: Entry<T>, step: () => Promise<R>): Promise<R> {
+    const run = e.lock.then(step);
+    e.lock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Bring one model in line with the source (`model` undefined: it is gone). */
+  private sync(name: string, model: SourceModel | undefined, force: boolean): Promise<void> {
+    let e = this.entries.get(name);
+    if (!e) {
+      if (!model) return Promise.resolve();
+      e = { name, config: model.config, slots: new Map(), held: false, lock: Promise.resolve() };
+      this.entries.set(name, e);
+    }
+    const entry = e;
+    return this.locked(entry, async () => {
+      if (this.closed) return;
+      if (!model) {
+        await this.retireAll(entry);
+        if (this.entries.get(name) === entry && entry.slots.size === 0) this.entries.delete(name);
+        return;
+      }
+      if (model.configProblem) {
+        if (entry.configProblem !== model.configProblem) this.events.onConfigProblem?.(name, model.configProblem);
+        entry.configProblem = model.configProblem;
+      } else {
+        entry.configProblem = undefined;
+        entry.config = model.config;
+      }
+      const wanted = entry.held ? [] : selectVersions(entry.config.version_policy, model.versions.map((v) => v.version));
+      await Promise.all(
+        wanted.map((v) => {
+          const sv = model.versions.find((x) => x.version === v)!;
+          return this.loadIfNeeded(entry, sv, force);
+        }),
+      );
+      // Retire versions the policy no longer wants, but never leave the model with nothing to
+      // serve because its replacement failed.
+      const replaced = wanted.length === 0 || wanted.some((v) => entry.slots.get(v)?.state === 'AVAILABLE');
+      const retiring: Promise<void>[] = [];
+      for (const slot of [...entry.slots.values()]) {
+        if (wanted.includes(slot.version)) continue;
+        if (slot.state === 'FAILED') entry.slots.delete(slot.version);
+        else if (slot.state === 'AVAILABLE' && replaced) retiring.push(this.retire(entry, slot));
+      }
+      await Promise.all(retiring);
+    });
+  }
+
+  private async loadIfNeeded(e: Entry<T>, sv: SourceVersion, force: boolean): Promise<void> {
+    let slot = e.slots.get(sv.version);
+    if (slot?.state === 'UNLOADING') return;
+    if (slot && slot.attempted === sv.fingerprint && !(force && slot.state === 'FAILED')) return;
+    if (!slot) {
+      slot = { version: sv.version, state: 'LOADING' };
+      e.slots.set(sv.version, slot);
+    } else if (!slot.current) {
+      slot.state = 'LOADING';
+      slot.reason = undefined;
+    }
+    slot.attempted = sv.fingerprint;
+    try {
+      if (sv.problem) throw new Error(sv.problem);
+      const dir = await this.source.materialize(e.name, sv);
+      const value = await this.loader({ name: e.name, version: sv.version, revision: sv.fingerprint.slice(0, 12), dir });
+      if (this.closed) {
+        await value.dispose();
+        return;
+      }
+      // The switch: new requests get the new copy; the old one finishes what it holds.
+      const old = slot.current;
+      slot.current = new Instance(value, sv.fingerprint);
+      slot.state = 'AVAILABLE';
+      slot.reason = undefined;
+      this.events.onLoaded?.(e.name, sv.version, value);
+      if (old) void old.retire();
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      this.events.onLoadFailed?.(e.name, sv.version, reason);
+      if (slot.current) {
+        // A changed copy of a serving version failed: the loaded copy keeps serving.
+        slot.reason = `new files could not be loaded, still serving the previous ones: ${reason}`;
+      } else {
+        slot.state = 'FAILED';
+        slot.reason = reason;
+      }
+    }
+  }
+
+  private async retire(e: Entry<T>, slot: Slot<T>): Promise<void> {
+    const instance = slot.current;
+    slot.state = 'UNLOADING';
+    slot.reason = undefined;
+    if (instance) await instance.retire();
+    if (e.slots.get(slot.version) === slot) e.slots.delete(slot.version);
+    this.events.onUnloaded?.(e.name, slot.version);
+  }
+
+  private async retireAll(e: Entry<T>): Promise<void> {
+    await Promise.all(
+      [...e.slots.values()].map((slot) => {
+        if (slot.state === 'AVAILABLE') return this.retire(e, slot);
+        e.slots.delete(slot.version);
+        return Promise.resolve();
+      }),
+    );
+  }
+}

@@ -1,0 +1,41 @@
+/** Where model versions come from: a local folder or an S3-compatible store. */
+import type { ModelConfig } from './policy.js';
+
+/** A complete version as the source sees it. */
+export interface SourceVersion {
+  version: string;
+  /** Changes whenever any of the version's files changes. */
+  fingerprint: string;
+  /** Set when the source already knows the version cannot be served (hostile keys, too large). */
+  problem?: string;
+}
+
+export interface SourceModel {
+  name: string;
+  config: ModelConfig;
+  /** Set when config.json is present but invalid; the model keeps its previous policy. */
+  configProblem?: string;
+  versions: SourceVersion[];
+}
+
+/** An entry of the repository that is not a model (a bad name): reported, never loaded. */
+export interface RefusedEntry {
+  entry: string;
+  reason: string;
+}
+
+export interface ScanResult {
+  models: SourceModel[];
+  refused: RefusedEntry[];
+}
+
+export interface RepositorySource {
+  /** For logs: the folder or s3:// URL. */
+  readonly location: string;
+  /** Every model with its complete versions; throws when the store cannot be read. */
+  scan(): Promise<ScanResult>;
+  /** One model, or undefined when it is not in the repository. */
+  scanModel(name: string): Promise<SourceModel | undefined>;
+  /** A local folder with the version's files, checked and complete. */
+  materialize(name: string, version: SourceVersion): Promise<string>;
+}

@@ -1,0 +1,101 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { ServedVersion } from '../inference/served-version.js';
+import { imageClassifier } from '../kinds/image-classifier.js';
+import { SECURITY } from '../plugins/app/auth.js';
+import type { ModelStatus } from '../repository/repository.js';
+import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
+import { problemResponses } from '../schemas/problem.js';
+
+const describe = (served: ServedVersion | undefined): Record<string, unknown> | null => (served ? imageClassifier.describe(served.metadata) : null);
+
+/** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
+const modelRoutes: FastifyPluginAsyncZod = async (app) => {
+  const repo = app.models.repository;
+  const entry = (status: ModelStatus) => {
+    const served = repo.peek(status.name) ?? repo.available().find((a) => a.name === status.name)?.value;
+    return { ...status, kind: served?.metadata.kind ?? null };
+  };
+
+  app.get(
+    '/v1/models',
+    { schema: { tags: ['models'], summary: 'Every model in the repository, with its versions and their states', response: { 200: modelListSchema } } },
+    async () => ({ models: repo.list().map(entry) }),
+  );
+
+  app.get(
+    '/v1/models/:name',
+    {
+      schema: {
+        tags: ['models'],
+        summary: "A model's versions and states, and its default version's metadata",
+        params: modelParamsSchema,
+        response: { 200: modelDetailSchema, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => {
+      const status = repo.status(request.params.name);
+      return { ...entry(status), metadata: describe(repo.peek(status.name)) };
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/versions/:version',
+    {
+      schema: {
+        tags: ['models'],
+        summary: "One version's state and metadata",
+        params: versionParamsSchema,
+        response: { 200: versionDetailSchema, ...problemResponses(400, 404) },
+      },
+    },
+    async (request) => {
+      const { served, ...status } = repo.versionStatus(request.params.name, request.params.version);
+      return { name: request.params.name, ...status, metadata: describe(served) };
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/ready',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Readiness of one model: 200 while a version serves its unversioned requests',
+        params: modelParamsSchema,
+        response: { 200: modelReadySchema, ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => {
+      const lease = repo.acquire(request.params.name);
+      lease.release();
+      return { name: lease.name, ready: true as const, version: lease.version };
+    },
+  );
+
+  const admin = { onRequest: app.authenticateAdmin };
+  const adminSchema = (summary: string) => ({
+    tags: ['admin'],
+    summary,
+    description: 'Needs a key from ADMIN_API_KEYS (Authorization: Bearer <key> or X-API-Key); with none configured it answers 403.',
+    security: SECURITY,
+    response: { 200: modelEntrySchema, ...problemResponses(400, 401, 403, 404) },
+  });
+
+  app.post(
+    '/v1/models/:name/reload',
+    { ...admin, schema: { ...adminSchema("Re-read the model's folder now: load new or changed versions, retry failed ones"), params: modelParamsSchema } },
+    async (request) => entry(await repo.reload(request.params.name)),
+  );
+  app.post('/model/reload', { ...admin, schema: adminSchema('Reload the default model (DEFAULT_MODEL)') }, async () => entry(await repo.reload(app.models.defaultModel)));
+  app.post(
+    '/v1/models/:name/load',
+    { ...admin, schema: { ...adminSchema('Load a model (again after an unload, or one added since the last scan)'), params: modelParamsSchema } },
+    async (request) => entry(await repo.load(request.params.name)),
+  );
+  app.post(
+    '/v1/models/:name/unload',
+    { ...admin, schema: { ...adminSchema('Unload every version of a model (after in-flight requests finish) until the next load'), params: modelParamsSchema } },
+    async (request) => entry(await repo.unload(request.params.name)),
+  );
+};
+
+export default modelRoutes;

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+
+export const versionStatusSchema = z
+  .object({
+    version: z.string().describe('The version folder number'),
+    state: z.enum(['LOADING', 'AVAILABLE', 'UNLOADING', 'FAILED']),
+    reason: z.string().optional().describe('Why the version failed, or why new files for it were not taken'),
+  })
+  .meta({ id: 'VersionStatus' });
+
+const modelFields = {
+  name: z.string(),
+  kind: z.string().nullable().describe('The model kind (image-classifier), null while no version is loaded'),
+  default_version: z.string().nullable().describe('The version serving requests that name none, null while none can'),
+  versions: z.array(versionStatusSchema),
+};
+
+export const modelEntrySchema = z.object(modelFields).meta({ id: 'ModelEntry' });
+
+export const modelListSchema = z
+  .object({ models: z.array(modelEntrySchema) })
+  .meta({
+    id: 'ModelList',
+    example: { models: [{ name: 'cifar10', kind: 'image-classifier', default_version: '1', versions: [{ version: '1', state: 'AVAILABLE' }] }] },
+  });
+
+const metadataSchema = z.record(z.string(), z.unknown()).nullable().describe("What the version's metadata.json says (labels, input shape, accuracy …)");
+
+export const modelDetailSchema = z.object({ ...modelFields, metadata: metadataSchema }).meta({ id: 'ModelDetail' });
+
+export const versionDetailSchema = z
+  .object({ name: z.string(), version: z.string(), state: versionStatusSchema.shape.state, reason: z.string().optional(), metadata: metadataSchema })
+  .meta({ id: 'VersionDetail' });
+
+export const modelReadySchema = z.object({ name: z.string(), ready: z.literal(true), version: z.string() }).meta({ id: 'ModelReady' });
+
+export const modelParamsSchema = z.object({ name: z.string().describe('Model name') });
+export const versionParamsSchema = z.object({ name: z.string().describe('Model name'), version: z.string().describe('Model version') });

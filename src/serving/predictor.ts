@@ -1,0 +1,133 @@
+/**
+ * The image prediction use cases, Fastify-free: check, look up the cache, decode, run the
+ * version's scheduler, shape the answer. The caller holds the version (a repository lease)
+ * for the whole request.
+ */
+import { cacheKey, type CachedPrediction, type PredictionCache } from '../cache/prediction-cache.js';
+import { ProblemError, toClientProblem } from '../http/problems.js';
+import { toPrediction, type ClassPrediction } from '../inference/postprocess.js';
+import type { ServedVersion } from '../inference/served-version.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import { prepareImage, type ImageLimits, type PreparedImage } from '../preprocessing/image.js';
+
+export interface ImageInput {
+  bytes: Uint8Array;
+  filename: string | null;
+  /** Set when the request already showed this input to be bad (e.g. invalid base64). */
+  problem?: ProblemError;
+}
+
+export interface PredictionOutcome extends ClassPrediction {
+  format: string;
+  /** Answered from the prediction cache, without decoding or inference. */
+  cached: boolean;
+}
+
+export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false; error: ProblemError };
+
+export interface Predictor {
+  readonly cacheEnabled: boolean;
+  predict(model: ServedVersion, input: ImageInput, topK: number): Promise<PredictionOutcome>;
+  /** Every valid image goes through the model in one batched call; invalid ones get their own error. */
+  predictBatch(model: ServedVersion, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
+}
+
+/** Scheduler refusals are 503s: overload, a crashed instance (after one retry), shutdown. */
+async function classify(model: ServedVersion, inputs: Float32Array[]): Promise<Float32Array[]> {
+  try {
+    return await model.classify(inputs);
+  } catch (err) {
+    throw toClientProblem(err);
+  }
+}
+
+export interface PredictorDeps {
+  limits: ImageLimits & { maxUploadBytes: number };
+  cache: PredictionCache | null;
+  metrics: ServiceMetrics;
+}
+
+export function createPredictor({ limits, cache, metrics }: PredictorDeps): Predictor {
+  /** Problems known before decoding: a bad base64 entry, an oversized file. */
+  const precheck = (input: ImageInput): void => {
+    if (input.problem) throw input.problem;
+    if (input.bytes.length > limits.maxUploadBytes) {
+      throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
+    }
+  };
+
+  const prepare = async (model: ServedVersion, input: ImageInput): Promise<PreparedImage> => {
+    const started = performance.now();
+    try {
+      return await prepareImage(input.bytes, model.metadata.preprocessing, limits);
+    } catch (err) {
+      throw toClientProblem(err);
+    } finally {
+      metrics.recordPreprocess(model, (performance.now() - started) / 1000);
+    }
+  };
+
+  const lookup = async (model: ServedVersion, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
+    if (!cache) return undefined;
+    // The revision changes with the files, so a republished version never serves old answers.
+    const key = cacheKey(input.bytes, { name: model.name, version: `${model.version}@${model.ref.revision}` });
+    const hit = await cache.get(key);
+    metrics.recordCacheLookup(cache.kind, hit !== undefined);
+    return { key, hit };
+  };
+
+  const remember = (key: string | undefined, probs: Float32Array, format: string): void => {
+    if (cache && key) void cache.set(key, { probabilities: Array.from(probs), format });
+  };
+
+  const answer = (model: ServedVersion, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
+    const prediction = toPrediction(probs, model.labels, topK);
+    metrics.recordPrediction(model, prediction.class_label, prediction.confidence);
+    return { ...prediction, cached, format };
+  };
+
+  return {
+    cacheEnabled: cache !== null,
+
+    async predict(model, input, topK) {
+      precheck(input);
+      const cached = await lookup(model, input);
+      if (cached?.hit) return answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
+      const image = await prepare(model, input);
+      const [probs] = await classify(model, [image.input]);
+      remember(cached?.key, probs!, image.format);
+      return answer(model, probs!, image.format, topK, false);
+    },
+
+    async predictBatch(model, inputs, topK) {
+      type Step =
+        | { kind: 'done'; outcome: BatchOutcome }
+        | { kind: 'run'; key: string | undefined; image: PreparedImage };
+      const steps = await Promise.all(
+        inputs.map(async (input): Promise<Step> => {
+          try {
+            precheck(input);
+            const cached = await lookup(model, input);
+            if (cached?.hit) {
+              const value = answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
+              return { kind: 'done', outcome: { ok: true, value } };
+            }
+            return { kind: 'run', key: cached?.key, image: await prepare(model, input) };
+          } catch (err) {
+            return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
+          }
+        }),
+      );
+      const runs = steps.flatMap((s) => (s.kind === 'run' ? [s] : []));
+      const probs = runs.length > 0 ? await classify(model, runs.map((r) => r.image.input)) : [];
+      let next = 0;
+      return steps.map((step): BatchOutcome => {
+        if (step.kind === 'done') return step.outcome;
+        const p = probs[next++]!;
+        remember(step.key, p, step.image.format);
+        return { ok: true, value: answer(model, p, step.image.format, topK, false) };
+      });
+    },
+  };
+}
+
