@@ -15,6 +15,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: config.MAX_UPLOAD_BYTES,
+    // Long model names reach the handler, which explains the naming rule, instead of a bare 404.
+    routerOptions: { maxParamLength: 1024 },
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     http: {
       // Slow clients (slowloris, stalled uploads) are cut off: headers within HEADERS_TIMEOUT_MS,

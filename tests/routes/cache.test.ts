@@ -115,7 +115,7 @@ describe('Redis cache', () => {
     const client = new Redis(redis.url);
     const keys = await client.keys('test-shared:*');
     expect(keys.length).toBe(1);
-    expect(keys[0]).toMatch(/^test-shared:cifar10:1\.0\.0:[0-9a-f]{64}$/);
+    expect(keys[0]).toMatch(/^test-shared:cifar10:1@[0-9a-f]{12}:[0-9a-f]{64}$/);
     const ttl = await client.ttl(keys[0]!);
     expect(ttl).toBeGreaterThan(0);
     expect(ttl).toBeLessThanOrEqual(120);

@@ -60,6 +60,8 @@ describe('/metrics', () => {
       'mlapi_preprocess_duration_seconds',
       'mlapi_model_load_seconds',
       'mlapi_model_info',
+      'mlapi_model_load_failures_total',
+      'mlapi_model_repository_errors_total',
       'mlapi_predictions_total',
       'mlapi_prediction_confidence',
       'mlapi_cache_lookups_total',
@@ -74,7 +76,7 @@ describe('/metrics', () => {
       if (family.type === 'COUNTER') expect(family.name).toMatch(/_total$/);
     }
     const info = families.get('mlapi_model_info')!.metrics[0]!;
-    expect(info.labels).toMatchObject({ model: 'cifar10', version: '1.0.0', backend: 'wasm' });
+    expect(info.labels).toMatchObject({ model: 'cifar10', version: '1', backend: 'wasm' });
     expect(total(families, 'mlapi_model_load_seconds')).toBeGreaterThan(0);
     // Every class is there from the start, so a dashboard sees a class that is never predicted.
     expect(families.get('mlapi_predictions_total')!.metrics).toHaveLength(10);
@@ -135,7 +137,7 @@ describe('/metrics', () => {
         'uptime_s',
       ].sort(),
     );
-    expect(s.model).toEqual({ name: 'cifar10', version: '1.0.0', backend: 'wasm' });
+    expect(s.model).toEqual({ name: 'cifar10', version: '1', backend: 'wasm' });
     expect(s.total_requests).toBeGreaterThanOrEqual(s.total_predictions);
     expect(s.total_predictions).toBeGreaterThanOrEqual(2);
     expect(Object.keys(s.predictions_by_class).sort()).toEqual([...img.LABELS].sort());
