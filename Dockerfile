@@ -31,13 +31,15 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8000 \
-    MODEL_DIR=/app/models/cifar10 \
+    MODEL_REPOSITORY=/app/models \
+    MODEL_CACHE_DIR=/tmp/model-cache \
     INFERENCE_BACKEND=tensorflow
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
-# The bundled model. To serve another, mount it (e.g. on /models) and set MODEL_DIR.
+# The bundled repository (<name>/<version>/ folders). To serve others, mount a repository
+# on /app/models, or set MODEL_REPOSITORY=s3://bucket/prefix.
 COPY models ./models
 USER node
 EXPOSE 8000

@@ -40,14 +40,19 @@ const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
 check('Dockerfile (dockerfile-utils lint)', () => tool(bin('dockerfile-utils'), ['lint', 'Dockerfile']));
 
 check('docker-compose.yml (docker-compose config)', () => {
-  // The compose file reads .env; validate it with the defaults from .env.example.
+  // Validated twice: as on a fresh clone (no .env: the newcomer path) and with a .env made
+  // from .env.example.
   const dir = mkdtempSync(join(tmpdir(), 'compose-'));
   try {
     copyFileSync(join(root, 'docker-compose.yml'), join(dir, 'docker-compose.yml'));
-    copyFileSync(join(root, '.env.example'), join(dir, '.env'));
     // Compose v1 from apt; where only the v2 plugin exists (GitHub runners), `docker compose`.
     const v1 = spawnSync('docker-compose', ['version'], { encoding: 'utf8' });
-    return v1.error ? tool('docker', ['compose', 'config', '--quiet'], dir) : tool('docker-compose', ['config', '--quiet'], dir);
+    const config = (): string | undefined => (v1.error ? tool('docker', ['compose', 'config', '--quiet'], dir) : tool('docker-compose', ['config', '--quiet'], dir));
+    const fresh = config();
+    if (fresh) return `without .env: ${fresh}`;
+    copyFileSync(join(root, '.env.example'), join(dir, '.env'));
+    const withEnv = config();
+    return withEnv && `with .env from .env.example: ${withEnv}`;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -62,8 +67,12 @@ async function modelClass(apiVersion: string, kind: string): Promise<new (data: 
 }
 
 const k8sDir = join(root, 'deploy', 'k8s');
-const kustomization = parseAllDocuments(readFileSync(join(k8sDir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] };
-for (const file of kustomization.resources) {
+/** The base's resources, and the overlays' patches (each a complete object of its kind). */
+const k8sFiles = (dir: string): string[] => {
+  const k = parseAllDocuments(readFileSync(join(k8sDir, dir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources?: string[]; patches?: { path: string }[] };
+  return [...(k.resources ?? []).filter((r) => r.endsWith('.yaml')), ...(k.patches ?? []).map((p) => p.path)].map((f) => join(dir, f));
+};
+for (const file of [...k8sFiles('.'), ...k8sFiles('s3')].map((f) => f.replace(/^\.\//, ''))) {
   for (const doc of parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8'))) {
     if (doc.errors.length > 0) {
       check(`deploy/k8s/${file}`, () => doc.errors.map((e) => e.message).join('\n'));

@@ -92,9 +92,11 @@ export class ConfigError extends Error {}
 
 /** Parse `env` (process.env by default); throws ConfigError naming every bad variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = configSchema.safeParse(env);
+  // An empty value (`VAR=` in .env, `${VAR:-}` in compose) means the variable is not set.
+  const given = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== ''));
+  const result = configSchema.safeParse(given);
   const lines = result.success ? [] : result.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
-  if (env.MODEL_DIR) {
+  if (given.MODEL_DIR) {
     lines.push('  MODEL_DIR: replaced by MODEL_REPOSITORY, a folder of <name>/<version>/ model folders (move the model to <repository>/<name>/1/)');
   }
   if (result.success) {

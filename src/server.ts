@@ -18,15 +18,33 @@ try {
 const server = Fastify(serverOptions(config));
 await server.register(fp(app), { config });
 
-closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: server.log }, async ({ signal, err }) => {
+const grace = closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: server.log, skip: ['SIGINT', 'SIGTERM'] }, async ({ signal, err }) => {
   if (err) server.log.error({ err }, 'shutting down after an error');
-  else server.log.info({ signal }, 'shutting down: readiness off, draining');
+  else if (signal) server.log.info({ signal }, 'shutting down: readiness off, draining');
   server.lifecycle.shuttingDown = true;
   await new Promise((resolve) => setTimeout(resolve, config.SHUTDOWN_DRAIN_MS));
   server.lifecycle.refusing = true;
   await server.close();
   server.log.info('closed');
 });
+
+// SIGINT and SIGTERM are handled here rather than by close-with-grace: one Ctrl-C under
+// `npm start` reaches the server twice (from the terminal and forwarded by npm) within
+// milliseconds; that is one request to stop, not an order to exit at once.
+const DUPLICATE_SIGNAL_MS = 1000;
+let firstSignalAt = 0;
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => {
+    if (firstSignalAt === 0) {
+      firstSignalAt = Date.now();
+      server.log.info({ signal }, 'shutting down: readiness off, draining');
+      void grace.close();
+    } else if (Date.now() - firstSignalAt > DUPLICATE_SIGNAL_MS) {
+      server.log.warn({ signal }, 'second signal: exiting without draining');
+      process.exit(1);
+    }
+  });
+}
 
 try {
   await server.listen({ host: config.HOST, port: config.PORT });

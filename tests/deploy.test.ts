@@ -2,11 +2,11 @@
  * The deployment artifacts agree with each other and with the service: the schemas are
  * checked by `npm run validate:deploy`; these are the relations no schema knows.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { loadConfig } from '../src/config.js';
+import { configSchema, loadConfig } from '../src/config.js';
 import { ROOT } from './helpers/app.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
@@ -25,6 +25,22 @@ describe('Kubernetes manifests', () => {
     const config = loadConfig(configMap.data);
     expect(config.INFERENCE_WORKERS).toBeLessThanOrEqual(Number(container.resources.limits.cpu));
     expect(config.REDIS_URL).toMatch(/^redis:\/\//);
+  });
+
+  it('serves the repository baked into the image, with its download cache on the writable /tmp', () => {
+    const config = loadConfig(configMap.data);
+    expect(config.MODEL_REPOSITORY).toBe('/app/models');
+    expect(config.MODEL_CACHE_DIR.startsWith('/tmp/')).toBe(true);
+    expect(existsSync(join(ROOT, 'models', config.DEFAULT_MODEL, '1', 'metadata.json'))).toBe(true);
+  });
+
+  it('the S3 overlay points every replica at an s3:// repository, credentials from an optional Secret', () => {
+    const overlay = parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 's3', 'configmap-s3.yaml'), 'utf8'))[0]!.toJS() as Obj;
+    const { AWS_REGION: _region, ...settings } = overlay.data as Record<string, string>;
+    const config = loadConfig({ ...configMap.data, ...settings });
+    expect(config.MODEL_REPOSITORY).toMatch(/^s3:\/\/[a-z0-9.-]+\/.+/);
+    expect(config.S3_FORCE_PATH_STYLE).toBe(true);
+    expect(container.envFrom).toContainEqual({ secretRef: { name: 'ml-inference-api-s3', optional: true } });
   });
 
   it('gives shutdown enough time: grace period ≥ preStop delay + SHUTDOWN_TIMEOUT_MS', () => {
@@ -66,11 +82,21 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^USER node$/m);
     expect(dockerfile).toMatch(/^ENTRYPOINT \["\/usr\/bin\/tini", "--"\]$/m);
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/health/m);
-    expect(dockerfile).toMatch(/MODEL_DIR=\/app\/models\/cifar10/);
+    expect(dockerfile).toMatch(/MODEL_REPOSITORY=\/app\/models /);
+    expect(dockerfile).toMatch(/^COPY models \.\/models$/m);
   });
 });
 
 describe('docker-compose.yml', () => {
+  it('needs no .env: every setting is passed through from the environment, empty meaning the default', () => {
+    const { api } = compose.services;
+    expect(api.env_file).toBeUndefined();
+    const passed = Object.keys(api.environment as Record<string, string>);
+    for (const key of Object.keys(configSchema.shape)) expect(passed, key).toContain(key);
+    expect(api.environment.MODEL_POLL_INTERVAL_S).toBe('${MODEL_POLL_INTERVAL_S:-}');
+    expect(api.environment.MODEL_REPOSITORY).toBe('${MODEL_REPOSITORY:-/app/models}');
+  });
+
   it('runs the service with Redis as its shared cache, healthchecks and a restart policy', () => {
     const { api, redis } = compose.services;
     expect(api.environment.REDIS_URL).toBe('redis://redis:6379/0');

@@ -57,6 +57,38 @@ describe('server process', () => {
     expect(err).toMatch(/MAX_BATCH_FILES/);
   });
 
+  it('stops with one line naming the variable, without a stack trace, for bad keys and a missing key file', async () => {
+    for (const [env, line] of [
+      [{ API_KEYS: 'short' }, /^ {2}API_KEYS: 1 API key\(s\) shorter than 16 characters$/m],
+      [{ API_KEYS_FILE: '/nonexistent/keys' }, /^ {2}API_KEYS_FILE: no such file or directory, open '\/nonexistent\/keys'$/m],
+      [{ MODEL_DIR: 'models/cifar10' }, /^ {2}MODEL_DIR: replaced by MODEL_REPOSITORY/m],
+    ] as const) {
+      const proc = start(env);
+      expect(await proc.exit).toBe(1);
+      const err = proc.stderr.join('');
+      expect(err).toMatch(/^invalid configuration:\n/);
+      expect(err).toMatch(line);
+      expect(err).not.toMatch(/^\s+at /m);
+      expect(err).not.toMatch(/RangeError|ENOENT/);
+    }
+  });
+
+  it('takes a SIGINT delivered twice at once (terminal and npm) as one Ctrl-C: drains and exits 0', async () => {
+    const port = await freePort();
+    const proc = start({ PORT: String(port), HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '100' });
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await status(`http://127.0.0.1:${port}/health`)) !== 200) await sleep(50);
+      proc.child.kill('SIGINT');
+      proc.child.kill('SIGINT');
+      expect(await proc.exit).toBe(0);
+      const levels = proc.stdout.map((l) => (JSON.parse(l) as { level: number }).level);
+      expect(levels.filter((l) => l >= 50)).toEqual([]);
+    } finally {
+      proc.child.kill('SIGKILL');
+    }
+  });
+
   it('is live before ready, ready once warm, and shuts down gracefully under load', async () => {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;

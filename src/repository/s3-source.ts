@@ -73,7 +73,7 @@ export class S3Source implements RepositorySource {
     this.client = new S3Client({
       ...(opts.endpoint ? { endpoint: opts.endpoint } : {}),
       forcePathStyle: opts.forcePathStyle,
-      region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? 'us-east-1',
+      region: process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1',
       maxAttempts: 2,
       requestHandler: { connectionTimeout: timeout, requestTimeout: timeout },
     });
