@@ -17,11 +17,11 @@ const { values } = parseArgs({
   options: {
     images: { type: 'string', default: 'tests/fixtures/images' },
     out: { type: 'string', default: 'predictions' },
-    model: { type: 'string', default: 'models/cifar10/1' },
+    repository: { type: 'string', default: 'models' },
   },
 });
 
-const config = loadConfig({ ...process.env, MODEL_DIR: values.model, LOG_LEVEL: 'silent' });
+const config = loadConfig({ ...process.env, MODEL_REPOSITORY: values.repository, MODEL_POLL_INTERVAL_S: '0', LOG_LEVEL: 'silent' });
 const server = Fastify(serverOptions(config, false));
 await server.register(fp(app), { config });
 await server.ready();

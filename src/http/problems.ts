@@ -95,8 +95,14 @@ function frameworkProblem(code: string, request: FastifyRequest, limits: Request
         slug: 'unsupported-media-type',
         detail: `Content-Type '${request.headers['content-type'] ?? ''}' is not accepted here; send ${ACCEPTED_CONTENT_TYPES}`,
       };
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return { status: 413, slug: 'payload-too-large', detail: `the request body is larger than this route's limit of ${request.routeOptions.bodyLimit ?? 0} bytes` };
+    case 'FST_ERR_CTP_BODY_TOO_LARGE': {
+      const setting = request.routeOptions.url?.endsWith('/batch') ? 'MAX_BATCH_UPLOAD_BYTES' : 'MAX_UPLOAD_BYTES';
+      return {
+        status: 413,
+        slug: 'payload-too-large',
+        detail: `the request body is larger than ${request.routeOptions.bodyLimit ?? 0} bytes, this route's limit (${setting}, with room for base64 or form encoding)`,
+      };
+    }
     case 'FST_REQ_FILE_TOO_LARGE':
       return { status: 413, slug: 'payload-too-large', detail: `a file is larger than MAX_UPLOAD_BYTES (${limits.maxUploadBytes} bytes)` };
     case 'FST_FILES_LIMIT':

@@ -64,6 +64,7 @@ describe('POST /predict/batch', () => {
     const res = await req;
     expect(res.status).toBe(413);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(res.body.detail).toBe('at most 4 files per request (MAX_BATCH_FILES)');
     const json = await post().send({ images: Array(5).fill(img.photo('cat').toString('base64')) });
     expect(json.status).toBe(413);
     expect(json.body.detail).toMatch(/at most 4/);

@@ -143,8 +143,10 @@ describe('POST /predict', () => {
     const text = await post().set('Content-Type', 'text/plain').send('hello');
     expect(text.status).toBe(415);
     expect(text.headers['content-type']).toMatch(PROBLEM);
+    expect(text.body.detail).toBe("Content-Type 'text/plain' is not accepted here; send multipart/form-data, application/json, image/* or application/octet-stream");
     const xml = await post().set('Content-Type', 'application/xml').send('<a/>');
     expect(xml.status).toBe(415);
+    expect(xml.body.detail).toMatch(/^Content-Type 'application\/xml' is not accepted here; send multipart/);
   });
 
   it('413 for a file over MAX_UPLOAD_BYTES, in every encoding', async () => {
@@ -155,10 +157,14 @@ describe('POST /predict', () => {
       const multipart = await request(small.server).post('/predict').attach('file', big, 'big.png');
       expect(multipart.status).toBe(413);
       expect(multipart.headers['content-type']).toMatch(PROBLEM);
+      expect(multipart.body.detail).toBe('a file is larger than MAX_UPLOAD_BYTES (2000 bytes)');
       const raw = await request(small.server).post('/predict').set('Content-Type', 'image/png').send(big);
       expect(raw.status).toBe(413);
+      expect(raw.body.detail).toMatch(/^the request body is larger than \d+ bytes, this route's limit \(MAX_UPLOAD_BYTES, with room for base64 or form encoding\)$/);
       const json = await request(small.server).post('/predict').send({ image: big.toString('base64') });
       expect(json.status).toBe(413);
+      expect(json.body.detail).toMatch(/MAX_UPLOAD_BYTES/);
+      for (const res of [multipart, raw, json]) expect(res.body.detail).not.toMatch(/too large|file size limit|reach/i);
     } finally {
       await small.close();
     }

@@ -32,7 +32,7 @@ async function readMultipartFile(request: FastifyRequest): Promise<ImageInput> {
     throw badRequest('missing-file', `unexpected file field '${part.fieldname}'; send the image in the field 'file'`);
   }
   const bytes = await part.toBuffer();
-  if (part.file.truncated) throw tooLarge('the file exceeds MAX_UPLOAD_BYTES');
+  if (part.file.truncated) throw tooLarge('the file is larger than MAX_UPLOAD_BYTES');
   return { bytes, filename: part.filename || null };
 }
 
