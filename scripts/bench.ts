@@ -11,6 +11,9 @@
  *   cache     repeated image (hit path) vs distinct images (miss path), embedded LRU and Redis;
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
  *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
+ *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
+ *             run with its own defaults and bundled model) at concurrencies 8 and 32, so a
+ *             change is compared with the code before it on the same machine in the same run
  *
  * service, naive and soak run with the cache off (CACHE_MAX_ENTRIES=0): they measure the model path,
  * each server after 3 s of unmeasured warm-up load. Every load run also probes /health and /ready,
@@ -40,6 +43,7 @@ const { values } = parseArgs({
     port: { type: 'string', default: '8190' },
     resume: { type: 'boolean', default: false },
     'redis-port': { type: 'string', default: '6391' },
+    baseline: { type: 'string' },
   },
 });
 
@@ -77,6 +81,9 @@ interface Results {
   ceiling?: { imagesPerSecond: number; workers: number; batch: number };
   service: Record<string, LoadResult>;
   naive: Record<string, LoadResult>;
+  /** The server of another revision (--baseline), same load. */
+  baseline?: Record<string, LoadResult>;
+  baselineDir?: string;
   cache?: Record<string, LoadResult>;
   /** Sequential keep-alive requests, timed to the microsecond (autocannon rounds to ms). */
   sequential?: Record<string, { requests: number; p50Ms: number; p99Ms: number; meanMs: number }>;
@@ -190,9 +197,10 @@ async function startReferenceServer(): Promise<{ url: string; stop: () => void }
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
-async function startServer(env: Record<string, string>): Promise<ChildProcess> {
+async function startServer(env: Record<string, string>, cwd = '.'): Promise<ChildProcess> {
   // The built server (npm run build), as production runs it.
   const child = spawn(process.execPath, ['dist/server.js'], {
+    cwd,
     // MALLOC_ARENA_MAX as the Docker image sets it.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -303,11 +311,11 @@ if (!results.ceiling) {
 log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
 
 /** Load runs at each concurrency not measured yet, against one server started with `env`. */
-async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Record<string, string>): Promise<void> {
-  const store = results[name];
+async function measureRuns(name: 'service' | 'naive' | 'baseline', wanted: number[], env: Record<string, string>, cwd = '.'): Promise<void> {
+  const store = (results[name] ??= {});
   const pending = wanted.filter((c) => !store[c]);
   if (pending.length === 0) return;
-  const server = await startServer(env);
+  const server = await startServer(env, cwd);
   try {
     await warmUp();
     for (const c of pending) {
@@ -324,6 +332,11 @@ async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Rec
 
 await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0' });
 await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
+if (values.baseline) {
+  results.baselineDir = values.baseline;
+  // Its own defaults find its own bundled model; the repository variables are unknown to older code.
+  await measureRuns('baseline', [8, 32], { CACHE_MAX_ENTRIES: '0' }, values.baseline);
+}
 
 const soakSeconds = Number(values.soak);
 if (soakSeconds > 0 && !results.soak) {
@@ -436,12 +449,15 @@ if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-sc
 const rows: [string, LoadResult][] = [
   ...Object.values(results.service).map((r): [string, LoadResult] => ['service', r]),
   ...Object.values(results.naive).map((r): [string, LoadResult] => ['naive', r]),
+  ...Object.values(results.baseline ?? {}).map((r): [string, LoadResult] => ['baseline', r]),
 ];
 const s32 = results.service['32'];
 const n32 = results.naive['32'];
 const ratios: string[] = [];
 if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
 if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+const b32 = results.baseline?.['32'];
+if (s32 && b32) ratios.push(`service ÷ baseline (${results.baselineDir}) at concurrency 32: ${(ok(s32) / ok(b32)).toFixed(2)} (${b32.rps} req/s)`);
 const s8 = results.service['8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
 if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);

@@ -133,4 +133,25 @@ describe('hot reload under load', () => {
     await until(async () => (await versionStates(a, 'cifar10')).map((v) => `${v.version}:${v.state}`).join() === '5:AVAILABLE', 'version 5');
     expect((await request(app.server).post('/predict').attach('file', img.photo('deer'), 'deer.jpg')).headers['x-model-version']).toBe('5');
   });
+
+  it('frees every tensor of a replaced or removed version (in-thread instance)', { timeout: 120_000 }, async () => {
+    const tf = await import('@tensorflow/tfjs');
+    const repo = new TempRepository();
+    repos.push(repo);
+    repo.publish('cifar10', '1');
+    app = await buildApp({ MODEL_REPOSITORY: repo.root, INFERENCE_WORKERS: '0', ADMIN_API_KEYS: 'admin-key-0123456789abcdef', CACHE_MAX_ENTRIES: '0' });
+    const admin = (url: string) => request(app!.server).post(url).set('x-api-key', 'admin-key-0123456789abcdef');
+    const before = tf.memory();
+    for (let round = 0; round < 3; round++) {
+      repo.publish('cifar10', '2', (f) => f.metadata((m) => (m.description = `round ${round}`)));
+      expect((await admin('/v1/models/cifar10/reload')).body.default_version).toBe('2');
+      expect((await request(app.server).post('/predict').attach('file', img.photo('dog'), 'dog.jpg')).status).toBe(200);
+      repo.remove('cifar10', '2');
+      expect((await admin('/v1/models/cifar10/reload')).body.default_version).toBe('1');
+    }
+    await until(async () => (await versionStates(app!, 'cifar10')).length === 1, 'version 2 to be gone');
+    const after = tf.memory();
+    expect(after.numTensors).toBe(before.numTensors);
+    expect(after.numBytes).toBe(before.numBytes);
+  });
 });

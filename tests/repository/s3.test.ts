@@ -145,4 +145,30 @@ describe('S3 repository', () => {
     await putVersion('6');
     await until(async () => (await request(app.server).post('/predict').attach('file', img.photo('cat'), 'cat.jpg')).headers['x-model-version'] === '6', 'version 6 after the store is back');
   });
+
+  it('starts while the store is down: not ready, counting errors, and loads once the store answers', { timeout: 120_000 }, async () => {
+    await s3.stop();
+    const late = await buildApp(
+      {
+        MODEL_REPOSITORY: 's3://models/repo',
+        S3_ENDPOINT: s3.url,
+        S3_FORCE_PATH_STYLE: 'true',
+        MODEL_CACHE_DIR: cache,
+        MODEL_POLL_INTERVAL_S: '0.2',
+        CACHE_MAX_ENTRIES: '0',
+      },
+      false,
+    );
+    try {
+      await until(async () => /^mlapi_model_repository_errors_total [1-9]/m.test((await request(late.server).get('/metrics')).text), 'a failed first scan');
+      const ready = await request(late.server).get('/ready');
+      expect(ready.status).toBe(503);
+      expect(ready.body.detail).toMatch(/still loading/);
+      expect((await request(late.server).post('/predict').attach('file', img.photo('cat'), 'c.jpg')).status).toBe(503);
+      await s3.start();
+      await until(async () => (await request(late.server).get('/ready')).status === 200, 'readiness once the store is back');
+    } finally {
+      await late.close();
+    }
+  });
 });

@@ -52,18 +52,21 @@ export default fp<SwaggerOptions>(
         openapi: '3.0.3',
         info: {
           title: 'ml-inference-api',
-          description: 'Image classification (CIFAR-10) with TensorFlow.js. Errors are RFC 9457 problem details.',
+          description:
+            'A model server for image classifiers: a repository of named, versioned models (TensorFlow.js), reloaded live. Errors are RFC 9457 problem details.',
           version: opts.version,
         },
         components: {
           // Used by the protected routes when API keys are configured; Swagger UI's Authorize button fills them.
           securitySchemes: {
-            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS, as a bearer token' },
-            apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key from API_KEYS' },
+            bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key from API_KEYS (an admin key from ADMIN_API_KEYS on admin routes), as a bearer token' },
+            apiKeyAuth: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'An API key from API_KEYS (an admin key from ADMIN_API_KEYS on admin routes)' },
           },
         },
         tags: [
-          { name: 'inference', description: 'Classify images' },
+          { name: 'inference', description: 'Classify images with the default model, a model, or a model version' },
+          { name: 'models', description: 'The model repository: models, versions and their states' },
+          { name: 'admin', description: 'Load, unload and reload models (ADMIN_API_KEYS)' },
           { name: 'service', description: 'Health, readiness and service information' },
         ],
       },
