@@ -12,8 +12,9 @@
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
  *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
  *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
- *             run with its own defaults and bundled model) at concurrencies 8 and 32, so a
- *             change is compared with the code before it on the same machine in the same run
+ *             run with its own defaults and bundled model) against this one at concurrency 32,
+ *             --rounds times each, alternating which goes first (10-s runs on this VM vary by
+ *             ±20 % even between two runs of the same code); the medians are compared
  *
  * service, naive and soak run with the cache off (CACHE_MAX_ENTRIES=0): they measure the model path,
  * each server after 3 s of unmeasured warm-up load. Every load run also probes /health and /ready,
@@ -44,6 +45,7 @@ const { values } = parseArgs({
     resume: { type: 'boolean', default: false },
     'redis-port': { type: 'string', default: '6391' },
     baseline: { type: 'string' },
+    rounds: { type: 'string', default: '4' },
   },
 });
 
@@ -81,9 +83,8 @@ interface Results {
   ceiling?: { imagesPerSecond: number; workers: number; batch: number };
   service: Record<string, LoadResult>;
   naive: Record<string, LoadResult>;
-  /** The server of another revision (--baseline), same load. */
-  baseline?: Record<string, LoadResult>;
-  baselineDir?: string;
+  /** This server and another revision's (--baseline) at concurrency 32, alternating. */
+  baseline?: { dir: string; concurrency: number; service: number[]; baseline: number[] };
   cache?: Record<string, LoadResult>;
   /** Sequential keep-alive requests, timed to the microsecond (autocannon rounds to ms). */
   sequential?: Record<string, { requests: number; p50Ms: number; p99Ms: number; meanMs: number }>;
@@ -311,7 +312,7 @@ if (!results.ceiling) {
 log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
 
 /** Load runs at each concurrency not measured yet, against one server started with `env`. */
-async function measureRuns(name: 'service' | 'naive' | 'baseline', wanted: number[], env: Record<string, string>, cwd = '.'): Promise<void> {
+async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Record<string, string>, cwd = '.'): Promise<void> {
   const store = (results[name] ??= {});
   const pending = wanted.filter((c) => !store[c]);
   if (pending.length === 0) return;
@@ -333,9 +334,27 @@ async function measureRuns(name: 'service' | 'naive' | 'baseline', wanted: numbe
 await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0' });
 await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
 if (values.baseline) {
-  results.baselineDir = values.baseline;
-  // Its own defaults find its own bundled model; the repository variables are unknown to older code.
-  await measureRuns('baseline', [8, 32], { CACHE_MAX_ENTRIES: '0' }, values.baseline);
+  const dir = values.baseline;
+  const cmp = (results.baseline ??= { dir, concurrency: 32, service: [], baseline: [] });
+  const rounds = Number(values.rounds);
+  /** One server (this one, or the baseline's in its own folder with its own defaults), warmed, at c32. */
+  const once = async (which: 'service' | 'baseline'): Promise<void> => {
+    const server = await startServer({ CACHE_MAX_ENTRIES: '0' }, which === 'baseline' ? dir : '.');
+    try {
+      await warmUp();
+      log(`${which}: concurrency 32, ${duration} s (round ${cmp[which].length + 1} of ${rounds})`);
+      const r = await load(server.pid!, 32, duration);
+      cmp[which].push(r.errors + r.timeouts > 0 ? 0 : ok(r) / duration);
+      await save();
+      log(`  ${r.rps} req/s`);
+    } finally {
+      await stopServer(server);
+    }
+  };
+  for (let i = Math.min(cmp.service.length, cmp.baseline.length); i < rounds; i++) {
+    const order: ('service' | 'baseline')[] = i % 2 === 0 ? ['service', 'baseline'] : ['baseline', 'service'];
+    for (const which of order) if (cmp[which].length <= i) await once(which);
+  }
 }
 
 const soakSeconds = Number(values.soak);
@@ -449,15 +468,24 @@ if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-sc
 const rows: [string, LoadResult][] = [
   ...Object.values(results.service).map((r): [string, LoadResult] => ['service', r]),
   ...Object.values(results.naive).map((r): [string, LoadResult] => ['naive', r]),
-  ...Object.values(results.baseline ?? {}).map((r): [string, LoadResult] => ['baseline', r]),
 ];
 const s32 = results.service['32'];
 const n32 = results.naive['32'];
 const ratios: string[] = [];
 if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
 if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
-const b32 = results.baseline?.['32'];
-if (s32 && b32) ratios.push(`service ÷ baseline (${results.baselineDir}) at concurrency 32: ${(ok(s32) / ok(b32)).toFixed(2)} (${b32.rps} req/s)`);
+const cmp = results.baseline;
+if (cmp && cmp.service.length > 0 && cmp.baseline.length > 0) {
+  const median = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+  ratios.push(
+    `service ÷ baseline (${cmp.dir}) at concurrency 32, median of ${cmp.service.length} alternating runs: ${(median(cmp.service) / median(cmp.baseline)).toFixed(2)} (this code ${fmt(cmp.service)} req/s; baseline ${fmt(cmp.baseline)} req/s)`,
+  );
+}
 const s8 = results.service['8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
 if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);

@@ -6,7 +6,7 @@
  */
 import type { BackendChoice } from './backend-choice.js';
 import { InThreadHost, WorkerHost, type Host } from './hosts.js';
-import type { Executor } from './scheduler.js';
+import { ExecutorCrashedError, type Executor } from './scheduler.js';
 
 export interface PoolOptions {
   /** Worker threads; 0 runs models on the calling thread. */
@@ -25,7 +25,9 @@ export interface PoolEvents {
 export class InstancePool {
   private readonly hosts = new Set<Host>();
   private readonly idle: Host[] = [];
-  private readonly waiters: ((host: Host) => void)[] = [];
+  private readonly waiters: { resolve: (host: Host) => void; reject: (err: Error) => void }[] = [];
+  /** Threads being started to replace dead ones. */
+  private restarting = 0;
   /** Versions loaded in every thread, by key, with their folder (for replacement threads). */
   private readonly loaded = new Map<string, string>();
   /** Versions each thread holds. */
@@ -128,14 +130,28 @@ export class InstancePool {
   private acquire(): Promise<Host> {
     const host = this.idle.shift();
     if (host) return Promise.resolve(host);
-    return new Promise((resolve) => this.waiters.push(resolve));
+    if (this.none()) return Promise.reject(this.noThread());
+    return new Promise((resolve, reject) => this.waiters.push({ resolve, reject }));
   }
 
   private release(host: Host): void {
     if (!host.healthy || !this.hosts.has(host)) return;
     const next = this.waiters.shift();
-    if (next) next(host);
+    if (next) next.resolve(host);
     else this.idle.push(host);
+  }
+
+  /** No thread runs and none is coming: waiting would never end. */
+  private none(): boolean {
+    return this.size === 0 && this.restarting === 0;
+  }
+
+  private noThread(): ExecutorCrashedError {
+    return new ExecutorCrashedError('pool', 'no inference thread is running');
+  }
+
+  private failWaiters(): void {
+    for (const w of this.waiters.splice(0)) w.reject(this.noThread());
   }
 
   private replace(dead: WorkerHost, reason: string, onDeath: (host: WorkerHost, reason: string) => void): void {
@@ -144,6 +160,7 @@ export class InstancePool {
     if (at >= 0) this.idle.splice(at, 1);
     this.events.onHostDeath?.(dead.name, reason);
     if (this.closed) return;
+    this.restarting++;
     void (async () => {
       try {
         const fresh = await WorkerHost.start(dead.name, this.opts.backend, this.opts.workerNice ?? 0, onDeath);
@@ -160,6 +177,9 @@ export class InstancePool {
         this.events.onHostRestart?.(fresh.name);
       } catch (err) {
         this.events.onHostDeath?.(dead.name, `restart failed: ${String(err)}`);
+      } finally {
+        this.restarting--;
+        if (this.none()) this.failWaiters();
       }
     })();
   }

@@ -8,94 +8,11 @@
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
 import { byVersionDesc, isModelName, isVersion } from './names.js';
 import { selectVersions, type ModelConfig } from './policy.js';
-import type { RefusedEntry, RepositorySource, SourceModel, SourceVersion } from './source.js';
+import { Instance } from './instance.js';
+import type { RepositorySource, SourceModel, SourceVersion } from './source.js';
+import type { Lease, Loader, ModelStatus, RepositoryEvents, RepositoryOptions, Servable, VersionState, VersionStatus } from './types.js';
 
-export type VersionState = 'LOADING' | 'AVAILABLE' | 'UNLOADING' | 'FAILED';
-
-/** What the repository serves: anything that can be disposed once it has drained. */
-export interface Servable {
-  dispose(): Promise<void>;
-}
-
-export interface LoadRequest {
-  name: string;
-  version: string;
-  /** A short id of the files' fingerprint. */
-  revision: string;
-  dir: string;
-}
-
-export type Loader<T> = (request: LoadRequest) => Promise<T>;
-
-export interface RepositoryEvents<T> {
-  onLoaded?: (name: string, version: string, served: T) => void;
-  onLoadFailed?: (name: string, version: string, reason: string) => void;
-  onUnloaded?: (name: string, version: string) => void;
-  onSourceError?: (err: unknown, retryInS: number) => void;
-  onRefused?: (entries: RefusedEntry[]) => void;
-  onConfigProblem?: (name: string, problem: string) => void;
-}
-
-export interface RepositoryOptions {
-  /** Seconds between scans of the source; 0 scans only at start (and on admin calls). */
-  pollIntervalS: number;
-  /** Longest wait between retries while the source cannot be read. */
-  maxBackoffS?: number;
-}
-
-export interface VersionStatus {
-  version: string;
-  state: VersionState;
-  reason?: string;
-}
-
-export interface ModelStatus {
-  name: string;
-  /** The version that serves requests naming none, or null while none can. */
-  default_version: string | null;
-  versions: VersionStatus[];
-}
-
-/** A served version held by one request; release it when the request is done. */
-export interface Lease<T> {
-  readonly value: T;
-  readonly name: string;
-  readonly version: string;
-  release(): void;
-}
-
-/** One loaded copy of a version's files, with the requests holding it. */
-class Instance<T extends Servable> {
-  leases = 0;
-  private retired = false;
-  private disposed: Promise<void> | undefined;
-  private readonly waiters: (() => void)[] = [];
-
-  constructor(
-    readonly value: T,
-    readonly fingerprint: string,
-  ) {}
-
-  /** Resolves once no request holds it and it is disposed. */
-  retire(): Promise<void> {
-    this.retired = true;
-    const done = new Promise<void>((resolve) => this.waiters.push(resolve));
-    this.check();
-    return done;
-  }
-
-  release(): void {
-    this.leases--;
-    this.check();
-  }
-
-  private check(): void {
-    if (!this.retired || this.leases > 0) return;
-    this.disposed ??= this.value.dispose().catch(() => undefined);
-    const waiters = this.waiters.splice(0);
-    void this.disposed.then(() => waiters.forEach((w) => w()));
-  }
-}
+export type { Lease, LoadRequest, Loader, ModelStatus, RepositoryEvents, RepositoryOptions, Servable, VersionState, VersionStatus } from './types.js';
 
 interface Slot<T extends Servable> {
   version: string;
