@@ -95,7 +95,13 @@ export class InstancePool {
     try {
       // A thread that replaced a dead one while this version was loading does not hold it yet.
       const dir = this.loaded.get(key);
-      if (dir !== undefined && !this.held.get(host)?.has(key)) await this.loadOn(host, key, dir);
+      if (dir !== undefined && !this.held.get(host)?.has(key)) {
+        // Its files may be gone since (a removed local folder): the batch is retried on a
+        // thread that holds the version, rather than failing as a server error.
+        await this.loadOn(host, key, dir).catch((err: unknown) => {
+          throw new ExecutorCrashedError(host.name, `could not load ${key}: ${err instanceof Error ? err.message : String(err)}`);
+        });
+      }
       return await host.run(key, batch, n);
     } finally {
       this.release(host);
