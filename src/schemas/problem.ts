@@ -10,17 +10,7 @@ export const problemSchema = z
     instance: z.string().describe('The request path'),
     request_id: z.string().describe('Also sent as the X-Request-Id response header'),
   })
-  .meta({
-    id: 'Problem',
-    example: {
-      type: 'urn:ml-inference-api:problem:unsupported-image',
-      title: 'Unsupported Media Type',
-      status: 415,
-      detail: "image format 'svg' is not supported; send one of jpeg, png, webp, gif, tiff, avif",
-      instance: '/predict',
-      request_id: '5b0f3b7e-3c2a-4d55-9c1e-0a8f1f3f2b11',
-    },
-  });
+  .meta({ id: 'Problem' });
 
 export type Problem = z.infer<typeof problemSchema>;
 
@@ -30,9 +20,10 @@ export function problemResponses(...codes: number[]): Record<number, typeof prob
 }
 
 const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: 'Missing file, malformed body or content that is not an image',
+  400: 'Missing file, malformed body, content that is not an image, or an invalid model name or version',
   401: 'Missing or invalid credentials',
-  404: 'No such route or model',
+  403: 'The admin API is disabled (no ADMIN_API_KEYS)',
+  404: 'No such route, model or version',
   413: 'Upload larger than MAX_UPLOAD_BYTES, or too many files',
   415: 'Unsupported Content-Type, or an image format that is not accepted (SVG, PDF, HEIC ...)',
   422: 'The image could not be decoded, or has more than MAX_INPUT_PIXELS pixels',

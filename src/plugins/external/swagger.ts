@@ -19,9 +19,9 @@ function jsonSchema(schema: z.ZodType): OpenAPIV3.SchemaObject {
  * The prediction routes take several body encodings, which a single route body schema cannot
  * describe; their request bodies are generated here from the same zod schemas the handlers use.
  */
-function requestBodies(): Record<string, OpenAPIV3.RequestBodyObject> {
+function requestBodies(): Record<'predict' | 'batch', OpenAPIV3.RequestBodyObject> {
   return {
-    '/predict': {
+    predict: {
       required: true,
       content: {
         'multipart/form-data': { schema: jsonSchema(predictMultipartBodySchema) },
@@ -30,7 +30,7 @@ function requestBodies(): Record<string, OpenAPIV3.RequestBodyObject> {
         'application/octet-stream': { schema: binary },
       },
     },
-    '/predict/batch': {
+    batch: {
       required: true,
       content: {
         'multipart/form-data': { schema: jsonSchema(batchMultipartBodySchema) },
@@ -38,6 +38,87 @@ function requestBodies(): Record<string, OpenAPIV3.RequestBodyObject> {
       },
     },
   };
+}
+
+/** One realistic example per error status (the Problem schema itself carries none). */
+const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
+  '400': { slug: 'missing-file', title: 'Bad Request', detail: "the multipart body has no file; send the image in the field 'file'", instance: '/predict' },
+  '401': { slug: 'unauthorized', title: 'Unauthorized', detail: 'an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>', instance: '/predict' },
+  '403': { slug: 'admin-disabled', title: 'Forbidden', detail: 'the admin API is disabled: set ADMIN_API_KEYS to enable it', instance: '/v1/models/cifar10/reload' },
+  '404': { slug: 'unknown-model', title: 'Not Found', detail: "no model named 'resnet' in the repository", instance: '/v1/models/resnet/predict' },
+  '413': { slug: 'payload-too-large', title: 'Payload Too Large', detail: 'a file is larger than MAX_UPLOAD_BYTES (10485760 bytes)', instance: '/predict' },
+  '415': { slug: 'unsupported-image', title: 'Unsupported Media Type', detail: "image format 'svg' is not supported; send one of jpeg, png, webp, gif, tiff, avif", instance: '/predict' },
+  '422': { slug: 'undecodable-image', title: 'Unprocessable Entity', detail: 'the jpeg image could not be decoded: premature end of JPEG image', instance: '/predict' },
+  '429': { slug: 'rate-limited', title: 'Too Many Requests', detail: 'more than 600 requests in 1 minute; retry later', instance: '/predict' },
+  '500': { slug: 'internal', title: 'Internal Server Error', detail: 'an unexpected error occurred; quote the request_id when reporting it', instance: '/predict' },
+  '503': { slug: 'not-ready', title: 'Service Unavailable', detail: "model 'cifar10' is still loading", instance: '/predict' },
+};
+
+/** What each 2xx body is, by its component (fastify-swagger would say "Default Response"). */
+const SUCCESS_DESCRIPTIONS: Record<string, string> = {
+  Prediction: 'The prediction, with the model version that made it',
+  BatchPrediction: 'One entry per image, in request order',
+  ModelList: 'Every model with its versions and their states',
+  ModelEntry: "The model's versions and their states after the operation",
+  ModelDetail: "The model's versions and its default version's metadata",
+  VersionDetail: "The version's state and metadata",
+  ModelReady: 'The model can serve requests that name no version',
+  Health: 'The process answers',
+  Ready: 'Ready to serve',
+  ServiceInfo: 'Service information',
+  MetricsSummary: 'Prometheus text exposition, or this summary for Accept: application/json',
+};
+
+/**
+ * Fixes to the generated document: the prediction routes' several body encodings; error
+ * responses as application/problem+json with an example of their own status; 2xx responses
+ * described; and only the component schemas that are used (the zod provider emits an
+ * `…Input` twin of every registered schema, which responses never reference).
+ */
+function finish(doc: OpenAPIV3.Document): OpenAPIV3.Document {
+  const bodies = requestBodies();
+  for (const [path, item] of Object.entries(doc.paths ?? {})) {
+    for (const op of Object.values(item ?? {}) as OpenAPIV3.OperationObject[]) {
+      if (typeof op !== 'object' || op === null || !('responses' in op)) continue;
+      if (path.endsWith('/predict')) op.requestBody = bodies.predict;
+      if (path.endsWith('/predict/batch')) op.requestBody = bodies.batch;
+      for (const [status, response] of Object.entries(op.responses) as [string, OpenAPIV3.ResponseObject][]) {
+        const content = response.content ?? {};
+        if (Number(status) >= 400) {
+          const schema = content['application/json']?.schema ?? content['application/problem+json']?.schema;
+          const ex = PROBLEM_EXAMPLES[status];
+          response.content = {
+            'application/problem+json': {
+              ...(schema ? { schema } : {}),
+              ...(ex ? { example: { type: `urn:ml-inference-api:problem:${ex.slug}`, title: ex.title, status: Number(status), detail: ex.detail, instance: ex.instance, request_id: '5b0f3b7e-3c2a-4d55-9c1e-0a8f1f3f2b11' } } : {}),
+            },
+          };
+        } else if (response.description === 'Default Response') {
+          const ref = Object.values(content)[0]?.schema;
+          const name = ref && '$ref' in ref ? ref.$ref.split('/').at(-1) : undefined;
+          response.description = (name && SUCCESS_DESCRIPTIONS[name]) ?? 'OK';
+        }
+      }
+    }
+  }
+  const schemas = doc.components?.schemas ?? {};
+  const { schemas: _all, ...rest } = doc.components ?? {};
+  const used = JSON.stringify({ ...doc, components: rest });
+  let grew = true;
+  const keep = new Set<string>();
+  // A used schema may reference others: follow references until nothing new is found.
+  while (grew) {
+    grew = false;
+    const text = used + JSON.stringify([...keep].map((k) => schemas[k]));
+    for (const name of Object.keys(schemas)) {
+      if (!keep.has(name) && text.includes(`"#/components/schemas/${name}"`)) {
+        keep.add(name);
+        grew = true;
+      }
+    }
+  }
+  for (const name of Object.keys(schemas)) if (!keep.has(name)) delete schemas[name];
+  return doc;
 }
 
 export interface SwaggerOptions {
@@ -71,14 +152,7 @@ export default fp<SwaggerOptions>(
         ],
       },
       transform: jsonSchemaTransform,
-      transformObject: (doc) => {
-        const out = jsonSchemaTransformObject(doc) as OpenAPIV3.Document;
-        for (const [path, body] of Object.entries(requestBodies())) {
-          const post = out.paths?.[path]?.post;
-          if (post) post.requestBody = body;
-        }
-        return out;
-      },
+      transformObject: (doc) => finish(jsonSchemaTransformObject(doc) as OpenAPIV3.Document),
     });
     if (opts.enableUi) {
       // The UI page has no inline scripts, so helmet's strict policy ('self' only) covers it too.
