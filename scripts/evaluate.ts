@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/inference/backend.js';
 import { ImageClassifier } from '../src/inference/classifier.js';
+import { readMetadata } from '../src/inference/metadata.js';
 import { prepareImage } from '../src/preprocessing/image.js';
 import { confusionMatrixSvg } from '../src/training/confusion.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
@@ -40,7 +41,8 @@ const model = await ImageClassifier.load(values.model);
 // The repository layout names the model: <repository>/<name>/<version>/.
 const modelName = basename(dirname(resolve(values.model)));
 const modelVersion = basename(resolve(values.model));
-const labels = model.labels;
+const metadata = await readMetadata(values.model);
+const labels = metadata.labels;
 let entries = await listDataset(folder, labels);
 if (values.split === 'val') {
   const { val } = splitDataset(entries, Number(values['val-per-label']));
@@ -73,7 +75,7 @@ const batchSize = Number(values['batch-size']);
 let correct = [...done.values()].filter((r) => r.predicted === r.label).length;
 for (let i = 0; i < todo.length; i += batchSize) {
   const chunk = todo.slice(i, i + batchSize);
-  const inputs = await Promise.all(chunk.map(async (e) => (await prepareImage(await readFile(e.file), model.metadata.preprocessing, { maxInputPixels: 25_000_000 })).input));
+  const inputs = await Promise.all(chunk.map(async (e) => (await prepareImage(await readFile(e.file), metadata.preprocessing, { maxInputPixels: 25_000_000 })).input));
   const probs = await model.classify(inputs);
   const rows = chunk.map((e, k): Row => {
     const p = probs[k]!;

@@ -8,6 +8,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../inference/scheduler.js';
 import { ImageError, type ImageErrorCode } from '../preprocessing/image.js';
+import { FeatureInputError } from '../kinds/tabular/request.js';
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
 
 export class ProblemError extends Error {
@@ -18,6 +19,8 @@ export class ProblemError extends Error {
     readonly slug: string,
     detail: string,
     readonly headers: Record<string, string> = {},
+    /** Extension members of the problem body (RFC 9457 §3.2), e.g. `errors`. */
+    readonly extensions: Record<string, unknown> = {},
   ) {
     super(detail);
     this.name = 'ProblemError';
@@ -63,10 +66,11 @@ export function toClientProblem(err: unknown): ProblemError {
   if (err instanceof UnknownModelError) return notFound('unknown-model', err.message);
   if (err instanceof UnknownVersionError) return notFound('unknown-version', err.message);
   if (err instanceof ModelUnavailableError) return unavailable(err.message, err.retryAfterS);
+  if (err instanceof FeatureInputError) return new ProblemError(422, 'invalid-features', err.message, {}, { errors: err.errors });
   throw err;
 }
 
-const DOMAIN_ERRORS = [ImageError, QueueFullError, ExecutorCrashedError, SchedulerClosedError, InvalidModelRefError, UnknownModelError, UnknownVersionError, ModelUnavailableError];
+const DOMAIN_ERRORS = [FeatureInputError, ImageError, QueueFullError, ExecutorCrashedError, SchedulerClosedError, InvalidModelRefError, UnknownModelError, UnknownVersionError, ModelUnavailableError];
 
 /** The limits that framework errors are explained with. */
 export interface RequestLimits {
@@ -84,6 +88,7 @@ export interface RenderedProblem {
   title?: string;
   detail: string;
   headers?: Record<string, string>;
+  extensions?: Record<string, unknown>;
 }
 
 /** Framework errors explained in the project's words, with the limit or accepted set. */
@@ -124,7 +129,7 @@ const FASTIFY_SLUGS: Record<string, string> = {
 
 /** The problem an error is, or undefined for a server fault. */
 export function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits): RenderedProblem | undefined {
-  if (error instanceof ProblemError) return { status: error.status, slug: error.slug, detail: error.message, headers: error.headers };
+  if (error instanceof ProblemError) return { status: error.status, slug: error.slug, detail: error.message, headers: error.headers, extensions: error.extensions };
   if (DOMAIN_ERRORS.some((type) => error instanceof type)) return classifyError(toClientProblem(error), request, limits);
   if (hasZodFastifySchemaValidationErrors(error) || ('validation' in error && error.validation)) {
     return { status: 400, slug: 'invalid-request', detail: error.message };
@@ -156,5 +161,5 @@ export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: Ren
     .code(p.status)
     .headers(p.headers ?? {})
     .type('application/problem+json')
-    .send({ type: problemType(p.slug), title, status: p.status, detail: p.detail, instance: request.url.split('?')[0], request_id: request.id });
+    .send({ type: problemType(p.slug), title, status: p.status, detail: p.detail, instance: request.url.split('?')[0], request_id: request.id, ...p.extensions });
 }

@@ -1,10 +1,20 @@
-/** One loaded image classifier: the Layers model, its metadata, and batched prediction. */
+/**
+ * One loaded TF.js Layers model and batched prediction: `n` inputs of `signature.inputShape`
+ * in, `n × signature.outputs` values out. Image classifiers and tabular models alike; what
+ * the numbers mean is the model kind's business.
+ */
 import * as tf from '@tensorflow/tfjs';
 import { foldForInference, type FoldedModel } from './fold.js';
-import { DescribedModel, readMetadata, type ModelMetadata } from './metadata.js';
+import { readMetadata } from './metadata.js';
 import { loadModelFromDir } from './model-files.js';
 
-export class ImageClassifier extends DescribedModel {
+/** The shapes a loaded model must have: one input (without the batch axis), and its outputs. */
+export interface ModelSignature {
+  inputShape: number[];
+  outputs: number;
+}
+
+export class ImageClassifier {
   private disposed = false;
   /** Seconds spent loading and warming up. */
   loadSeconds = 0;
@@ -13,21 +23,22 @@ export class ImageClassifier extends DescribedModel {
 
   private constructor(
     private readonly model: tf.LayersModel,
-    metadata: ModelMetadata,
+    readonly signature: ModelSignature,
     readonly dir: string,
-  ) {
-    super(metadata);
-  }
+  ) {}
 
-  /** Load `dir` (model.json, shards, metadata.json), check they agree, and warm up. */
-  static async load(dir: string, warmupRuns = 2): Promise<ImageClassifier> {
+  /**
+   * Load `dir` (model.json and shards), check its shapes against `signature` (by default the
+   * image classifier's metadata.json), and warm up.
+   */
+  static async load(dir: string, warmupRuns = 2, signature?: ModelSignature): Promise<ImageClassifier> {
     const started = performance.now();
-    const metadata = await readMetadata(dir);
+    const sig = signature ?? (await imageSignature(dir));
     const model = await loadModelFromDir(dir);
     try {
-      checkShapes(model, metadata);
-      const classifier = new ImageClassifier(model, metadata, dir);
-      classifier.folded = verifiedFold(model, metadata);
+      checkShapes(model, sig);
+      const classifier = new ImageClassifier(model, sig, dir);
+      classifier.folded = verifiedFold(model, sig);
       for (let i = 0; i < warmupRuns; i++) await classifier.classify([new Float32Array(classifier.inputSize)]);
       classifier.loadSeconds = (performance.now() - started) / 1000;
       return classifier;
@@ -37,7 +48,12 @@ export class ImageClassifier extends DescribedModel {
     }
   }
 
-  /** Class probabilities for each input, computed as one batched tensor. */
+  /** Values in one input. */
+  get inputSize(): number {
+    return this.signature.inputShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Outputs for each input, computed as one batched tensor. */
   async classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     const n = inputs.length;
     if (n === 0) return [];
@@ -48,7 +64,7 @@ export class ImageClassifier extends DescribedModel {
       batch.set(input, i * size);
     });
     const flat = await this.classifyPacked(batch, n);
-    const k = this.labels.length;
+    const k = this.signature.outputs;
     return Array.from({ length: n }, (_, i) => flat.slice(i * k, (i + 1) * k));
   }
 
@@ -56,10 +72,9 @@ export class ImageClassifier extends DescribedModel {
   async classifyPacked(batch: Float32Array, n: number): Promise<Float32Array> {
     if (this.disposed) throw new Error(`the model in ${this.dir} has been disposed`);
     if (batch.length !== n * this.inputSize) throw new RangeError(`batch has ${batch.length} values, expected ${n} × ${this.inputSize}`);
-    const [h, w, c] = this.metadata.inputShape;
     const probs = tf.tidy(() => {
-      const x = tf.tensor4d(batch, [n, h, w, c]);
-      return this.folded ? this.folded.run(x) : (this.model.predict(x) as tf.Tensor);
+      const x = tf.tensor(batch, [n, ...this.signature.inputShape]);
+      return this.folded ? this.folded.run(x as tf.Tensor4D) : (this.model.predict(x) as tf.Tensor);
     });
     try {
       return (await probs.data()) as Float32Array;
@@ -82,26 +97,31 @@ export class ImageClassifier extends DescribedModel {
 }
 
 /** The folded graph, if it gives the model's own outputs on a random batch; else null. */
-function verifiedFold(model: tf.LayersModel, metadata: ModelMetadata): FoldedModel | null {
+function verifiedFold(model: tf.LayersModel, signature: ModelSignature): FoldedModel | null {
   const folded = foldForInference(model);
   if (!folded) return null;
   const diff = tf.tidy(() => {
-    const x = tf.randomUniform([2, ...metadata.inputShape], -1, 1, 'float32', 7) as tf.Tensor4D;
-    return tf.max(tf.abs(tf.sub(folded.run(x), model.predict(x) as tf.Tensor))).dataSync()[0]!;
+    const x = tf.randomUniform([2, ...signature.inputShape], -1, 1, 'float32', 7);
+    return tf.max(tf.abs(tf.sub(folded.run(x as tf.Tensor4D), model.predict(x) as tf.Tensor))).dataSync()[0]!;
   });
   if (diff <= 1e-4) return folded;
   folded.dispose();
   return null;
 }
 
-function checkShapes(model: tf.LayersModel, metadata: ModelMetadata): void {
+async function imageSignature(dir: string): Promise<ModelSignature> {
+  const metadata = await readMetadata(dir);
+  return { inputShape: [...metadata.inputShape], outputs: metadata.labels.length };
+}
+
+function checkShapes(model: tf.LayersModel, signature: ModelSignature): void {
   const input = model.inputs[0]?.shape ?? [];
   const output = model.outputs[0]?.shape ?? [];
-  const expectedIn = [null, ...metadata.inputShape];
+  const expectedIn = [null, ...signature.inputShape];
   if (JSON.stringify(input) !== JSON.stringify(expectedIn)) {
     throw new Error(`model input shape ${JSON.stringify(input)} does not match metadata inputShape ${JSON.stringify(expectedIn)}`);
   }
-  if (JSON.stringify(output) !== JSON.stringify([null, metadata.labels.length])) {
-    throw new Error(`model output shape ${JSON.stringify(output)} does not match ${metadata.labels.length} labels in metadata`);
+  if (JSON.stringify(output) !== JSON.stringify([null, signature.outputs])) {
+    throw new Error(`model output shape ${JSON.stringify(output)} does not match ${signature.outputs} outputs in metadata`);
   }
 }

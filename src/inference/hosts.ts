@@ -1,7 +1,7 @@
 /** Inference hosts: a thread that holds model versions and runs one batch at a time for any of them. */
 import type { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend-choice.js';
-import type { ImageClassifier } from './classifier.js';
+import type { ImageClassifier, ModelSignature } from './classifier.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
 import { startWorker } from './threads.js';
@@ -11,7 +11,7 @@ export interface Host {
   readonly backend: string;
   /** False once the thread is gone: it gets no more batches. */
   readonly healthy: boolean;
-  load(key: string, dir: string, warmupRuns: number): Promise<void>;
+  load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void>;
   unload(key: string): void;
   /** Class probabilities (n × classes) for `n` inputs packed in `batch` (which it may take over). */
   run(key: string, batch: Float32Array, n: number): Promise<Float32Array>;
@@ -34,9 +34,9 @@ export class InThreadHost implements Host {
     return new InThreadHost(await initBackend(choice));
   }
 
-  async load(key: string, dir: string, warmupRuns: number): Promise<void> {
+  async load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void> {
     const { ImageClassifier } = await import('./classifier.js');
-    const model = await ImageClassifier.load(dir, warmupRuns);
+    const model = await ImageClassifier.load(dir, warmupRuns, signature);
     this.models.get(key)?.dispose();
     this.models.set(key, model);
   }
@@ -123,8 +123,8 @@ export class WorkerHost implements Host {
     });
   }
 
-  async load(key: string, dir: string, warmupRuns: number): Promise<void> {
-    await this.call({ type: 'load', id: this.nextId++, key, dir, warmupRuns });
+  async load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void> {
+    await this.call({ type: 'load', id: this.nextId++, key, dir, warmupRuns, signature });
   }
 
   unload(key: string): void {

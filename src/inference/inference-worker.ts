@@ -5,7 +5,7 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendChoice } from './backend.js';
-import { ImageClassifier } from './classifier.js';
+import { ImageClassifier, type ModelSignature } from './classifier.js';
 
 /** What a worker is started with. */
 export interface WorkerOptions {
@@ -15,7 +15,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; key: string; dir: string; warmupRuns: number }
+  | { type: 'load'; id: number; key: string; dir: string; warmupRuns: number; signature: ModelSignature }
   | { type: 'unload'; key: string }
   | { type: 'run'; id: number; key: string; batch: Float32Array; n: number };
 
@@ -43,7 +43,7 @@ const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error
 
 port.on('message', (req: WorkerRequest) => {
   if (req.type === 'load') {
-    ImageClassifier.load(req.dir, req.warmupRuns).then(
+    ImageClassifier.load(req.dir, req.warmupRuns, req.signature).then(
       (model) => {
         models.get(req.key)?.dispose();
         models.set(req.key, model);

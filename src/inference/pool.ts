@@ -5,6 +5,7 @@
  * A thread that dies is replaced and reloaded with every version it held.
  */
 import type { BackendChoice } from './backend-choice.js';
+import type { ModelSignature } from './classifier.js';
 import { InThreadHost, WorkerHost, type Host } from './hosts.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';
 
@@ -28,8 +29,8 @@ export class InstancePool {
   private readonly waiters: { resolve: (host: Host) => void; reject: (err: Error) => void }[] = [];
   /** Threads being started to replace dead ones. */
   private restarting = 0;
-  /** Versions loaded in every thread, by key, with their folder (for replacement threads). */
-  private readonly loaded = new Map<string, string>();
+  /** Versions loaded in every thread, by key, with their folder and shapes (for replacement threads). */
+  private readonly loaded = new Map<string, { dir: string; signature: ModelSignature }>();
   /** Versions each thread holds. */
   private readonly held = new WeakMap<Host, Set<string>>();
   private closed = false;
@@ -63,11 +64,12 @@ export class InstancePool {
   }
 
   /** Load (and warm) a version into every thread; on any failure it is unloaded from all. */
-  async load(key: string, dir: string): Promise<void> {
+  async load(key: string, dir: string, signature: ModelSignature): Promise<void> {
     const hosts = [...this.hosts].filter((h) => h.healthy);
+    const spec = { dir, signature };
     try {
-      await Promise.all(hosts.map((h) => this.loadOn(h, key, dir)));
-      this.loaded.set(key, dir);
+      await Promise.all(hosts.map((h) => this.loadOn(h, key, spec)));
+      this.loaded.set(key, spec);
     } catch (err) {
       for (const h of hosts) this.unloadFrom(h, key);
       throw err;
@@ -79,8 +81,8 @@ export class InstancePool {
     for (const h of this.hosts) this.unloadFrom(h, key);
   }
 
-  private async loadOn(host: Host, key: string, dir: string): Promise<void> {
-    await host.load(key, dir, this.opts.warmupRuns);
+  private async loadOn(host: Host, key: string, spec: { dir: string; signature: ModelSignature }): Promise<void> {
+    await host.load(key, spec.dir, this.opts.warmupRuns, spec.signature);
     this.held.get(host)?.add(key);
   }
 
@@ -94,11 +96,11 @@ export class InstancePool {
     const host = await this.acquire();
     try {
       // A thread that replaced a dead one while this version was loading does not hold it yet.
-      const dir = this.loaded.get(key);
-      if (dir !== undefined && !this.held.get(host)?.has(key)) {
+      const spec = this.loaded.get(key);
+      if (spec !== undefined && !this.held.get(host)?.has(key)) {
         // Its files may be gone since (a removed local folder): the batch is retried on a
         // thread that holds the version, rather than failing as a server error.
-        await this.loadOn(host, key, dir).catch((err: unknown) => {
+        await this.loadOn(host, key, spec).catch((err: unknown) => {
           throw new ExecutorCrashedError(host.name, `could not load ${key}: ${err instanceof Error ? err.message : String(err)}`);
         });
       }
@@ -171,8 +173,8 @@ export class InstancePool {
       try {
         const fresh = await WorkerHost.start(dead.name, this.opts.backend, this.opts.workerNice ?? 0, onDeath);
         const keys: string[] = [];
-        for (const [key, dir] of [...this.loaded]) {
-          await fresh.load(key, dir, this.opts.warmupRuns);
+        for (const [key, spec] of [...this.loaded]) {
+          await fresh.load(key, spec.dir, this.opts.warmupRuns, spec.signature);
           keys.push(key);
         }
         if (this.closed) return void fresh.stop();

@@ -2,7 +2,8 @@
  * One version of a model as the service runs it: its metadata on the main thread, its copy in
  * every thread of the shared pool, and its own dynamic-batching scheduler in front of them.
  */
-import { DescribedModel, inputSizeOf, type ModelMetadata } from './metadata.js';
+import type { AnyMetadata } from '../kinds/metadata.js';
+import type { ModelSignature } from './classifier.js';
 import type { InstancePool } from './pool.js';
 import { BatchScheduler, type BatchEvent, type SchedulerStats } from './scheduler.js';
 
@@ -20,40 +21,40 @@ export interface VersionRef {
   revision: string;
 }
 
-export class ServedVersion extends DescribedModel {
+export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
   private disposed = false;
 
   private constructor(
     readonly ref: VersionRef,
-    metadata: ModelMetadata,
+    readonly metadata: M,
+    readonly signature: ModelSignature,
     readonly backend: string,
     readonly loadSeconds: number,
     private readonly key: string,
     private readonly pool: InstancePool,
     private readonly scheduler: BatchScheduler,
-  ) {
-    super(metadata);
-  }
+  ) {}
 
   /** Load `dir` into every thread of `pool` (warmed) and put a scheduler in front of it. */
-  static async load(
+  static async load<M extends AnyMetadata>(
     ref: VersionRef,
     dir: string,
-    metadata: ModelMetadata,
+    metadata: M,
+    signature: ModelSignature,
     pool: InstancePool,
     batching: BatchingOptions,
     onBatch?: (event: BatchEvent) => void,
-  ): Promise<ServedVersion> {
+  ): Promise<ServedVersion<M>> {
     const started = performance.now();
     const key = `${ref.name}/${ref.version}@${ref.revision}`;
-    await pool.load(key, dir);
+    await pool.load(key, dir, signature);
     const scheduler = new BatchScheduler(pool.executors(key), {
       ...batching,
-      inputSize: inputSizeOf(metadata),
-      numClasses: metadata.labels.length,
+      inputSize: signature.inputShape.reduce((a, b) => a * b, 1),
+      numClasses: signature.outputs,
     });
     if (onBatch) scheduler.onBatch = onBatch;
-    return new ServedVersion(ref, metadata, pool.backend, (performance.now() - started) / 1000, key, pool, scheduler);
+    return new ServedVersion(ref, metadata, signature, pool.backend, (performance.now() - started) / 1000, key, pool, scheduler);
   }
 
   get name(): string {
@@ -64,13 +65,27 @@ export class ServedVersion extends DescribedModel {
     return this.ref.version;
   }
 
-  /** Class probabilities for each input; the inputs may share batches with other requests. */
+  get kind(): M['kind'] {
+    return this.metadata.kind;
+  }
+
+  /** Class labels of a classifier (none for a regressor). */
+  get labels(): readonly string[] {
+    return 'labels' in this.metadata ? this.metadata.labels : [];
+  }
+
+  /** The model's outputs for each input; the inputs may share batches with other requests. */
   classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     return this.scheduler.submitAll(inputs);
   }
 
   stats(): SchedulerStats {
     return this.scheduler.stats();
+  }
+
+  /** Whether this version is of kind `kind` (narrows its metadata). */
+  is<K extends AnyMetadata['kind']>(kind: K): this is ServedVersion<Extract<AnyMetadata, { kind: K }>> {
+    return this.metadata.kind === kind;
   }
 
   /** Stop taking work and free the version in every thread (call once it has drained). */

@@ -35,6 +35,10 @@ export const imageClassifier: ModelKind<ModelMetadata> = {
     return metadata;
   },
 
+  signature(metadata) {
+    return { inputShape: [...metadata.inputShape], outputs: metadata.labels.length };
+  },
+
   async sampleInput(metadata) {
     const image = await prepareImage(await gradientPng(), metadata.preprocessing, { maxInputPixels: 10_000 });
     return image.input;

@@ -72,6 +72,7 @@ export class ServiceMetrics {
   private readonly confidence: Histogram<'model' | 'version'>;
   private readonly loadFailures: Counter<'model' | 'version'>;
   private readonly repositoryErrors: Counter;
+  private readonly outOfRange: Counter<'model' | 'version' | 'feature'>;
   private readonly cacheLookups: Counter<'cache' | 'result'>;
   private readonly cacheErrors: Counter<'cache' | 'operation'>;
   private readonly errors: Counter<'code' | 'status_code'>;
@@ -164,6 +165,12 @@ export class ServiceMetrics {
       labelNames: ['model', 'version'],
       registers,
     });
+    this.outOfRange = new Counter({
+      name: `${prefix}feature_out_of_range_total`,
+      help: 'Tabular feature values outside the range seen in training (answered, with a warning): input drift',
+      labelNames: ['model', 'version', 'feature'],
+      registers,
+    });
     this.repositoryErrors = new Counter({
       name: `${prefix}model_repository_errors_total`,
       help: 'Scans of the model repository that failed (store down or unreadable); retried with backoff',
@@ -214,6 +221,10 @@ export class ServiceMetrics {
 
   recordLoadFailure(model: string, version: string): void {
     this.loadFailures.inc({ model, version });
+  }
+
+  recordOutOfRange(ref: VersionLabels, feature: string): void {
+    this.outOfRange.inc({ model: ref.name, version: ref.version, feature });
   }
 
   recordRepositoryError(): void {

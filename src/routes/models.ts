@@ -1,12 +1,12 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ServedVersion } from '../inference/served-version.js';
-import { imageClassifier } from '../kinds/image-classifier.js';
+import { describeMetadata } from '../kinds/index.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import type { ModelStatus } from '../repository/repository.js';
 import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 
-const describe = (served: ServedVersion | undefined): Record<string, unknown> | null => (served ? imageClassifier.describe(served.metadata) : null);
+const describe = (served: ServedVersion | undefined): Record<string, unknown> | null => (served ? describeMetadata(served.metadata) : null);
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
 const modelRoutes: FastifyPluginAsyncZod = async (app) => {

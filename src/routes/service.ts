@@ -75,7 +75,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
         backend: app.models.backend,
         status,
         model: model
-          ? { name: model.name, version: model.version, labels: [...model.labels], input_shape: [...model.metadata.inputShape] }
+          ? { name: model.name, version: model.version, labels: [...model.labels], input_shape: [...model.signature.inputShape] }
           : null,
         links: {
           self: '/',

@@ -10,7 +10,14 @@ const predictionFields = {
   confidence: z.number().min(0).max(1).describe('Probability of class_label'),
   probabilities: z.array(z.number().min(0).max(1)).describe('One probability per label, in label order'),
   top_k: z.array(topKEntrySchema).describe('The top_k most likely labels, most likely first'),
-  cached: z.boolean().describe('True when answered from the prediction cache (same image bytes, same model version) without decoding or inference'),
+  cached: z.boolean().describe('True when answered from the prediction cache (same input, same model version) without decoding or inference'),
+  warnings: z.array(z.string()).optional().describe('Tabular inputs: feature values outside the range seen in training (answered all the same)'),
+};
+
+const regressionFields = {
+  prediction: z.number().describe('The predicted value'),
+  cached: predictionFields.cached,
+  warnings: predictionFields.warnings,
 };
 
 const exampleProbabilities = [0.002, 0.001, 0.011, 0.912, 0.009, 0.048, 0.01, 0.004, 0.002, 0.001];
@@ -39,6 +46,19 @@ export const predictionSchema = z
     },
   });
 
+/** A tabular regressor's answer. */
+export const regressionSchema = z
+  .object({ ...regressionFields, model: modelRefSchema, latency_ms: z.number().describe('Server time for this request') })
+  .meta({ id: 'Regression', example: { prediction: 5.62, cached: false, model: { name: 'wine-quality', version: '1' }, latency_ms: 1.2 } });
+
+/** What a prediction route answers: a class (image or tabular classifier) or a value (regressor). */
+export const predictResponseSchema = z.union([predictionSchema, regressionSchema]);
+
+/** Tabular models: one row, in declared order or by feature name. */
+export const tabularRowSchema = z.union([z.array(z.number()), z.record(z.string(), z.number())]);
+export const tabularBodySchema = z.object({ features: tabularRowSchema.describe('The feature values: [5.1, 3.5, 1.4, 0.2] in declared order, or {"sepal_length": 5.1, ...}') });
+export const tabularBatchBodySchema = z.object({ instances: z.array(tabularRowSchema).min(1).describe('Rows, each an array or an object, at most MAX_BATCH_FILES') });
+
 export const predictQuerySchema = z.object({
   top_k: z.coerce.number().int().min(1).max(10).optional().describe('How many labels to return in top_k (1–10, default 3)'),
 });
@@ -60,19 +80,21 @@ export const itemErrorSchema = z
     status: z.number().int(),
     title: z.string(),
     detail: z.string(),
+    errors: z.array(z.object({ feature: z.string().optional(), message: z.string() })).optional(),
   })
   .meta({ id: 'BatchItemError' });
 
 export const batchItemSchema = z
   .union([
     z.object({ index: z.number().int(), filename: z.string().nullable(), ...predictionFields }),
+    z.object({ index: z.number().int(), filename: z.string().nullable(), ...regressionFields }),
     z.object({ index: z.number().int(), filename: z.string().nullable(), error: itemErrorSchema }),
   ])
   .meta({ id: 'BatchItem' });
 
 export const batchResponseSchema = z
   .object({
-    predictions: z.array(batchItemSchema).describe('One entry per image, in request order'),
+    predictions: z.array(batchItemSchema).describe('One entry per image or row, in request order'),
     model: modelRefSchema,
     latency_ms: z.number(),
   })

@@ -3,6 +3,9 @@ import type { InstancePool } from '../inference/pool.js';
 import type { BatchEvent } from '../inference/scheduler.js';
 import { ServedVersion, type BatchingOptions, type VersionRef } from '../inference/served-version.js';
 import { imageClassifier } from '../kinds/image-classifier.js';
+import type { ModelKind } from '../kinds/kind.js';
+import { readAnyMetadata, type AnyMetadata } from '../kinds/metadata.js';
+import { tabularModel } from '../kinds/tabular/kind.js';
 import type { LoadRequest } from '../repository/repository.js';
 
 export interface LoadOptions {
@@ -11,22 +14,29 @@ export interface LoadOptions {
   onBatch?: (ref: VersionRef, event: BatchEvent) => void;
 }
 
-/**
- * Load an image-classifier version into the pool. It serves only after it has run a real
- * (decoded, resized, normalised) image and given probabilities; otherwise it is disposed and
- * the error says why.
- */
-export async function loadImageClassifier(request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
-  const kind = imageClassifier;
+async function loadWith<M extends AnyMetadata>(kind: ModelKind<M>, request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
   const metadata = await kind.inspect(request.dir, opts.maxBytes);
   const ref: VersionRef = { name: request.name, version: request.version, revision: request.revision };
-  const served = await ServedVersion.load(ref, request.dir, metadata, pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
+  const served = await ServedVersion.load(ref, request.dir, metadata, kind.signature(metadata), pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
   try {
     const [output] = await served.classify([await kind.sampleInput(metadata)]);
     kind.checkOutput(metadata, output!);
-    return served;
+    return served as unknown as ServedVersion;
   } catch (err) {
     await served.dispose();
-    throw new Error(`the check on a sample image failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    throw new Error(`the check on a sample input failed: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
+}
+
+/**
+ * Load a version with the kind its metadata names. It serves only after it has run a real
+ * input (an image decoded and normalised like an upload; the training mean row of a tabular
+ * model) and given outputs of the right shape and range; otherwise it is disposed and the
+ * error says why.
+ */
+export async function loadVersion(request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
+  const metadata = await readAnyMetadata(request.dir).catch(() => undefined);
+  // An unreadable metadata.json is reported by the image kind's own checks, files first.
+  if (metadata && metadata.kind !== 'image-classifier') return loadWith(tabularModel, request, pool, opts);
+  return loadWith(imageClassifier, request, pool, opts);
 }

@@ -6,7 +6,11 @@
 import { cacheKey, type CachedPrediction, type PredictionCache } from '../cache/prediction-cache.js';
 import { ProblemError, toClientProblem } from '../http/problems.js';
 import { toPrediction, type ClassPrediction } from '../inference/postprocess.js';
+import type { ModelMetadata } from '../inference/metadata.js';
 import type { ServedVersion } from '../inference/served-version.js';
+
+/** A served image classifier. */
+export type ImageModel = ServedVersion<ModelMetadata>;
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import { prepareImage, type ImageLimits, type PreparedImage } from '../preprocessing/image.js';
 
@@ -27,13 +31,13 @@ export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false;
 
 export interface Predictor {
   readonly cacheEnabled: boolean;
-  predict(model: ServedVersion, input: ImageInput, topK: number): Promise<PredictionOutcome>;
+  predict(model: ImageModel, input: ImageInput, topK: number): Promise<PredictionOutcome>;
   /** Every valid image goes through the model in one batched call; invalid ones get their own error. */
-  predictBatch(model: ServedVersion, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
+  predictBatch(model: ImageModel, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
 }
 
 /** Scheduler refusals are 503s: overload, a crashed instance (after one retry), shutdown. */
-async function classify(model: ServedVersion, inputs: Float32Array[]): Promise<Float32Array[]> {
+async function classify(model: ImageModel, inputs: Float32Array[]): Promise<Float32Array[]> {
   try {
     return await model.classify(inputs);
   } catch (err) {
@@ -56,7 +60,7 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
     }
   };
 
-  const prepare = async (model: ServedVersion, input: ImageInput): Promise<PreparedImage> => {
+  const prepare = async (model: ImageModel, input: ImageInput): Promise<PreparedImage> => {
     const started = performance.now();
     try {
       return await prepareImage(input.bytes, model.metadata.preprocessing, limits);
@@ -67,7 +71,7 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
     }
   };
 
-  const lookup = async (model: ServedVersion, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
+  const lookup = async (model: ImageModel, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
     if (!cache) return undefined;
     // The revision changes with the files, so a republished version never serves old answers.
     const key = cacheKey(input.bytes, { name: model.name, version: `${model.version}@${model.ref.revision}` });
@@ -80,7 +84,7 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
     if (cache && key) void cache.set(key, { probabilities: Array.from(probs), format });
   };
 
-  const answer = (model: ServedVersion, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
+  const answer = (model: ImageModel, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
     const prediction = toPrediction(probs, model.labels, topK);
     metrics.recordPrediction(model, prediction.class_label, prediction.confidence);
     return { ...prediction, cached, format };

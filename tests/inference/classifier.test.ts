@@ -8,6 +8,8 @@ import { ImageClassifier } from '../../src/inference/classifier.js';
 import { InstancePool } from '../../src/inference/pool.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
 
+const SIGNATURE = { inputShape: [32, 32, 3], outputs: 10 };
+
 function copyWithMetadata(change: (m: Record<string, unknown>) => void): string {
   const dir = mkdtempSync(join(tmpdir(), 'model-'));
   cpSync(SHIPPED_MODEL, dir, { recursive: true });
@@ -39,7 +41,7 @@ describe('ImageClassifier', () => {
 
   it('refuses metadata that disagrees with the model', async () => {
     const wrongLabels = copyWithMetadata((m) => (m.labels = ['a', 'b', 'c']));
-    await expect(ImageClassifier.load(wrongLabels)).rejects.toThrow(/output shape .* 3 labels/);
+    await expect(ImageClassifier.load(wrongLabels)).rejects.toThrow(/output shape .* 3 outputs/);
     const wrongInput = copyWithMetadata((m) => (m.inputShape = [64, 64, 3]));
     await expect(ImageClassifier.load(wrongInput)).rejects.toThrow(/input shape/);
     const invalid = copyWithMetadata((m) => delete m.preprocessing);
@@ -49,8 +51,8 @@ describe('ImageClassifier', () => {
   it('the in-thread pool holds several versions, runs each by key, and frees them', async () => {
     const pool = await InstancePool.start({ workers: 0, backend: 'wasm', warmupRuns: 0 });
     const before = tf.memory().numTensors;
-    await pool.load('a', SHIPPED_MODEL);
-    await pool.load('b', SHIPPED_MODEL);
+    await pool.load('a', SHIPPED_MODEL, SIGNATURE);
+    await pool.load('b', SHIPPED_MODEL, SIGNATURE);
     const input = new Float32Array(3072).fill(0.25);
     const [a, b] = await Promise.all([pool.run('a', input.slice(), 1), pool.run('b', input.slice(), 1)]);
     expect(Array.from(a)).toEqual(Array.from(b));
@@ -58,7 +60,7 @@ describe('ImageClassifier', () => {
     await expect(pool.run('a', input.slice(), 1)).rejects.toThrow(/not loaded/);
     pool.unload('b');
     expect(tf.memory().numTensors).toBe(before);
-    await expect(pool.load('c', '/nonexistent')).rejects.toThrow(/nonexistent/);
+    await expect(pool.load('c', '/nonexistent', SIGNATURE)).rejects.toThrow(/nonexistent/);
     await pool.close();
   });
 });

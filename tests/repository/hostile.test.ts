@@ -115,7 +115,7 @@ describe('hostile input', () => {
       '7': /input shape \[null,32,32,3\] does not match metadata inputShape \[null,64,64,3\]/,
       '8': /^weight file link\.bin links outside the version folder$/,
       '9': /^the version holds more than MODEL_MAX_BYTES \(12582912 bytes\)$/,
-      '10': /output shape \[null,10\] does not match 2 labels/,
+      '10': /output shape \[null,10\] does not match 2 outputs/,
     };
     for (const [version, reason] of Object.entries(expected)) {
       expect(states[version]?.state, `version ${version}`).toBe('FAILED');

@@ -7,7 +7,7 @@ import { LocalSource } from '../../repository/local-source.js';
 import { ModelRepository } from '../../repository/repository.js';
 import { S3Source, isS3Url } from '../../repository/s3-source.js';
 import type { RepositorySource } from '../../repository/source.js';
-import { loadImageClassifier } from '../../serving/load-version.js';
+import { loadVersion } from '../../serving/load-version.js';
 
 /** The model repository and the inference threads it runs on. */
 export interface Models {
@@ -64,7 +64,7 @@ export default fp<{ config: Config }>(
     const repository = new ModelRepository<ServedVersion>(
       repositorySource(config),
       async (request) =>
-        loadImageClassifier(request, await poolReady(), {
+        loadVersion(request, await poolReady(), {
           maxBytes: config.MODEL_MAX_BYTES,
           batching: { maxBatchSize: config.MAX_BATCH_SIZE, maxDelayMs: config.MAX_BATCH_DELAY_MS, maxQueue: config.MAX_QUEUE },
           onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),

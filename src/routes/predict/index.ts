@@ -2,11 +2,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
-import { batchResponseSchema, predictionSchema, predictQuerySchema } from '../../schemas/predict.js';
+import type { ServedVersion } from '../../inference/served-version.js';
+import { batchResponseSchema, predictQuerySchema, predictResponseSchema } from '../../schemas/predict.js';
 import { problemResponses } from '../../schemas/problem.js';
 import { SECURITY } from '../../plugins/app/auth.js';
 import shedding from '../../plugins/external/under-pressure.js';
+import type { ImageModel } from '../../serving/predictor.js';
+import type { TabularModel } from '../../serving/tabular.js';
 import { readBatchImages, readSingleImage } from './inputs.js';
+import { readTabularRow, readTabularRows } from './tabular-inputs.js';
 
 const BASE64_OVERHEAD = 4 / 3;
 
@@ -24,7 +28,15 @@ const TARGETS = [
   { prefix: '/v1/models/:name/versions/:version', params: z.object({ name: nameParam, version: versionParam }), what: 'that version' },
 ] as const;
 
-/** POST /predict and /predict/batch, for the default model, any model, and any version. */
+function isImage(model: ServedVersion): model is ImageModel {
+  return model.metadata.kind === 'image-classifier';
+}
+
+/**
+ * POST /predict and /predict/batch, for the default model, any model, and any version. The
+ * route resolves and holds the version; the version's kind decides how the body is read and
+ * what the answer holds.
+ */
 const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { config }) => {
   await app.register(shedding, { config });
   const guarded = app.apiKeys.enabled;
@@ -39,6 +51,41 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     return lease;
   };
 
+  const single = async (request: FastifyRequest, reply: FastifyReply, model: ServedVersion, topK: number) => {
+    if (isImage(model)) {
+      const input = await readSingleImage(request);
+      const result = await app.predictor.predict(model, input, topK);
+      if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
+      const { format, ...prediction } = result;
+      return { log: { label: result.class_label, confidence: result.confidence, format, cached: result.cached }, body: prediction };
+    }
+    const result = await app.tabularPredictor.predict(model as TabularModel, readTabularRow(request, model), topK);
+    if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
+    const log = 'class_label' in result ? { label: result.class_label, confidence: result.confidence } : { value: result.prediction };
+    return { log: { ...log, cached: result.cached, warnings: result.warnings?.length ?? 0 }, body: result };
+  };
+
+  const batch = async (request: FastifyRequest, model: ServedVersion) => {
+    const topK = (request.query as { top_k?: number }).top_k ?? config.DEFAULT_TOP_K;
+    if (isImage(model)) {
+      const inputs = await readBatchImages(request, config.MAX_BATCH_FILES, config.MAX_BATCH_UPLOAD_BYTES);
+      const outcomes = await app.predictor.predictBatch(model, inputs, topK);
+      return outcomes.map((outcome, index) => {
+        const filename = inputs[index]!.filename;
+        if (!outcome.ok) return { index, filename, error: { status: outcome.error.status, title: outcome.error.title, detail: outcome.error.message } };
+        const { format: _format, ...prediction } = outcome.value;
+        return { index, filename, ...prediction };
+      });
+    }
+    const rows = readTabularRows(request, model, config.MAX_BATCH_FILES);
+    const outcomes = await app.tabularPredictor.predictBatch(model as TabularModel, rows, topK);
+    return outcomes.map((outcome, index) => {
+      if (outcome.ok) return { index, filename: null, ...outcome.value };
+      const { status, title, message, extensions } = outcome.error;
+      return { index, filename: null, error: { status, title, detail: message, ...extensions } };
+    });
+  };
+
   for (const target of TARGETS) {
     app.post(
       `${target.prefix}/predict`,
@@ -48,13 +95,13 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         schema: {
           ...security,
           tags: ['inference'],
-          summary: `Classify one image with ${target.what}`,
+          summary: `Predict one input with ${target.what}`,
           description:
-            "Send the image as multipart field `file` (`curl -F file=@cat.jpg`), as JSON `{\"image\": \"<base64>\"}`, or as a raw `image/*` body. The real format is detected from the bytes. The `X-Model-Version` header names the version that answered.",
+            "Image models: the image as multipart field `file` (`curl -F file=@cat.jpg`), as JSON `{\"image\": \"<base64>\"}`, or as a raw `image/*` body; the real format is detected from the bytes. Tabular models: JSON `{\"features\": [5.1, 3.5, 1.4, 0.2]}` in declared order, or `{\"features\": {\"sepal_length\": 5.1, ...}}` by name (see GET /v1/models/{name} for the features). A classifier answers a class, a regressor `prediction`. The `X-Model-Version` header names the version that answered.",
           ...(target.params ? { params: target.params } : {}),
           consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
           querystring: predictQuerySchema,
-          response: { 200: predictionSchema, ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
+          response: { 200: predictResponseSchema, ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
         },
       },
       async (request, reply) => {
@@ -62,16 +109,10 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         const lease = hold(request, reply);
         const model = lease.value;
         try {
-          const input = await readSingleImage(request);
-          const result = await app.predictor.predict(model, input, request.query.top_k ?? config.DEFAULT_TOP_K);
+          const { log, body } = await single(request, reply, model, request.query.top_k ?? config.DEFAULT_TOP_K);
           const latency = round(performance.now() - started);
-          request.log.info(
-            { prediction: { label: result.class_label, confidence: result.confidence, latency_ms: latency, format: result.format, cached: result.cached, model: model.name, version: model.version } },
-            'prediction',
-          );
-          if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
-          const { format: _format, ...prediction } = result;
-          return { ...prediction, model: { name: model.name, version: model.version }, latency_ms: latency };
+          request.log.info({ prediction: { ...log, latency_ms: latency, model: model.name, version: model.version } }, 'prediction');
+          return { ...body, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           lease.release();
         }
@@ -86,9 +127,9 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         schema: {
           ...security,
           tags: ['inference'],
-          summary: `Classify up to MAX_BATCH_FILES images (default 32) in one request with ${target.what}`,
+          summary: `Predict up to MAX_BATCH_FILES inputs (default 32) in one request with ${target.what}`,
           description:
-            'Send images as repeated multipart fields `files`, or JSON `{"images": ["<base64>", ...]}`. Results come back in request order; an image that cannot be used gets an `error` entry and does not fail the others. Valid images run through the model as one batch.',
+            'Image models: repeated multipart fields `files`, or JSON `{"images": ["<base64>", ...]}`. Tabular models: JSON `{"instances": [<row>, ...]}`, each row an array or an object as for /predict. Results come back in request order; an input that cannot be used gets an `error` entry and does not fail the others. Valid inputs run through the model as one batch.',
           ...(target.params ? { params: target.params } : {}),
           consumes: ['multipart/form-data', 'application/json'],
           querystring: predictQuerySchema,
@@ -100,23 +141,11 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
         const lease = hold(request, reply);
         const model = lease.value;
         try {
-          const inputs = await readBatchImages(request, config.MAX_BATCH_FILES, config.MAX_BATCH_UPLOAD_BYTES);
-          const outcomes = await app.predictor.predictBatch(model, inputs, request.query.top_k ?? config.DEFAULT_TOP_K);
+          const predictions = await batch(request, model);
           const latency = round(performance.now() - started);
-          const predictions = outcomes.map((outcome, index) => {
-            const filename = inputs[index]!.filename;
-            if (!outcome.ok) {
-              return { index, filename, error: { status: outcome.error.status, title: outcome.error.title, detail: outcome.error.message } };
-            }
-            const { format: _format, ...prediction } = outcome.value;
-            return { index, filename, ...prediction };
-          });
-          const ok = outcomes.filter((o) => o.ok);
-          if (app.predictor.cacheEnabled) reply.header('x-cache-hits', String(ok.filter((o) => o.ok && o.value.cached).length));
-          request.log.info(
-            { batch: { images: inputs.length, ok: ok.length, labels: ok.map((o) => (o.ok ? o.value.class_label : null)), latency_ms: latency, model: model.name, version: model.version } },
-            'batch prediction',
-          );
+          const ok = predictions.filter((p) => !('error' in p));
+          if (app.predictor.cacheEnabled) reply.header('x-cache-hits', String(ok.filter((p) => 'cached' in p && p.cached).length));
+          request.log.info({ batch: { inputs: predictions.length, ok: ok.length, latency_ms: latency, model: model.name, version: model.version } }, 'batch prediction');
           return { predictions, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           lease.release();

@@ -1,0 +1,47 @@
+/** The tabular kinds: a TF.js Layers model over standardized features; class probabilities or one value. */
+import { checkTfjsFiles } from '../../repository/version-files.js';
+import type { ModelKind } from '../kind.js';
+import { readAnyMetadata, isTabular } from '../metadata.js';
+import type { TabularMetadata } from './metadata.js';
+import { standardize } from './standardize.js';
+
+export const tabularModel: ModelKind<TabularMetadata> = {
+  id: 'tabular',
+
+  async inspect(dir, maxBytes) {
+    await checkTfjsFiles(dir, maxBytes);
+    const metadata = await readAnyMetadata(dir);
+    if (!isTabular(metadata)) throw new Error(`metadata.json: kind ${metadata.kind} is not a tabular kind`);
+    return metadata;
+  },
+
+  signature(metadata) {
+    return { inputShape: [metadata.features.length], outputs: metadata.kind === 'tabular-classifier' ? metadata.labels.length : 1 };
+  },
+
+  // The training mean of every feature: a real, typical row.
+  async sampleInput(metadata) {
+    return standardize(metadata.standardization.mean, metadata.standardization);
+  },
+
+  checkOutput(metadata, output) {
+    if (!output.every((v) => Number.isFinite(v))) throw new Error('the model gave values that are not finite on the mean row');
+    if (metadata.kind === 'tabular-regressor') {
+      if (output.length !== 1) throw new Error(`a regressor must give 1 output, not ${output.length}`);
+      return;
+    }
+    if (output.length !== metadata.labels.length) throw new Error(`the model gave ${output.length} outputs for ${metadata.labels.length} labels`);
+    const sum = output.reduce((a, b) => a + b, 0);
+    if (!output.every((p) => p >= 0 && p <= 1) || Math.abs(sum - 1) > 1e-3) throw new Error(`the model's outputs are not probabilities on the mean row (sum ${sum.toFixed(4)})`);
+  },
+
+  describe(metadata) {
+    return {
+      kind: metadata.kind,
+      description: metadata.description ?? null,
+      features: metadata.features,
+      ...(metadata.kind === 'tabular-classifier' ? { labels: [...metadata.labels] } : { target: metadata.target }),
+      accuracy: (metadata.validation?.accuracy as number | undefined) ?? null,
+    };
+  },
+};
