@@ -47,5 +47,22 @@ for (const file of files) {
   index.push(`| ${file} | ${String(body.class_label)} | ${String(body.confidence)} | [${name}.json](${name}.json) |`);
   console.log(`${file}: ${String(body.class_label)} (${String(body.confidence)})`);
 }
+
+// Tabular models: example requests (`<model>.request.json`) and their real responses.
+const TABULAR: { model: string; file: string; url: string; body: unknown; what: string }[] = [
+  { model: 'iris', file: 'iris', url: '/v1/models/iris/predict', body: { features: { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 } }, what: 'one row, by feature name' },
+  { model: 'iris', file: 'iris-batch', url: '/v1/models/iris/predict/batch', body: { instances: [[5.1, 3.5, 1.4, 0.2], [5.9, 2.8, 4.3, 1.3], [6.7, 3.0, 5.2, 9.1]] }, what: 'a batch in declared order; the last row out of range' },
+  { model: 'wine-quality', file: 'wine-quality', url: '/v1/models/wine-quality/predict', body: { features: [7.4, 0.7, 0, 1.9, 0.076, 11, 34, 0.9978, 3.51, 0.56, 9.4] }, what: 'one red wine (scored 5 by the experts), in declared order' },
+];
+index.push('', 'Tabular models: `<name>.request.json` is the request body, `<name>.json` the response.', '', '| request | model | what | response |', '| --- | --- | --- | --- |');
+for (const t of TABULAR) {
+  const res = await server.inject({ method: 'POST', url: t.url, payload: t.body as Record<string, unknown> });
+  if (res.statusCode !== 200) throw new Error(`${t.file}: HTTP ${res.statusCode} ${res.body}`);
+  const body = res.json<Record<string, unknown>>();
+  await writeFile(join(values.out, `${t.file}.request.json`), `${JSON.stringify(t.body, null, 2)}\n`);
+  await writeFile(join(values.out, `${t.file}.json`), `${JSON.stringify(body, null, 2)}\n`);
+  index.push(`| [${t.file}.request.json](${t.file}.request.json) | ${t.model} | ${t.what} | [${t.file}.json](${t.file}.json) |`);
+  console.log(`${t.file}: ${JSON.stringify(body).slice(0, 120)}`);
+}
 await writeFile(join(values.out, 'README.md'), `${index.join('\n')}\n`);
 await server.close();

@@ -295,11 +295,15 @@ export class ServiceMetrics {
       return v === undefined || Number.isNaN(v) ? null : round(v * 1000);
     };
     const byClass: Record<string, number> = {};
-    for (const v of predictions.values) byClass[String(v.labels.class)] = (byClass[String(v.labels.class)] ?? 0) + v.value;
+    // Classes of the default model (other models have their own labels; /metrics has them all).
+    const model = this.gauges.defaultModel();
+    for (const v of predictions.values) {
+      if (model && v.labels.model !== model.name) continue;
+      byClass[String(v.labels.class)] = (byClass[String(v.labels.class)] ?? 0) + v.value;
+    }
     const hits = total(lookups.values.filter((v) => v.labels.result === 'hit'));
     const looked = total(lookups.values);
     const count = named('_count');
-    const model = this.gauges.defaultModel();
     return {
       total_requests: total(requests.values),
       total_predictions: total(predictions.values),

@@ -23,7 +23,11 @@ describe('service routes', () => {
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ready');
     expect(['wasm', 'tensorflow', 'cpu']).toContain(res.body.backend);
-    expect(res.body.models).toEqual([{ name: 'cifar10', version: expect.any(String) }]);
+    expect(res.body.models).toEqual([
+      { name: 'cifar10', version: '1' },
+      { name: 'iris', version: '1' },
+      { name: 'wine-quality', version: '1' },
+    ]);
   });
 
   it('GET / describes the service, model, backend and links', async () => {
