@@ -78,6 +78,6 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(predictor, { config });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });
-  await fastify.register(modelRoutes);
+  await fastify.register(modelRoutes, { version: pkg.version });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

@@ -28,13 +28,14 @@ describe('Swagger UI in a browser', () => {
     await app.close();
   });
 
-  it('renders every operation and the Authorize button, with no CSP violation', { timeout: 90_000 }, async () => {
+  /** The page's DOM after its scripts ran, and the browser's log. */
+  async function render(page: string): Promise<{ dom: string; log: string }> {
     const chromium = findChromium();
     // Run asynchronously so this process keeps serving the page to the browser.
     const { spawn } = await import('node:child_process');
     const child = spawn(
       chromium,
-      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--enable-logging=stderr', '--v=0', '--virtual-time-budget=15000', '--dump-dom', url],
+      ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--enable-logging=stderr', '--v=0', '--virtual-time-budget=15000', '--dump-dom', page],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let dom = '';
@@ -43,6 +44,20 @@ describe('Swagger UI in a browser', () => {
     child.stderr.on('data', (d: Buffer) => (log += d.toString()));
     const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
     expect(code).toBe(0);
+    return { dom, log };
+  }
+
+  it("renders the iris model's own document: its prediction routes with the feature form filled in", { timeout: 90_000 }, async () => {
+    await app.models.settled();
+    const { dom, log } = await render(`${url}?url=/v1/models/iris/openapi.json&docExpansion=full`);
+    expect(dom).toContain('data-path="/v1/models/iris/predict"');
+    expect(dom).toContain('data-path="/v1/models/iris/predict/batch"');
+    for (const feature of ['sepal_length', 'sepal_width', 'petal_length', 'petal_width']) expect(dom).toContain(feature);
+    expect(log).not.toMatch(/Content Security Policy/i);
+  });
+
+  it('renders every operation and the Authorize button, with no CSP violation', { timeout: 90_000 }, async () => {
+    const { dom, log } = await render(url);
     for (const path of ['/predict', '/predict/batch', '/health', '/ready', '/metrics']) {
       expect(dom).toContain(`data-path="${path}"`);
     }

@@ -1,4 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { modelOpenApi } from '../http/model-openapi.js';
 import type { ServedVersion } from '../inference/served-version.js';
 import { describeMetadata } from '../kinds/index.js';
 import { SECURITY } from '../plugins/app/auth.js';
@@ -9,7 +11,7 @@ import { problemResponses } from '../schemas/problem.js';
 const describe = (served: ServedVersion | undefined): Record<string, unknown> | null => (served ? describeMetadata(served.metadata) : null);
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
-const modelRoutes: FastifyPluginAsyncZod = async (app) => {
+const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts) => {
   const repo = app.models.repository;
   const entry = (status: ModelStatus) => {
     const served = repo.peek(status.name) ?? repo.available().find((a) => a.name === status.name)?.value;
@@ -68,6 +70,27 @@ const modelRoutes: FastifyPluginAsyncZod = async (app) => {
       const lease = repo.acquire(request.params.name);
       lease.release();
       return { name: lease.name, ready: true as const, version: lease.version };
+    },
+  );
+
+  app.get(
+    '/v1/models/:name/openapi.json',
+    {
+      schema: {
+        tags: ['models'],
+        summary: "An OpenAPI document for this model's prediction routes, with its own request (features, ranges) and answer",
+        description: 'Generated from the version serving unversioned requests, so it follows hot reload. Open it in Swagger UI: /docs/?url=/v1/models/{name}/openapi.json',
+        params: modelParamsSchema,
+        response: { 200: z.record(z.string(), z.unknown()).describe('An OpenAPI 3.0 document'), ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => {
+      const lease = repo.acquire(request.params.name);
+      try {
+        return modelOpenApi(lease.value, opts.version) as unknown as Record<string, unknown>;
+      } finally {
+        lease.release();
+      }
     },
   );
 

@@ -1,4 +1,5 @@
 /** Tabular models over real HTTP: the shipped iris classifier and wine-quality regressor. */
+import SwaggerParser from '@apidevtools/swagger-parser';
 import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -134,5 +135,26 @@ describe('tabular models', () => {
     expect(reordered.body.probabilities).toEqual(first.body.probabilities);
     const asArray = await iris({ features: [6.1, 2.9, 4.7, 1.4] });
     expect(asArray.body.cached).toBe(true);
+  });
+
+  it('documents each model at /v1/models/{name}/openapi.json with its own request', async () => {
+    const res = await request(app.server).get('/v1/models/iris/openapi.json');
+    expect(res.status).toBe(200);
+    const doc = res.body;
+    await expect(SwaggerParser.validate(structuredClone(doc))).resolves.toBeTruthy();
+    const body = doc.paths['/v1/models/iris/predict'].post.requestBody.content['application/json'];
+    const byName = body.schema.properties.features.oneOf[0];
+    expect(byName.required).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
+    expect(byName.properties.petal_width.description).toBe('Petal width (cm); seen in training: 0.1 to 2.5 (values outside are answered with a warning)');
+    // The example is a row the model answers.
+    const answer = await iris(body.example);
+    expect(answer.status).toBe(200);
+    const wine = (await request(app.server).get('/v1/models/wine-quality/openapi.json')).body;
+    await expect(SwaggerParser.validate(structuredClone(wine))).resolves.toBeTruthy();
+    expect(wine.paths['/v1/models/wine-quality/predict'].post.responses['200'].content['application/json'].schema.required).toContain('prediction');
+    const image = (await request(app.server).get('/v1/models/cifar10/openapi.json')).body;
+    await expect(SwaggerParser.validate(structuredClone(image))).resolves.toBeTruthy();
+    expect(Object.keys(image.paths['/v1/models/cifar10/predict'].post.requestBody.content)).toContain('multipart/form-data');
+    expect((await request(app.server).get('/v1/models/nope/openapi.json')).status).toBe(404);
   });
 });

@@ -3,45 +3,10 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { OpenAPIV3 } from 'openapi-types';
-import { z } from 'zod';
-import { batchJsonBodySchema, batchMultipartBodySchema, predictJsonBodySchema, predictMultipartBodySchema } from '../../schemas/predict.js';
-
-const binary = { type: 'string', format: 'binary' } as const;
-
-/** Inline OpenAPI schema of a request body (these body schemas carry no component id). */
-function jsonSchema(schema: z.ZodType): OpenAPIV3.SchemaObject {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, { target: 'openapi-3.0', io: 'input' }) as Record<string, unknown>;
-  // OpenAPI 3.0 marks uploads with format: binary alone; contentEncoding is not allowed there.
-  return JSON.parse(JSON.stringify(rest, (key, value: unknown) => (key === 'contentEncoding' ? undefined : value))) as OpenAPIV3.SchemaObject;
-}
-
-/**
- * The prediction routes take several body encodings, which a single route body schema cannot
- * describe; their request bodies are generated here from the same zod schemas the handlers use.
- */
-function requestBodies(): Record<'predict' | 'batch', OpenAPIV3.RequestBodyObject> {
-  return {
-    predict: {
-      required: true,
-      content: {
-        'multipart/form-data': { schema: jsonSchema(predictMultipartBodySchema) },
-        'application/json': { schema: jsonSchema(predictJsonBodySchema) },
-        'image/*': { schema: binary },
-        'application/octet-stream': { schema: binary },
-      },
-    },
-    batch: {
-      required: true,
-      content: {
-        'multipart/form-data': { schema: jsonSchema(batchMultipartBodySchema) },
-        'application/json': { schema: jsonSchema(batchJsonBodySchema) },
-      },
-    },
-  };
-}
+import { requestBodies } from '../../http/openapi-bodies.js';
 
 /** One realistic example per error status (the Problem schema itself carries none). */
-const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
+export const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
   '400': { slug: 'missing-file', title: 'Bad Request', detail: "the multipart body has no file; send the image in the field 'file'", instance: '/predict' },
   '401': { slug: 'unauthorized', title: 'Unauthorized', detail: 'an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>', instance: '/predict' },
   '403': { slug: 'admin-disabled', title: 'Forbidden', detail: 'the admin API is disabled: set ADMIN_API_KEYS to enable it', instance: '/v1/models/cifar10/reload' },
@@ -155,10 +120,14 @@ export default fp<SwaggerOptions>(
       transformObject: (doc) => finish(jsonSchemaTransformObject(doc) as OpenAPIV3.Document),
     });
     if (opts.enableUi) {
+      // queryConfigEnabled (a Swagger UI option the plugin's types do not list): /docs/?url=
+      // /v1/models/{name}/openapi.json shows one model's own document; the page's CSP
+      // (connect-src 'self') keeps it from fetching documents from other origins.
+      const uiConfig = { docExpansion: 'list' as const, tryItOutEnabled: true, persistAuthorization: true, queryConfigEnabled: true };
       // The UI page has no inline scripts, so helmet's strict policy ('self' only) covers it too.
       await app.register(swaggerUi, {
         routePrefix: '/docs',
-        uiConfig: { docExpansion: 'list', tryItOutEnabled: true, persistAuthorization: true },
+        uiConfig,
       });
     }
   },
