@@ -29,6 +29,8 @@ export const configSchema = z.object({
   MODEL_POLL_INTERVAL_S: z.coerce.number().min(0).max(86_400).default(10),
   /** Where versions from a remote repository are downloaded to. */
   MODEL_CACHE_DIR: z.string().min(1).default(join('.cache', 'models')),
+  /** Train tabular versions that hold only a recipe (train.json) when they load. */
+  MODEL_AUTOTRAIN: bool.default(false),
   /** Largest version (all its files together) the server loads or downloads. */
   MODEL_MAX_BYTES: z.coerce.number().int().positive().default(512 * MiB),
   /** S3-compatible store for s3:// repositories (credentials: the standard AWS chain). */

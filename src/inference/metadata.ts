@@ -43,18 +43,21 @@ export const modelMetadataSchema = z.object({
 
 export type ModelMetadata = z.infer<typeof modelMetadataSchema>;
 
-/** Read and validate `dir/metadata.json`. */
-export async function readMetadata(dir: string): Promise<ModelMetadata> {
+/** The parsed JSON of `dir/metadata.json`, refused past METADATA_LIMITS.maxFileBytes. */
+export async function readMetadataJson(dir: string): Promise<unknown> {
   const path = join(dir, 'metadata.json');
   const { size } = await stat(path);
   if (size > METADATA_LIMITS.maxFileBytes) throw new Error(`metadata.json is ${size} bytes; the limit is ${METADATA_LIMITS.maxFileBytes}`);
-  let raw: unknown;
   try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
+    return JSON.parse(await readFile(path, 'utf8'));
   } catch (err) {
     throw new Error(`invalid metadata.json: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const parsed = modelMetadataSchema.safeParse(raw);
+}
+
+/** Read and validate `dir/metadata.json` of an image classifier. */
+export async function readMetadata(dir: string): Promise<ModelMetadata> {
+  const parsed = modelMetadataSchema.safeParse(await readMetadataJson(dir));
   if (!parsed.success) throw new Error(`invalid metadata.json: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`);
   return parsed.data;
 }

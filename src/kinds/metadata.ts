@@ -1,8 +1,6 @@
 /** metadata.json of any kind: read once, bounded, and parsed by the schema its `kind` names. */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { METADATA_LIMITS, modelMetadataSchema, type ModelMetadata } from '../inference/metadata.js';
+import { modelMetadataSchema, readMetadataJson, type ModelMetadata } from '../inference/metadata.js';
 import { tabularMetadataSchema, type TabularMetadata } from './tabular/metadata.js';
 
 export type AnyMetadata = ModelMetadata | TabularMetadata;
@@ -15,15 +13,7 @@ export function isTabular(m: AnyMetadata): m is TabularMetadata {
 
 /** Read and validate `dir/metadata.json`, whatever its kind (no `kind`: an image classifier). */
 export async function readAnyMetadata(dir: string): Promise<AnyMetadata> {
-  const path = join(dir, 'metadata.json');
-  const { size } = await stat(path);
-  if (size > METADATA_LIMITS.maxFileBytes) throw new Error(`metadata.json is ${size} bytes; the limit is ${METADATA_LIMITS.maxFileBytes}`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`invalid metadata.json: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
+  const raw = await readMetadataJson(dir);
   const kind = (raw as { kind?: unknown } | null)?.kind ?? 'image-classifier';
   if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
     throw new Error(`invalid metadata.json: unknown kind ${JSON.stringify(kind)}; one of ${KINDS.join(', ')}`);

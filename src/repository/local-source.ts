@@ -9,7 +9,7 @@ import { join, relative } from 'node:path';
 import { isModelName, isVersion, printable } from './names.js';
 import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './policy.js';
 import type { RefusedEntry, RepositorySource, ScanResult, SourceModel, SourceVersion } from './source.js';
-import { COMPLETE_MARKER } from './version-files.js';
+import { COMPLETE_MARKER, RECIPE_MARKER } from './version-files.js';
 
 const MAX_CONFIG_BYTES = 64 * 1024;
 
@@ -74,7 +74,7 @@ export class LocalSource implements RepositorySource {
   /** The version when it is complete (its marker is present), else undefined. */
   private async readVersion(dir: string, version: string): Promise<SourceVersion | undefined> {
     const files = await readdir(dir, { withFileTypes: true, recursive: true });
-    if (!files.some((f) => f.name === COMPLETE_MARKER && f.parentPath === dir && f.isFile())) return undefined;
+    if (!files.some((f) => (f.name === COMPLETE_MARKER || f.name === RECIPE_MARKER) && f.parentPath === dir && f.isFile())) return undefined;
     const hash = createHash('sha256');
     const lines: string[] = [];
     for (const f of files) {

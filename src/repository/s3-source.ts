@@ -15,7 +15,7 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { isModelName, isVersion, printable } from './names.js';
 import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './policy.js';
 import type { RefusedEntry, RepositorySource, ScanResult, SourceModel, SourceVersion } from './source.js';
-import { COMPLETE_MARKER, isContainedPath } from './version-files.js';
+import { COMPLETE_MARKER, isContainedPath, RECIPE_MARKER } from './version-files.js';
 
 const MAX_CONFIG_BYTES = 64 * 1024;
 
@@ -150,7 +150,7 @@ export class S3Source implements RepositorySource {
         }
       }
       for (const [version, v] of versions.get(name) ?? []) {
-        if (!v.files.some((f) => f.path === COMPLETE_MARKER)) continue;
+        if (!v.files.some((f) => f.path === COMPLETE_MARKER || f.path === RECIPE_MARKER)) continue;
         const total = v.files.reduce((n, f) => n + f.object.size, 0);
         if (total > this.opts.maxBytes) v.problem ??= `the version holds ${total} bytes; MODEL_MAX_BYTES is ${this.opts.maxBytes}`;
         const hash = createHash('sha256');

@@ -8,6 +8,8 @@ import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 
 /** The marker: a version is complete once its metadata.json is present (written last). */
 export const COMPLETE_MARKER = 'metadata.json';
+/** A training recipe without weights also makes a version complete (trained at load with MODEL_AUTOTRAIN). */
+export const RECIPE_MARKER = 'train.json';
 /** model.json holds the topology and the manifest, not weights. */
 const MAX_MODEL_JSON_BYTES = 32 * 1024 * 1024;
 

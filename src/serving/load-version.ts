@@ -7,9 +7,13 @@ import type { ModelKind } from '../kinds/kind.js';
 import { readAnyMetadata, type AnyMetadata } from '../kinds/metadata.js';
 import { tabularModel } from '../kinds/tabular/kind.js';
 import type { LoadRequest } from '../repository/repository.js';
+import { autotrain, needsTraining, RECIPE_FILE } from './autotrain.js';
 
 export interface LoadOptions {
   maxBytes: number;
+  /** Train versions that hold only a recipe (MODEL_AUTOTRAIN). */
+  autotrain: boolean;
+  cacheDir: string;
   batching: BatchingOptions;
   onBatch?: (ref: VersionRef, event: BatchEvent) => void;
 }
@@ -34,7 +38,12 @@ async function loadWith<M extends AnyMetadata>(kind: ModelKind<M>, request: Load
  * model) and given outputs of the right shape and range; otherwise it is disposed and the
  * error says why.
  */
-export async function loadVersion(request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
+export async function loadVersion(given: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
+  let request = given;
+  if (await needsTraining(given.dir)) {
+    if (!opts.autotrain) throw new Error(`the version holds a training recipe (${RECIPE_FILE}) but no weights; set MODEL_AUTOTRAIN=true to train it at load`);
+    request = { ...given, dir: await autotrain(given.dir, opts.cacheDir, `${given.name}/${given.version}-${given.revision}`) };
+  }
   const metadata = await readAnyMetadata(request.dir).catch(() => undefined);
   // An unreadable metadata.json is reported by the image kind's own checks, files first.
   if (metadata && metadata.kind !== 'image-classifier') return loadWith(tabularModel, request, pool, opts);

@@ -133,14 +133,19 @@ export async function nextVersion(repository: string, name: string): Promise<str
   return String(versions.length === 0 ? 1 : Math.max(...versions) + 1);
 }
 
+/** Write model.json and the shard, then metadata.json last (the completeness marker), into `dir`. */
+export async function writeVersionFiles(dir: string, model: tf.LayersModel, metadata: TabularMetadata): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await saveModelToDir(model, dir);
+  await writeFile(join(dir, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+}
+
 /** Write model files, then metadata.json last, into a hidden staging folder renamed into place. */
 export async function writeVersion(repository: string, name: string, version: string, model: tf.LayersModel, metadata: TabularMetadata): Promise<string> {
   const target = join(repository, name, version);
   const staging = join(repository, name, `.staging-${version}`);
   await rm(staging, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true });
-  await saveModelToDir(model, staging);
-  await writeFile(join(staging, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+  await writeVersionFiles(staging, model, metadata);
   await rm(target, { recursive: true, force: true });
   await rename(staging, target);
   return target;

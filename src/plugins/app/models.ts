@@ -66,6 +66,8 @@ export default fp<{ config: Config }>(
       async (request) =>
         loadVersion(request, await poolReady(), {
           maxBytes: config.MODEL_MAX_BYTES,
+          autotrain: config.MODEL_AUTOTRAIN,
+          cacheDir: resolve(config.MODEL_CACHE_DIR),
           batching: { maxBatchSize: config.MAX_BATCH_SIZE, maxDelayMs: config.MAX_BATCH_DELAY_MS, maxQueue: config.MAX_QUEUE },
           onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),
         }),
