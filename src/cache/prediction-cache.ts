@@ -25,10 +25,13 @@ export interface CacheEvents {
   onConnectionChange?: (connected: boolean) => void;
 }
 
-/** `<name>:<version>:<sha256 of the bytes>`. */
-export function cacheKey(bytes: Uint8Array, model: { name: string; version: string }): string {
+/**
+ * `<name>:<version>[@<revision>]:<sha256 of the bytes>`. The revision changes with a version's
+ * files, so a republished version never answers from the old copy's entries.
+ */
+export function cacheKey(bytes: Uint8Array, model: { name: string; version: string; revision?: string }): string {
   const digest = createHash('sha256').update(bytes).digest('hex');
-  return `${model.name}:${model.version}:${digest}`;
+  return `${model.name}:${model.version}${model.revision ? `@${model.revision}` : ''}:${digest}`;
 }
 
 /** A cached value must look like a prediction; anything else (another writer, an old format) is a miss. */

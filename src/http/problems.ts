@@ -50,8 +50,8 @@ const IMAGE_STATUS: Record<ImageErrorCode, [number, string]> = {
   undecodable: [422, 'undecodable-image'],
 };
 
-/** Map anything thrown while handling one input to a client problem, or rethrow a real bug. */
-export function toClientProblem(err: unknown): ProblemError {
+/** The client problem a domain error is, or undefined for anything else (a real bug). */
+function domainProblem(err: unknown): ProblemError | undefined {
   if (err instanceof ProblemError) return err;
   if (err instanceof ImageError) {
     const [status, slug] = IMAGE_STATUS[err.code];
@@ -67,10 +67,15 @@ export function toClientProblem(err: unknown): ProblemError {
   if (err instanceof UnknownVersionError) return notFound('unknown-version', err.message);
   if (err instanceof ModelUnavailableError) return unavailable(err.message, err.retryAfterS);
   if (err instanceof FeatureInputError) return new ProblemError(422, 'invalid-features', err.message, {}, { errors: err.errors });
-  throw err;
+  return undefined;
 }
 
-const DOMAIN_ERRORS = [FeatureInputError, ImageError, QueueFullError, ExecutorCrashedError, SchedulerClosedError, InvalidModelRefError, UnknownModelError, UnknownVersionError, ModelUnavailableError];
+/** Map anything thrown while handling one input to a client problem, or rethrow a real bug. */
+export function toClientProblem(err: unknown): ProblemError {
+  const problem = domainProblem(err);
+  if (!problem) throw err;
+  return problem;
+}
 
 /** The limits that framework errors are explained with. */
 export interface RequestLimits {
@@ -129,8 +134,8 @@ const FASTIFY_SLUGS: Record<string, string> = {
 
 /** The problem an error is, or undefined for a server fault. */
 export function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits): RenderedProblem | undefined {
-  if (error instanceof ProblemError) return { status: error.status, slug: error.slug, detail: error.message, headers: error.headers, extensions: error.extensions };
-  if (DOMAIN_ERRORS.some((type) => error instanceof type)) return classifyError(toClientProblem(error), request, limits);
+  const known = domainProblem(error);
+  if (known) return { status: known.status, slug: known.slug, detail: known.message, headers: known.headers, extensions: known.extensions };
   if (hasZodFastifySchemaValidationErrors(error) || ('validation' in error && error.validation)) {
     return { status: 400, slug: 'invalid-request', detail: error.message };
   }

@@ -66,17 +66,3 @@ export async function readMetadata(dir: string): Promise<ModelMetadata> {
 export function inputSizeOf(metadata: ModelMetadata): number {
   return metadata.inputShape.reduce((a, b) => a * b, 1);
 }
-
-/** What every served form of a model says about itself, read from its metadata. */
-export abstract class DescribedModel {
-  constructor(readonly metadata: ModelMetadata) {}
-
-  get labels(): readonly string[] {
-    return this.metadata.labels;
-  }
-
-  /** Values in one input image (H × W × 3). */
-  get inputSize(): number {
-    return inputSizeOf(this.metadata);
-  }
-}

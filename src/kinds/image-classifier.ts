@@ -1,6 +1,6 @@
 /** The image-classifier kind: TF.js Layers model + metadata.json with labels and a preprocessing contract. */
 import sharp from 'sharp';
-import { readMetadata, type ModelMetadata } from '../inference/metadata.js';
+import type { ModelMetadata } from '../inference/metadata.js';
 import { prepareImage } from '../preprocessing/image.js';
 import { checkTfjsFiles } from '../repository/version-files.js';
 import type { ModelKind } from './kind.js';
@@ -22,17 +22,13 @@ async function gradientPng(): Promise<Buffer> {
 }
 
 export const imageClassifier: ModelKind<ModelMetadata> = {
-  id: 'image-classifier',
-
-  async inspect(dir, maxBytes) {
+  async check(dir, metadata, maxBytes) {
     await checkTfjsFiles(dir, maxBytes);
-    const metadata = await readMetadata(dir);
     const [h, w] = metadata.inputShape;
     const { width, height } = metadata.preprocessing;
     if (width !== w || height !== h) {
       throw new Error(`metadata.json: preprocessing makes ${width}×${height} images but inputShape is ${w}×${h}`);
     }
-    return metadata;
   },
 
   signature(metadata) {

@@ -1,15 +1,13 @@
 /**
- * The seam where a model kind plugs in: what its version folder must hold, a real input to
- * check a freshly loaded version with, and what it says about itself. The image classifier
- * is the one kind today; a new kind is a new module implementing this.
+ * The seam where a model kind plugs in: what its version folder must hold, the shapes its
+ * model must have, a real input to check a freshly loaded version with, and what it says
+ * about itself. The image classifier and the tabular kinds implement it.
  */
 import type { ModelSignature } from '../inference/classifier.js';
 
 export interface ModelKind<M> {
-  /** The `kind` field of metadata.json. */
-  readonly id: string;
-  /** Check a version folder (files and metadata) and return its metadata; throws with the reason. */
-  inspect(dir: string, maxBytes: number): Promise<M>;
+  /** Check a version folder's files against its (already parsed) metadata; throws with the reason. */
+  check(dir: string, metadata: M, maxBytes: number): Promise<void>;
   /** The shapes the model files must have. */
   signature(metadata: M): ModelSignature;
   /** A real input, prepared as requests are, to run once before the version serves. */

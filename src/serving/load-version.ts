@@ -4,7 +4,7 @@ import type { BatchEvent } from '../inference/scheduler.js';
 import { ServedVersion, type BatchingOptions, type VersionRef } from '../inference/served-version.js';
 import { imageClassifier } from '../kinds/image-classifier.js';
 import type { ModelKind } from '../kinds/kind.js';
-import { readAnyMetadata, type AnyMetadata } from '../kinds/metadata.js';
+import { isTabular, readAnyMetadata, type AnyMetadata } from '../kinds/metadata.js';
 import { tabularModel } from '../kinds/tabular/kind.js';
 import type { LoadRequest } from '../repository/repository.js';
 import { autotrain, needsTraining, RECIPE_FILE } from './autotrain.js';
@@ -18,8 +18,8 @@ export interface LoadOptions {
   onBatch?: (ref: VersionRef, event: BatchEvent) => void;
 }
 
-async function loadWith<M extends AnyMetadata>(kind: ModelKind<M>, request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
-  const metadata = await kind.inspect(request.dir, opts.maxBytes);
+async function loadWith<M extends AnyMetadata>(kind: ModelKind<M>, metadata: M, request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
+  await kind.check(request.dir, metadata, opts.maxBytes);
   const ref: VersionRef = { name: request.name, version: request.version, revision: request.revision };
   const served = await ServedVersion.load(ref, request.dir, metadata, kind.signature(metadata), pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
   try {
@@ -44,8 +44,7 @@ export async function loadVersion(given: LoadRequest, pool: InstancePool, opts: 
     if (!opts.autotrain) throw new Error(`the version holds a training recipe (${RECIPE_FILE}) but no weights; set MODEL_AUTOTRAIN=true to train it at load`);
     request = { ...given, dir: await autotrain(given.dir, opts.cacheDir, `${given.name}/${given.version}-${given.revision}`) };
   }
-  const metadata = await readAnyMetadata(request.dir).catch(() => undefined);
-  // An unreadable metadata.json is reported by the image kind's own checks, files first.
-  if (metadata && metadata.kind !== 'image-classifier') return loadWith(tabularModel, request, pool, opts);
-  return loadWith(imageClassifier, request, pool, opts);
+  // Read once: it names the kind, which checks the files against it.
+  const metadata = await readAnyMetadata(request.dir);
+  return isTabular(metadata) ? loadWith(tabularModel, metadata, request, pool, opts) : loadWith(imageClassifier, metadata, request, pool, opts);
 }

@@ -73,8 +73,7 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
 
   const lookup = async (model: ImageModel, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
     if (!cache) return undefined;
-    // The revision changes with the files, so a republished version never serves old answers.
-    const key = cacheKey(input.bytes, { name: model.name, version: `${model.version}@${model.ref.revision}` });
+    const key = cacheKey(input.bytes, model.ref);
     const hit = await cache.get(key);
     metrics.recordCacheLookup(cache.kind, hit !== undefined);
     return { key, hit };

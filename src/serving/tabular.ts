@@ -37,7 +37,7 @@ export function createTabularPredictor({ cache, metrics }: { cache: PredictionCa
     const flagged = outOfRange(values, features);
     for (const f of flagged) metrics.recordOutOfRange(model, f.feature);
     // The canonical form: values in declared order, so {"a":1,"b":2} and {"b":2,"a":1} share an entry.
-    const key = cache ? cacheKey(Buffer.from(JSON.stringify(values)), { name: model.name, version: `${model.version}@${model.ref.revision}` }) : undefined;
+    const key = cache ? cacheKey(Buffer.from(JSON.stringify(values)), model.ref) : undefined;
     return { values, warnings: flagged.map((f) => f.warning), key };
   };
 

@@ -1,18 +1,12 @@
 /** The tabular kinds: a TF.js Layers model over standardized features; class probabilities or one value. */
 import { checkTfjsFiles } from '../../repository/version-files.js';
 import type { ModelKind } from '../kind.js';
-import { readAnyMetadata, isTabular } from '../metadata.js';
 import type { TabularMetadata } from './metadata.js';
 import { standardize } from './standardize.js';
 
 export const tabularModel: ModelKind<TabularMetadata> = {
-  id: 'tabular',
-
-  async inspect(dir, maxBytes) {
+  async check(dir, _metadata, maxBytes) {
     await checkTfjsFiles(dir, maxBytes);
-    const metadata = await readAnyMetadata(dir);
-    if (!isTabular(metadata)) throw new Error(`metadata.json: kind ${metadata.kind} is not a tabular kind`);
-    return metadata;
   },
 
   signature(metadata) {
