@@ -7,10 +7,7 @@ export class Instance<T extends Servable> {
   private disposed: Promise<void> | undefined;
   private readonly waiters: (() => void)[] = [];
 
-  constructor(
-    readonly value: T,
-    readonly fingerprint: string,
-  ) {}
+  constructor(readonly value: T) {}
 
   /** Resolves once no request holds it and it is disposed. */
   retire(): Promise<void> {

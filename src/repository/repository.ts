@@ -325,7 +325,7 @@ export class ModelRepository<T extends Servable> {
       }
       // The switch: new requests get the new copy; the old one finishes what it holds.
       const old = slot.current;
-      slot.current = new Instance(value, sv.fingerprint);
+      slot.current = new Instance(value);
       slot.state = 'AVAILABLE';
       slot.reason = undefined;
       this.events.onLoaded?.(e.name, sv.version, value);
