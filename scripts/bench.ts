@@ -110,7 +110,7 @@ async function measureCeiling(seconds: number): Promise<number> {
   const meta = await readMetadata(values.model);
   const size = inputSizeOf(meta);
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 2, workerNice: 0 });
-  await pool.load('bench', values.model, { inputShape: [...meta.inputShape], outputs: meta.labels.length });
+  await pool.load('bench', { runtime: 'tfjs', dir: values.model, signature: { inputShape: [...meta.inputShape], outputs: meta.labels.length } });
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
   let done = 0;
   const end = performance.now() + seconds * 1000;

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { readApiKeys } from './auth/api-keys.js';
 import { BACKEND_CHOICES } from './inference/backend-choice.js';
+import { RUNTIME_CHOICES } from './runtimes/runtime.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 
 const MiB = 1024 * 1024;
@@ -39,6 +40,10 @@ export const configSchema = z.object({
   /** Keys for the admin routes (load, unload, reload); none = those routes answer 403. */
   ADMIN_API_KEYS: z.string().min(1).optional().or(unset),
   INFERENCE_BACKEND: z.enum(BACKEND_CHOICES).default('auto'),
+  /** Which runtime serves a version whose folder holds both model.json and model.onnx (auto: ONNX Runtime). */
+  INFERENCE_RUNTIME: z.enum(RUNTIME_CHOICES).default('auto'),
+  /** ONNX Runtime intra-op threads per session (auto: the cores shared out over INFERENCE_WORKERS). */
+  ONNX_INTRA_OP_THREADS: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(64)]).default('auto'),
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * MiB),
   MAX_BATCH_UPLOAD_BYTES: z.coerce.number().int().positive().default(64 * MiB),
   MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(25_000_000),

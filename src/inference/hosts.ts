@@ -1,7 +1,7 @@
 /** Inference hosts: a thread that holds model versions and runs one batch at a time for any of them. */
 import type { Worker } from 'node:worker_threads';
 import type { BackendChoice } from './backend-choice.js';
-import type { ImageClassifier, ModelSignature } from './classifier.js';
+import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
 import { startWorker } from './threads.js';
@@ -11,7 +11,8 @@ export interface Host {
   readonly backend: string;
   /** False once the thread is gone: it gets no more batches. */
   readonly healthy: boolean;
-  load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void>;
+  /** Load (and warm) a model with its runtime under `key`. */
+  load(key: string, spec: ModelSpec, warmupRuns: number): Promise<void>;
   unload(key: string): void;
   /** Class probabilities (n × classes) for `n` inputs packed in `batch` (which it may take over). */
   run(key: string, batch: Float32Array, n: number): Promise<Float32Array>;
@@ -24,7 +25,7 @@ export interface Host {
 export class InThreadHost implements Host {
   readonly healthy = true;
   readonly name = 'main';
-  private readonly models = new Map<string, ImageClassifier>();
+  private readonly models = new Map<string, LoadedModel>();
 
   private constructor(readonly backend: string) {}
 
@@ -34,9 +35,9 @@ export class InThreadHost implements Host {
     return new InThreadHost(await initBackend(choice));
   }
 
-  async load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void> {
-    const { ImageClassifier } = await import('./classifier.js');
-    const model = await ImageClassifier.load(dir, warmupRuns, signature);
+  async load(key: string, spec: ModelSpec, warmupRuns: number): Promise<void> {
+    const { loadModel } = await import('../runtimes/runtime.js');
+    const model = await loadModel(spec, warmupRuns);
     this.models.get(key)?.dispose();
     this.models.set(key, model);
   }
@@ -49,7 +50,7 @@ export class InThreadHost implements Host {
   run(key: string, batch: Float32Array, n: number): Promise<Float32Array> {
     const model = this.models.get(key);
     if (!model) return Promise.reject(new Error(`model ${key} is not loaded`));
-    return model.classifyPacked(batch, n);
+    return model.run(batch, n);
   }
 
   async stop(): Promise<void> {
@@ -123,8 +124,8 @@ export class WorkerHost implements Host {
     });
   }
 
-  async load(key: string, dir: string, warmupRuns: number, signature: ModelSignature): Promise<void> {
-    await this.call({ type: 'load', id: this.nextId++, key, dir, warmupRuns, signature });
+  async load(key: string, spec: ModelSpec, warmupRuns: number): Promise<void> {
+    await this.call({ type: 'load', id: this.nextId++, key, spec, warmupRuns });
   }
 
   unload(key: string): void {

@@ -5,7 +5,7 @@
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, type BackendChoice } from './backend.js';
-import { ImageClassifier, type ModelSignature } from './classifier.js';
+import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
 
 /** What a worker is started with. */
 export interface WorkerOptions {
@@ -15,7 +15,7 @@ export interface WorkerOptions {
 }
 
 export type WorkerRequest =
-  | { type: 'load'; id: number; key: string; dir: string; warmupRuns: number; signature: ModelSignature }
+  | { type: 'load'; id: number; key: string; spec: ModelSpec; warmupRuns: number }
   | { type: 'unload'; key: string }
   | { type: 'run'; id: number; key: string; batch: Float32Array; n: number };
 
@@ -37,13 +37,13 @@ if (nice > 0) {
   }
 }
 const active = await initBackend(backend);
-const models = new Map<string, ImageClassifier>();
+const models = new Map<string, LoadedModel>();
 
 const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error', id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
 
 port.on('message', (req: WorkerRequest) => {
   if (req.type === 'load') {
-    ImageClassifier.load(req.dir, req.warmupRuns, req.signature).then(
+    loadModel(req.spec, req.warmupRuns).then(
       (model) => {
         models.get(req.key)?.dispose();
         models.set(req.key, model);
@@ -57,7 +57,7 @@ port.on('message', (req: WorkerRequest) => {
   } else {
     const model = models.get(req.key);
     if (!model) return fail(req.id, new Error(`model ${req.key} is not loaded in this thread`));
-    model.classifyPacked(req.batch, req.n).then(
+    model.run(req.batch, req.n).then(
       (probs) => port.postMessage({ type: 'result', id: req.id, probs } satisfies WorkerReply, [probs.buffer as ArrayBuffer]),
       (err: unknown) => fail(req.id, err),
     );

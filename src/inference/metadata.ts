@@ -7,6 +7,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { preprocessingContractSchema } from '../preprocessing/contract.js';
+import { onnxSectionSchema } from '../runtimes/onnx/metadata.js';
 
 /** Largest side of an input image, values in one input, labels, and metadata.json's size. */
 export const METADATA_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000, maxFileBytes: 1024 * 1024 };
@@ -38,6 +39,8 @@ export const modelMetadataSchema = z.object({
     })
     .optional(),
   training: z.record(z.string(), z.unknown()).optional(),
+  /** How the ONNX Runtime serves the version's model.onnx (see runtimes/onnx/metadata.ts). */
+  onnx: onnxSectionSchema.optional(),
   createdAt: z.string().optional(),
 });
 

@@ -5,7 +5,7 @@
  * A thread that dies is replaced and reloaded with every version it held.
  */
 import type { BackendChoice } from './backend-choice.js';
-import type { ModelSignature } from './classifier.js';
+import type { ModelSpec } from '../runtimes/runtime.js';
 import { InThreadHost, WorkerHost, type Host } from './hosts.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';
 
@@ -29,8 +29,8 @@ export class InstancePool {
   private readonly waiters: { resolve: (host: Host) => void; reject: (err: Error) => void }[] = [];
   /** Threads being started to replace dead ones. */
   private restarting = 0;
-  /** Versions loaded in every thread, by key, with their folder and shapes (for replacement threads). */
-  private readonly loaded = new Map<string, { dir: string; signature: ModelSignature }>();
+  /** Versions loaded in every thread, by key, with what loads them (for replacement threads). */
+  private readonly loaded = new Map<string, ModelSpec>();
   /** Versions each thread holds. */
   private readonly held = new WeakMap<Host, Set<string>>();
   private closed = false;
@@ -64,9 +64,8 @@ export class InstancePool {
   }
 
   /** Load (and warm) a version into every thread; on any failure it is unloaded from all. */
-  async load(key: string, dir: string, signature: ModelSignature): Promise<void> {
+  async load(key: string, spec: ModelSpec): Promise<void> {
     const hosts = [...this.hosts].filter((h) => h.healthy);
-    const spec = { dir, signature };
     try {
       await Promise.all(hosts.map((h) => this.loadOn(h, key, spec)));
       this.loaded.set(key, spec);
@@ -81,8 +80,8 @@ export class InstancePool {
     for (const h of this.hosts) this.unloadFrom(h, key);
   }
 
-  private async loadOn(host: Host, key: string, spec: { dir: string; signature: ModelSignature }): Promise<void> {
-    await host.load(key, spec.dir, this.opts.warmupRuns, spec.signature);
+  private async loadOn(host: Host, key: string, spec: ModelSpec): Promise<void> {
+    await host.load(key, spec, this.opts.warmupRuns);
     this.held.get(host)?.add(key);
   }
 
@@ -174,7 +173,7 @@ export class InstancePool {
         const fresh = await WorkerHost.start(dead.name, this.opts.backend, this.opts.workerNice ?? 0, onDeath);
         const keys: string[] = [];
         for (const [key, spec] of [...this.loaded]) {
-          await fresh.load(key, spec.dir, this.opts.warmupRuns, spec.signature);
+          await fresh.load(key, spec, this.opts.warmupRuns);
           keys.push(key);
         }
         if (this.closed) return void fresh.stop();

@@ -3,6 +3,7 @@
  * every thread of the shared pool, and its own dynamic-batching scheduler in front of them.
  */
 import type { AnyMetadata } from '../kinds/metadata.js';
+import type { ModelSpec, RuntimeName } from '../runtimes/runtime.js';
 import type { ModelSignature } from './classifier.js';
 import type { InstancePool } from './pool.js';
 import { BatchScheduler, type BatchEvent, type SchedulerStats } from './scheduler.js';
@@ -28,6 +29,8 @@ export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
     readonly ref: VersionRef,
     readonly metadata: M,
     readonly signature: ModelSignature,
+    /** The runtime serving it, and its backend (TF.js: tensorflow | wasm | cpu; ONNX Runtime: cpu). */
+    readonly runtime: RuntimeName,
     readonly backend: string,
     readonly loadSeconds: number,
     private readonly key: string,
@@ -35,26 +38,27 @@ export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
     private readonly scheduler: BatchScheduler,
   ) {}
 
-  /** Load `dir` into every thread of `pool` (warmed) and put a scheduler in front of it. */
+  /** Load `spec` into every thread of `pool` (warmed) and put a scheduler in front of it. */
   static async load<M extends AnyMetadata>(
     ref: VersionRef,
-    dir: string,
+    spec: ModelSpec,
     metadata: M,
-    signature: ModelSignature,
     pool: InstancePool,
     batching: BatchingOptions,
     onBatch?: (event: BatchEvent) => void,
   ): Promise<ServedVersion<M>> {
     const started = performance.now();
     const key = `${ref.name}/${ref.version}@${ref.revision}`;
-    await pool.load(key, dir, signature);
+    const { signature } = spec;
+    await pool.load(key, spec);
     const scheduler = new BatchScheduler(pool.executors(key), {
       ...batching,
       inputSize: signature.inputShape.reduce((a, b) => a * b, 1),
       numClasses: signature.outputs,
     });
     if (onBatch) scheduler.onBatch = onBatch;
-    return new ServedVersion(ref, metadata, signature, pool.backend, (performance.now() - started) / 1000, key, pool, scheduler);
+    const backend = spec.runtime === 'onnx' ? 'cpu' : pool.backend;
+    return new ServedVersion(ref, metadata, signature, spec.runtime, backend, (performance.now() - started) / 1000, key, pool, scheduler);
   }
 
   get name(): string {

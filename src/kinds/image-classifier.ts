@@ -1,8 +1,7 @@
-/** The image-classifier kind: TF.js Layers model + metadata.json with labels and a preprocessing contract. */
+/** The image-classifier kind: metadata.json with labels and a preprocessing contract, and a model (TF.js or ONNX) over prepared images. */
 import sharp from 'sharp';
 import type { ModelMetadata } from '../inference/metadata.js';
 import { prepareImage } from '../preprocessing/image.js';
-import { checkTfjsFiles } from '../repository/version-files.js';
 import type { ModelKind } from './kind.js';
 
 /** A 48×40 colour gradient: decoded, resized and normalised like an uploaded photo. */
@@ -22,8 +21,7 @@ async function gradientPng(): Promise<Buffer> {
 }
 
 export const imageClassifier: ModelKind<ModelMetadata> = {
-  async check(dir, metadata, maxBytes) {
-    await checkTfjsFiles(dir, maxBytes);
+  async check(metadata) {
     const [h, w] = metadata.inputShape;
     const { width, height } = metadata.preprocessing;
     if (width !== w || height !== h) {
@@ -31,8 +29,10 @@ export const imageClassifier: ModelKind<ModelMetadata> = {
     }
   },
 
+  // NCHW models take planes: [C, H, W] (the preprocessing writes them in that order).
   signature(metadata) {
-    return { inputShape: [...metadata.inputShape], outputs: metadata.labels.length };
+    const [h, w, c] = metadata.inputShape;
+    return { inputShape: metadata.preprocessing.layout === 'NCHW' ? [c, h, w] : [h, w, c], outputs: metadata.labels.length };
   },
 
   async sampleInput(metadata) {

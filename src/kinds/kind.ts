@@ -1,13 +1,13 @@
 /**
- * The seam where a model kind plugs in: what its version folder must hold, the shapes its
+ * The seam where a model kind plugs in: what its metadata must agree on, the shapes its
  * model must have, a real input to check a freshly loaded version with, and what it says
  * about itself. The image classifier and the tabular kinds implement it.
  */
 import type { ModelSignature } from '../inference/classifier.js';
 
 export interface ModelKind<M> {
-  /** Check a version folder's files against its (already parsed) metadata; throws with the reason. */
-  check(dir: string, metadata: M, maxBytes: number): Promise<void>;
+  /** Checks across fields of the (already parsed) metadata; throws with the reason. The runtime checks the model files. */
+  check(metadata: M): Promise<void>;
   /** The shapes the model files must have. */
   signature(metadata: M): ModelSignature;
   /** A real input, prepared as requests are, to run once before the version serves. */

@@ -10,7 +10,8 @@ export const preprocessingContractSchema = z.object({
   channels: z.literal(3),
   colorSpace: z.literal('srgb'),
   channelOrder: z.literal('RGB'),
-  layout: z.literal('NHWC'),
+  /** NHWC: one image is [H, W, 3] interleaved; NCHW: [3, H, W] planes (PyTorch's order). */
+  layout: z.enum(['NHWC', 'NCHW']).default('NHWC'),
   resize: z.object({
     kernel: z.enum(RESIZE_KERNELS),
     fit: z.enum(RESIZE_FITS),

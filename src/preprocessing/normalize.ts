@@ -2,7 +2,8 @@ import type { PreprocessingContract } from './contract.js';
 
 /**
  * Write the normalised float image for `rgb` (interleaved 8-bit RGB, contract size) into
- * `out` at `offset`. The same function feeds training and serving.
+ * `out` at `offset`, in the contract's layout: HWC (NHWC models) or planar CHW (NCHW
+ * models, as PyTorch exports them). The same function feeds training and serving.
  */
 export function normalizeInto(rgb: Uint8Array, contract: PreprocessingContract, out: Float32Array, offset = 0): void {
   const { scale, mean, std } = contract;
@@ -10,6 +11,15 @@ export function normalizeInto(rgb: Uint8Array, contract: PreprocessingContract, 
   const b = [-mean[0] / std[0], -mean[1] / std[1], -mean[2] / std[2]];
   const n = contract.width * contract.height * 3;
   if (rgb.length !== n) throw new RangeError(`expected ${n} bytes of RGB, got ${rgb.length}`);
+  if (contract.layout === 'NCHW') {
+    const plane = n / 3;
+    for (let p = 0, i = 0; p < plane; p++, i += 3) {
+      out[offset + p] = rgb[i]! * a[0]! + b[0]!;
+      out[offset + plane + p] = rgb[i + 1]! * a[1]! + b[1]!;
+      out[offset + 2 * plane + p] = rgb[i + 2]! * a[2]! + b[2]!;
+    }
+    return;
+  }
   for (let i = 0; i < n; i += 3) {
     out[offset + i] = rgb[i]! * a[0]! + b[0]!;
     out[offset + i + 1] = rgb[i + 1]! * a[1]! + b[1]!;

@@ -1,4 +1,4 @@
-/** Turn a complete version folder into a served version: inspect, load everywhere, warm, check. */
+/** Turn a complete version folder into a served version: inspect, pick its runtime, load everywhere, warm, check. */
 import type { InstancePool } from '../inference/pool.js';
 import type { BatchEvent } from '../inference/scheduler.js';
 import { ServedVersion, type BatchingOptions, type VersionRef } from '../inference/served-version.js';
@@ -7,6 +7,7 @@ import type { ModelKind } from '../kinds/kind.js';
 import { isTabular, readAnyMetadata, type AnyMetadata } from '../kinds/metadata.js';
 import { tabularModel } from '../kinds/tabular/kind.js';
 import type { LoadRequest } from '../repository/repository.js';
+import { runtimeSpec, type RuntimeOptions } from '../runtimes/select.js';
 import { autotrain, needsTraining, RECIPE_FILE } from './autotrain.js';
 
 export interface LoadOptions {
@@ -15,13 +16,15 @@ export interface LoadOptions {
   autotrain: boolean;
   cacheDir: string;
   batching: BatchingOptions;
+  runtime: RuntimeOptions;
   onBatch?: (ref: VersionRef, event: BatchEvent) => void;
 }
 
 async function loadWith<M extends AnyMetadata>(kind: ModelKind<M>, metadata: M, request: LoadRequest, pool: InstancePool, opts: LoadOptions): Promise<ServedVersion> {
-  await kind.check(request.dir, metadata, opts.maxBytes);
+  await kind.check(metadata);
+  const spec = await runtimeSpec(request.dir, metadata, kind.signature(metadata), opts.maxBytes, opts.runtime);
   const ref: VersionRef = { name: request.name, version: request.version, revision: request.revision };
-  const served = await ServedVersion.load(ref, request.dir, metadata, kind.signature(metadata), pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
+  const served = await ServedVersion.load(ref, spec, metadata, pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
   try {
     const [output] = await served.classify([await kind.sampleInput(metadata)]);
     kind.checkOutput(metadata, output!);

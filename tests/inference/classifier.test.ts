@@ -51,8 +51,8 @@ describe('ImageClassifier', () => {
   it('the in-thread pool holds several versions, runs each by key, and frees them', async () => {
     const pool = await InstancePool.start({ workers: 0, backend: 'wasm', warmupRuns: 0 });
     const before = tf.memory().numTensors;
-    await pool.load('a', SHIPPED_MODEL, SIGNATURE);
-    await pool.load('b', SHIPPED_MODEL, SIGNATURE);
+    await pool.load('a', { runtime: 'tfjs', dir: SHIPPED_MODEL, signature: SIGNATURE });
+    await pool.load('b', { runtime: 'tfjs', dir: SHIPPED_MODEL, signature: SIGNATURE });
     const input = new Float32Array(3072).fill(0.25);
     const [a, b] = await Promise.all([pool.run('a', input.slice(), 1), pool.run('b', input.slice(), 1)]);
     expect(Array.from(a)).toEqual(Array.from(b));
@@ -60,7 +60,7 @@ describe('ImageClassifier', () => {
     await expect(pool.run('a', input.slice(), 1)).rejects.toThrow(/not loaded/);
     pool.unload('b');
     expect(tf.memory().numTensors).toBe(before);
-    await expect(pool.load('c', '/nonexistent', SIGNATURE)).rejects.toThrow(/nonexistent/);
+    await expect(pool.load('c', { runtime: 'tfjs', dir: '/nonexistent', signature: SIGNATURE })).rejects.toThrow(/nonexistent/);
     await pool.close();
   });
 });

@@ -1,12 +1,11 @@
-/** The tabular kinds: a TF.js Layers model over standardized features; class probabilities or one value. */
-import { checkTfjsFiles } from '../../repository/version-files.js';
+/** The tabular kinds: a model (TF.js or ONNX) over standardized features; class probabilities or one value. */
 import type { ModelKind } from '../kind.js';
 import type { TabularMetadata } from './metadata.js';
 import { standardize } from './standardize.js';
 
 export const tabularModel: ModelKind<TabularMetadata> = {
-  async check(dir, _metadata, maxBytes) {
-    await checkTfjsFiles(dir, maxBytes);
+  async check() {
+    // Features, standardization and labels are checked by the metadata schema.
   },
 
   signature(metadata) {

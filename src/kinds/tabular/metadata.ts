@@ -3,6 +3,7 @@
  * the standardization it was trained with, and for a classifier its labels.
  */
 import { z } from 'zod';
+import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
 
 export const TABULAR_LIMITS = { maxFeatures: 1000, maxLabels: 10_000 };
 
@@ -26,6 +27,8 @@ const common = {
   standardization: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
   validation: z.record(z.string(), z.unknown()).optional(),
   training: z.record(z.string(), z.unknown()).optional(),
+  /** How the ONNX Runtime serves the version's model.onnx (see runtimes/onnx/metadata.ts). */
+  onnx: onnxSectionSchema.optional(),
   createdAt: z.string().optional(),
 };
 

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Config } from '../../config.js';
 import type { ServedVersion } from '../../inference/served-version.js';
@@ -40,6 +41,12 @@ export function repositorySource(config: Config): RepositorySource {
   return new LocalSource(resolve(config.MODEL_REPOSITORY));
 }
 
+/** ONNX Runtime threads per session: each inference thread runs one batch at a time, so the cores are shared out over them. */
+export function onnxThreads(config: Pick<Config, 'ONNX_INTRA_OP_THREADS' | 'INFERENCE_WORKERS'>): number {
+  if (config.ONNX_INTRA_OP_THREADS !== 'auto') return config.ONNX_INTRA_OP_THREADS;
+  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, config.INFERENCE_WORKERS)));
+}
+
 /**
  * Models load after the server starts listening, so /health answers and /ready says
  * "loading" meanwhile; the repository is polled for changes while the server runs, and
@@ -69,13 +76,14 @@ export default fp<{ config: Config }>(
           autotrain: config.MODEL_AUTOTRAIN,
           cacheDir: resolve(config.MODEL_CACHE_DIR),
           batching: { maxBatchSize: config.MAX_BATCH_SIZE, maxDelayMs: config.MAX_BATCH_DELAY_MS, maxQueue: config.MAX_QUEUE },
+          runtime: { choice: config.INFERENCE_RUNTIME, onnxThreads: onnxThreads(config) },
           onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),
         }),
       { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
       {
         onLoaded: (name, version, served) => {
           app.metrics.recordModelLoaded({ name, version, backend: served.backend, loadSeconds: served.loadSeconds, labels: served.labels });
-          app.log.info({ model: name, version, load_s: Math.round(served.loadSeconds * 1000) / 1000, backend: served.backend }, 'model version available');
+          app.log.info({ model: name, version, load_s: Math.round(served.loadSeconds * 1000) / 1000, runtime: served.runtime, backend: served.backend }, 'model version available');
         },
         onLoadFailed: (name, version, reason) => {
           app.metrics.recordLoadFailure(name, version);

@@ -1,0 +1,53 @@
+/**
+ * The seam between serving and the engines that run models. A runtime loads one model file
+ * into a thread and runs packed batches: `n` inputs of `signature.inputShape` in, `n ×
+ * signature.outputs` values out. What the numbers mean is the model kind's business; which
+ * thread runs them is the pool's. Specs are plain data: they cross into worker threads.
+ */
+import type { ModelSignature } from '../inference/classifier.js';
+
+export const RUNTIME_CHOICES = ['auto', 'tfjs', 'onnx'] as const;
+export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
+export type RuntimeName = Exclude<RuntimeChoice, 'auto'>;
+
+export interface TfjsSpec {
+  runtime: 'tfjs';
+  /** The version folder (model.json and its shards). */
+  dir: string;
+  signature: ModelSignature;
+}
+
+export interface OnnxSpec {
+  runtime: 'onnx';
+  /** The model.onnx file. */
+  file: string;
+  /** Shape of one input as the model takes it (NCHW images: [C, H, W]). */
+  signature: ModelSignature;
+  input?: string;
+  output?: string;
+  /** Apply softmax to the output (models that end in logits). */
+  softmax: boolean;
+  /** ONNX Runtime's intra-op threads for this session. */
+  intraOpThreads: number;
+}
+
+export type ModelSpec = TfjsSpec | OnnxSpec;
+
+/** A model loaded (and warmed) in one thread. */
+export interface LoadedModel {
+  /** Outputs (n × outputs) for `n` inputs packed one after another in `batch`. */
+  run(batch: Float32Array, n: number): Promise<Float32Array>;
+  /** Free the model (tensors, native session); idempotent. */
+  dispose(): void;
+}
+
+/** Load `spec` in the calling thread with its runtime, warmed by `warmupRuns` batches. */
+export async function loadModel(spec: ModelSpec, warmupRuns: number): Promise<LoadedModel> {
+  if (spec.runtime === 'onnx') {
+    const { OnnxModel } = await import('./onnx/model.js');
+    return OnnxModel.load(spec, warmupRuns);
+  }
+  const { ImageClassifier } = await import('../inference/classifier.js');
+  const model = await ImageClassifier.load(spec.dir, warmupRuns, spec.signature);
+  return { run: (batch, n) => model.classifyPacked(batch, n), dispose: () => model.dispose() };
+}

@@ -1,0 +1,57 @@
+/**
+ * Which runtime serves a version, from the files its folder holds: `model.json` (+ shards)
+ * for TensorFlow.js, `model.onnx` (or metadata.json `onnx.file`) for ONNX Runtime. With both,
+ * INFERENCE_RUNTIME decides; `auto` takes ONNX Runtime, which ran the same CIFAR-10 weights
+ * 5× faster than TF.js on wasm on this hardware (README, "Performance").
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ModelSignature } from '../inference/classifier.js';
+import type { AnyMetadata } from '../kinds/metadata.js';
+import { checkTfjsFiles, VersionFilesError } from '../repository/version-files.js';
+import { checkOnnxFile } from './onnx/files.js';
+import { ONNX_FILE } from './onnx/metadata.js';
+import type { ModelSpec, RuntimeChoice, RuntimeName } from './runtime.js';
+
+export interface RuntimeOptions {
+  choice: RuntimeChoice;
+  /** ONNX Runtime intra-op threads per session. */
+  onnxThreads: number;
+}
+
+const isFile = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isFile() ?? false;
+
+/** The runtime for a folder holding TF.js files, ONNX files, or both. */
+export function chooseRuntime(has: { tfjs: boolean; onnx: boolean }, choice: RuntimeChoice): RuntimeName {
+  if (has.tfjs && has.onnx) return choice === 'tfjs' ? 'tfjs' : 'onnx';
+  if (has.onnx) return 'onnx';
+  return 'tfjs';
+}
+
+/**
+ * Check the files of the runtime that will serve `dir` and say how to load them. `signature`
+ * is the model's input as the kind prepares it; an NCHW image model is fed [C, H, W].
+ */
+export async function runtimeSpec(dir: string, metadata: AnyMetadata, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
+  const onnxFile = metadata.onnx?.file ?? ONNX_FILE;
+  const has = { tfjs: await isFile(join(dir, 'model.json')), onnx: await isFile(join(dir, onnxFile)) };
+  if (!has.tfjs && !has.onnx) throw new VersionFilesError(`the version holds no model: neither model.json (TensorFlow.js) nor ${onnxFile} (ONNX)`);
+  const nchw = 'preprocessing' in metadata && metadata.preprocessing.layout === 'NCHW';
+  const runtime = nchw ? 'onnx' : chooseRuntime(has, opts.choice);
+  if (runtime === 'onnx' && !has.onnx) throw new VersionFilesError(`preprocessing.layout NCHW is served by ONNX Runtime, but the version holds no ${onnxFile}`);
+  if (runtime === 'tfjs') {
+    await checkTfjsFiles(dir, maxBytes);
+    return { runtime, dir, signature };
+  }
+  await checkOnnxFile(dir, onnxFile, maxBytes);
+  const section = metadata.onnx;
+  return {
+    runtime,
+    file: join(dir, onnxFile),
+    signature,
+    ...(section?.input !== undefined && { input: section.input }),
+    ...(section?.output !== undefined && { output: section.output }),
+    softmax: section?.outputTransform === 'softmax',
+    intraOpThreads: opts.onnxThreads,
+  };
+}
