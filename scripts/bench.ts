@@ -5,8 +5,14 @@
  *   npm run bench -- [--duration 10] [--concurrency 1,8,32,128] [--soak 120] [--out reports/bench] [--resume]
  *
  * Phases (each result is saved as it completes; --resume skips finished phases):
- *   ceiling   bare model in INFERENCE_WORKERS worker threads at batch MAX_BATCH_SIZE, no HTTP
- *   service   the default configuration (worker instances + dynamic batching) at each concurrency
+ *   ceiling   the bare model on each runtime (TF.js, ONNX Runtime), same weights, in worker
+ *             threads at batch MAX_BATCH_SIZE, no HTTP; as images/s and as a fraction of the
+ *             CPU's FP32 peak (cores × clock × SIMD lanes × 2 FMA units × 2 flops)
+ *   service   the default configuration (worker instances + dynamic batching) at each
+ *             concurrency, once per runtime (INFERENCE_RUNTIME=tfjs | onnx)
+ *   threading ONNX Runtime at concurrency 32: on the main thread (INFERENCE_WORKERS=0), one
+ *             worker with 2 intra-op threads, one worker per core with 1 each
+ *   profile   a CPU profile of the server (every thread) at concurrency 32 on ONNX Runtime
  *   naive     INFERENCE_WORKERS=0 MAX_BATCH_SIZE=1: one instance on the main thread, no batching
  *   cache     repeated image (hit path) vs distinct images (miss path), embedded LRU and Redis;
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
@@ -31,6 +37,9 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { InstancePool } from '../src/inference/pool.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
+import type { ModelSpec, RuntimeName } from '../src/runtimes/runtime.js';
+import { cpuPeak, type CpuPeak } from './lib/cpu-peak.js';
+import { summarizeProfiles, type ProfileSummary } from './lib/cpu-profile.js';
 import { rssMb, waitUntilReady } from './lib/server-process.js';
 
 const { values } = parseArgs({
@@ -77,11 +86,26 @@ interface LoadResult {
   referenceProbeP99Ms?: number | null;
 }
 
+interface Ceiling {
+  imagesPerSecond: number;
+  workers: number;
+  batch: number;
+  /** ONNX Runtime intra-op threads per worker. */
+  intraOpThreads?: number;
+  /** images/s × FLOPs per image ÷ the CPU's FP32 peak. */
+  peakFraction: number;
+}
+
+const RUNTIMES: RuntimeName[] = ['tfjs', 'onnx'];
+
 interface Results {
-  machine: { cpus: number; node: string };
+  machine: { cpus: number; node: string; peak?: CpuPeak };
   model: string;
-  ceiling?: { imagesPerSecond: number; workers: number; batch: number };
+  ceiling?: Partial<Record<RuntimeName, Ceiling>>;
+  /** Keyed `<runtime>-<concurrency>`. */
   service: Record<string, LoadResult>;
+  threading?: Record<string, LoadResult>;
+  profile?: ProfileSummary;
   naive: Record<string, LoadResult>;
   /** This server and another revision's (--baseline) at concurrency 32, alternating. */
   baseline?: { dir: string; concurrency: number; service: number[]; baseline: number[] };
@@ -95,6 +119,7 @@ const results: Results =
   values.resume && existsSync(resultsFile)
     ? (JSON.parse(await readFile(resultsFile, 'utf8')) as Results)
     : { machine: { cpus: workers, node: process.version }, model: values.model, service: {}, naive: {} };
+results.machine.peak ??= cpuPeak();
 
 async function save(): Promise<void> {
   await mkdir(values.out, { recursive: true });
@@ -106,11 +131,14 @@ function log(line: string): void {
 }
 
 /** Images/s of the bare model: every worker kept busy with full batches, no HTTP, no decoding. */
-async function measureCeiling(seconds: number): Promise<number> {
+async function measureCeiling(runtime: RuntimeName, seconds: number, intraOpThreads = 1): Promise<number> {
   const meta = await readMetadata(values.model);
   const size = inputSizeOf(meta);
+  const signature = { inputShape: [...meta.inputShape], outputs: meta.labels.length };
+  const spec: ModelSpec =
+    runtime === 'tfjs' ? { runtime, dir: values.model, signature } : { runtime, file: join(values.model, 'model.onnx'), signature, softmax: false, intraOpThreads };
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 2, workerNice: 0 });
-  await pool.load('bench', { runtime: 'tfjs', dir: values.model, signature: { inputShape: [...meta.inputShape], outputs: meta.labels.length } });
+  await pool.load('bench', spec);
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
   let done = 0;
   const end = performance.now() + seconds * 1000;
@@ -304,25 +332,31 @@ function table(rows: [string, LoadResult][]): string {
 }
 
 // --- phases ----------------------------------------------------------------
-if (!results.ceiling) {
-  log(`ceiling: ${workers} worker(s), batch ${maxBatch}, ${duration} s`);
-  results.ceiling = { imagesPerSecond: Math.round(await measureCeiling(duration)), workers, batch: maxBatch };
-  await save();
+const flopsPerImage = 2 * (await readMetadata(values.model)).multiplyAdds;
+results.ceiling ??= {};
+for (const runtime of RUNTIMES) {
+  if (!results.ceiling[runtime]) {
+    log(`ceiling ${runtime}: ${workers} worker(s), batch ${maxBatch}, ${duration} s`);
+    const rate = Math.round(await measureCeiling(runtime, duration));
+    const peak = results.machine.peak!.gflops * 1e9;
+    results.ceiling[runtime] = { imagesPerSecond: rate, workers, batch: maxBatch, ...(runtime === 'onnx' && { intraOpThreads: 1 }), peakFraction: Math.round(((rate * flopsPerImage) / peak) * 1000) / 1000 };
+    await save();
+  }
+  log(`ceiling ${runtime}: ${results.ceiling[runtime].imagesPerSecond} images/s (${(results.ceiling[runtime].peakFraction * 100).toFixed(1)} % of FP32 peak)`);
 }
-log(`ceiling: ${results.ceiling.imagesPerSecond} images/s`);
 
-/** Load runs at each concurrency not measured yet, against one server started with `env`. */
-async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Record<string, string>, cwd = '.'): Promise<void> {
+/** Load runs at each concurrency not measured yet, against one server started with `env`; stored under `${prefix}${c}`. */
+async function measureRuns(name: 'service' | 'naive' | 'threading', wanted: number[], env: Record<string, string>, prefix = '', cwd = '.'): Promise<void> {
   const store = (results[name] ??= {});
-  const pending = wanted.filter((c) => !store[c]);
+  const pending = wanted.filter((c) => !store[`${prefix}${c}`]);
   if (pending.length === 0) return;
   const server = await startServer(env, cwd);
   try {
     await warmUp();
     for (const c of pending) {
-      log(`${name}: concurrency ${c}, ${duration} s`);
+      log(`${name} ${prefix}: concurrency ${c}, ${duration} s`);
       const r = await load(server.pid!, c, duration);
-      store[c] = r;
+      store[`${prefix}${c}`] = r;
       await save();
       log(`  ${r.rps} req/s, p99 ${r.p99} ms`);
     }
@@ -331,8 +365,28 @@ async function measureRuns(name: 'service' | 'naive', wanted: number[], env: Rec
   }
 }
 
-await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0' });
-await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0' });
+for (const runtime of RUNTIMES) await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: runtime }, `${runtime}-`);
+await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'tfjs' });
+// How ONNX Runtime is best driven: its run() holds the calling JS thread until the batch is done.
+const THREADING: Record<string, Record<string, string>> = {
+  'main-thread-intra2-': { INFERENCE_WORKERS: '0', ONNX_INTRA_OP_THREADS: String(workers) },
+  'one-worker-intra2-': { INFERENCE_WORKERS: '1', ONNX_INTRA_OP_THREADS: String(workers) },
+  [`${workers}-workers-intra1-`]: { INFERENCE_WORKERS: String(workers), ONNX_INTRA_OP_THREADS: '1' },
+};
+for (const [prefix, env] of Object.entries(THREADING)) await measureRuns('threading', [32], { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', ...env }, prefix);
+if (!results.profile) {
+  const dir = join(values.out, 'profile');
+  const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+  try {
+    await warmUp();
+    log(`profile: onnx, concurrency 32, ${duration} s`);
+    await load(server.pid!, 32, duration);
+  } finally {
+    await stopServer(server);
+  }
+  results.profile = await summarizeProfiles(dir);
+  await save();
+}
 if (values.baseline) {
   const dir = values.baseline;
   const cmp = (results.baseline ??= { dir, concurrency: 32, service: [], baseline: [] });
@@ -466,14 +520,23 @@ if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-sc
 
 // --- report ----------------------------------------------------------------
 const rows: [string, LoadResult][] = [
-  ...Object.values(results.service).map((r): [string, LoadResult] => ['service', r]),
-  ...Object.values(results.naive).map((r): [string, LoadResult] => ['naive', r]),
+  ...Object.entries(results.service).map(([k, r]): [string, LoadResult] => [`service ${k.replace(/-\d+$/, '')}`, r]),
+  ...Object.values(results.naive).map((r): [string, LoadResult] => ['naive (tfjs, main thread, batch 1)', r]),
+  ...Object.entries(results.threading ?? {}).map(([k, r]): [string, LoadResult] => [`onnx ${k.replace(/-\d+$/, '')}`, r]),
 ];
-const s32 = results.service['32'];
+const s32 = results.service['onnx-32'];
+const t32 = results.service['tfjs-32'];
 const n32 = results.naive['32'];
 const ratios: string[] = [];
-if (s32 && results.ceiling) ratios.push(`service ÷ ceiling at concurrency 32: ${(ok(s32) / duration / results.ceiling.imagesPerSecond).toFixed(2)}`);
-if (s32 && n32) ratios.push(`service ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+const ce = results.ceiling ?? {};
+if (ce.onnx && ce.tfjs) ratios.push(`engine ceiling, ONNX Runtime ÷ TF.js (same weights): ${(ce.onnx.imagesPerSecond / ce.tfjs.imagesPerSecond).toFixed(2)}×`);
+if (s32 && t32) ratios.push(`service at concurrency 32, ONNX Runtime ÷ TF.js: ${(ok(s32) / ok(t32)).toFixed(2)}×`);
+for (const runtime of RUNTIMES) {
+  const s = results.service[`${runtime}-32`];
+  const c = ce[runtime];
+  if (s && c) ratios.push(`${runtime}: service ÷ ceiling at concurrency 32: ${(ok(s) / duration / c.imagesPerSecond).toFixed(2)}`);
+}
+if (s32 && n32) ratios.push(`service (onnx) ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
 const cmp = results.baseline;
 if (cmp && cmp.service.length > 0 && cmp.baseline.length > 0) {
   const median = (xs: number[]): number => {
@@ -486,7 +549,7 @@ if (cmp && cmp.service.length > 0 && cmp.baseline.length > 0) {
     `service ÷ baseline (${cmp.dir}) at concurrency 32, median of ${cmp.service.length} alternating runs: ${(median(cmp.service) / median(cmp.baseline)).toFixed(2)} (this code ${fmt(cmp.service)} req/s; baseline ${fmt(cmp.baseline)} req/s)`,
   );
 }
-const s8 = results.service['8'];
+const s8 = results.service['onnx-8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
 if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);
 function cacheReport(): string[] {
@@ -509,12 +572,22 @@ function cacheReport(): string[] {
   return lines;
 }
 
+const peak = results.machine.peak!;
+const ceilingLines = RUNTIMES.flatMap((r) => {
+  const c = ce[r];
+  return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${(c.peakFraction * 100).toFixed(1)} % of the FP32 peak`] : [];
+});
+const profileLines = results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : [];
 const md = [
-  `Engine ceiling (bare model, ${results.ceiling.workers} worker thread(s), batch ${results.ceiling.batch}, no HTTP): **${results.ceiling.imagesPerSecond} images/s**`,
+  `Engine ceiling, same CIFAR-10 weights (${(flopsPerImage / 1e6).toFixed(1)} MFLOP per image):`,
+  '',
+  ...ceilingLines,
+  `- FP32 peak: ${peak.gflops.toFixed(0)} GFLOP/s = ${peak.derivation}`,
   '',
   table(rows),
   '',
   ...ratios.map((r) => `- ${r}`),
+  ...profileLines,
   ...cacheReport(),
   ...(results.soak ? [`- soak: ${results.soak.seconds} s at concurrency 32, ${results.soak.rps} req/s, RSS ${results.soak.rssMb[5]} → ${results.soak.rssMb.at(-1)} MB (drift ${results.soak.driftPct}%)`] : []),
   '',

@@ -6,14 +6,24 @@ import type { BackendChoice } from './backend-choice.js';
 
 export { BACKEND_CHOICES, type BackendChoice } from './backend-choice.js';
 
+/** Why the native backend is not in use, when `auto` had to fall back (null otherwise). */
+let nativeMissing: string | null = null;
+export const nativeBackendMissing = (): string | null => nativeMissing;
+
 async function tryTensorflow(): Promise<boolean> {
   try {
     // Optional dependency: absent where its native library could not be installed.
     await import('@tensorflow/tfjs-node' as string);
-    return await tf.setBackend('tensorflow');
-  } catch {
-    return false;
+    if (await tf.setBackend('tensorflow')) return true;
+    nativeMissing = '@tensorflow/tfjs-node is installed but its backend did not initialise';
+  } catch (err) {
+    const code = (err as { code?: unknown }).code;
+    nativeMissing =
+      code === 'ERR_MODULE_NOT_FOUND'
+        ? '@tensorflow/tfjs-node is not installed (an optional dependency: npm leaves it out where its install script cannot download libtensorflow; the Docker image has it)'
+        : `@tensorflow/tfjs-node did not load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   }
+  return false;
 }
 
 async function useWasm(): Promise<boolean> {

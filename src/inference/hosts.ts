@@ -9,6 +9,8 @@ import { startWorker } from './threads.js';
 export interface Host {
   readonly name: string;
   readonly backend: string;
+  /** Why TF.js is not on its native backend, when `auto` fell back (null otherwise). */
+  readonly nativeMissing: string | null;
   /** False once the thread is gone: it gets no more batches. */
   readonly healthy: boolean;
   /** Load (and warm) a model with its runtime under `key`. */
@@ -27,12 +29,16 @@ export class InThreadHost implements Host {
   readonly name = 'main';
   private readonly models = new Map<string, LoadedModel>();
 
-  private constructor(readonly backend: string) {}
+  private constructor(
+    readonly backend: string,
+    readonly nativeMissing: string | null,
+  ) {}
 
   static async start(choice: BackendChoice): Promise<InThreadHost> {
     // Loaded only here: with worker threads the main thread never needs TF.js (~50 MB).
-    const { initBackend } = await import('./backend.js');
-    return new InThreadHost(await initBackend(choice));
+    const { initBackend, nativeBackendMissing } = await import('./backend.js');
+    const backend = await initBackend(choice);
+    return new InThreadHost(backend, nativeBackendMissing());
   }
 
   async load(key: string, spec: ModelSpec, warmupRuns: number): Promise<void> {
@@ -78,6 +84,7 @@ export class WorkerHost implements Host {
     private readonly worker: Worker,
     readonly name: string,
     readonly backend: string,
+    readonly nativeMissing: string | null,
     onDeath: (host: WorkerHost, reason: string) => void,
   ) {
     worker.on('message', (reply: WorkerReply) => {
@@ -111,7 +118,7 @@ export class WorkerHost implements Host {
         worker.off('error', onError);
         worker.off('exit', onExit);
         if (reply.type !== 'ready') return reject(new Error(`inference thread ${name}: unexpected ${reply.type}`));
-        resolve(new WorkerHost(worker, name, reply.backend, onDeath));
+        resolve(new WorkerHost(worker, name, reply.backend, reply.nativeMissing, onDeath));
       });
     });
   }

@@ -4,7 +4,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, type BackendChoice } from './backend.js';
+import { initBackend, nativeBackendMissing, type BackendChoice } from './backend.js';
 import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
 
 /** What a worker is started with. */
@@ -20,7 +20,7 @@ export type WorkerRequest =
   | { type: 'run'; id: number; key: string; batch: Float32Array; n: number };
 
 export type WorkerReply =
-  | { type: 'ready'; backend: string }
+  | { type: 'ready'; backend: string; nativeMissing: string | null }
   | { type: 'loaded'; id: number }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string };
@@ -63,4 +63,4 @@ port.on('message', (req: WorkerRequest) => {
     );
   }
 });
-port.postMessage({ type: 'ready', backend: active } satisfies WorkerReply);
+port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing() } satisfies WorkerReply);

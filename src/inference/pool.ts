@@ -39,20 +39,22 @@ export class InstancePool {
     private readonly opts: PoolOptions,
     private readonly events: PoolEvents,
     readonly backend: string,
+    /** Why TF.js is not on its native backend, when `auto` fell back (null otherwise). */
+    readonly nativeMissing: string | null,
   ) {}
 
   /** Start the threads (no model yet). */
   static async start(opts: PoolOptions, events: PoolEvents = {}): Promise<InstancePool> {
     if (opts.workers === 0) {
       const host = await InThreadHost.start(opts.backend);
-      const pool = new InstancePool(opts, events, host.backend);
+      const pool = new InstancePool(opts, events, host.backend, host.nativeMissing);
       pool.add(host);
       return pool;
     }
     const self: { pool?: InstancePool } = {};
     const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
     const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.backend, opts.workerNice ?? 0, onDeath)));
-    const pool = new InstancePool(opts, events, hosts[0]!.backend);
+    const pool = new InstancePool(opts, events, hosts[0]!.backend, hosts[0]!.nativeMissing);
     self.pool = pool;
     for (const h of hosts) pool.add(h);
     return pool;

@@ -21,6 +21,7 @@ export interface ServingGauges {
 export interface ModelInfo {
   name: string;
   version: string;
+  runtime: string;
   backend: string;
   loadSeconds: number;
   labels: readonly string[];
@@ -37,7 +38,7 @@ export interface MetricsSummary {
   p99_latency_ms: number | null;
   predictions_by_class: Record<string, number>;
   uptime_s: number;
-  model: { name: string; version: string; backend: string } | null;
+  model: { name: string; version: string; runtime: string; backend: string } | null;
 }
 
 /** The model and version a measurement concerns. */
@@ -151,12 +152,12 @@ export class ServiceMetrics {
     });
     new Gauge({
       name: `${prefix}model_info`,
-      help: 'Each available model version (value 1)',
-      labelNames: ['model', 'version', 'backend'],
+      help: 'Each available model version (value 1), with the runtime and backend serving it',
+      labelNames: ['model', 'version', 'runtime', 'backend'],
       registers,
       collect() {
         this.reset();
-        for (const m of gauges.models()) this.set({ model: m.name, version: m.version, backend: m.backend }, 1);
+        for (const m of gauges.models()) this.set({ model: m.name, version: m.version, runtime: m.runtime, backend: m.backend }, 1);
       },
     });
     this.loadFailures = new Counter({
@@ -314,7 +315,7 @@ export class ServiceMetrics {
       p99_latency_ms: quantile(0.99),
       predictions_by_class: byClass,
       uptime_s: round((performance.now() - this.startedAt) / 1000, 1),
-      model: model && { name: model.name, version: model.version, backend: model.backend },
+      model: model && { name: model.name, version: model.version, runtime: model.runtime, backend: model.backend },
     };
   }
 }

@@ -8,14 +8,21 @@ import type { ModelStatus } from '../repository/repository.js';
 import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
 
-const describe = (served: ServedVersion | undefined): Record<string, unknown> | null => (served ? describeMetadata(served.metadata) : null);
+const describe = (served: ServedVersion | undefined): Record<string, unknown> | null =>
+  served ? { ...describeMetadata(served.metadata), runtime: served.runtime, backend: served.backend } : null;
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
 const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts) => {
   const repo = app.models.repository;
+  // Each loaded version says which runtime serves it.
   const entry = (status: ModelStatus) => {
-    const served = repo.peek(status.name) ?? repo.available().find((a) => a.name === status.name)?.value;
-    return { ...status, kind: served?.metadata.kind ?? null };
+    const loaded = new Map(repo.available().flatMap((a) => (a.name === status.name ? [[a.version, a.value] as const] : [])));
+    const served = repo.peek(status.name) ?? loaded.values().next().value;
+    const versions = status.versions.map((v) => {
+      const s = loaded.get(v.version);
+      return s ? { ...v, runtime: s.runtime, backend: s.backend } : v;
+    });
+    return { ...status, versions, kind: served?.metadata.kind ?? null };
   };
 
   app.get(
@@ -52,7 +59,7 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     },
     async (request) => {
       const { served, ...status } = repo.versionStatus(request.params.name, request.params.version);
-      return { name: request.params.name, ...status, metadata: describe(served) };
+      return { name: request.params.name, ...status, ...(served && { runtime: served.runtime, backend: served.backend }), metadata: describe(served) };
     },
   );
 

@@ -13,6 +13,6 @@ export const metricsSummarySchema = z
     p99_latency_ms: ms,
     predictions_by_class: z.record(z.string(), z.number().int()).describe('Predicted class counts: the input mix'),
     uptime_s: z.number(),
-    model: z.object({ name: z.string(), version: z.string(), backend: z.string() }).nullable(),
+    model: z.object({ name: z.string(), version: z.string(), runtime: z.string(), backend: z.string() }).nullable(),
   })
   .meta({ id: 'MetricsSummary' });

@@ -1,10 +1,17 @@
 import { z } from 'zod';
 
+/** Which runtime serves a loaded version, and on which backend. */
+const served = {
+  runtime: z.enum(['tfjs', 'onnx']).optional().describe('The runtime serving the version (tfjs: TensorFlow.js, onnx: ONNX Runtime); absent unless loaded'),
+  backend: z.string().optional().describe('The runtime\'s backend: tensorflow, wasm or cpu (TF.js); cpu (ONNX Runtime)'),
+};
+
 export const versionStatusSchema = z
   .object({
     version: z.string().describe('The version folder number'),
     state: z.enum(['LOADING', 'AVAILABLE', 'UNLOADING', 'FAILED']),
     reason: z.string().optional().describe('Why the version failed, or why new files for it were not taken'),
+    ...served,
   })
   .meta({ id: 'VersionStatus' });
 
@@ -21,7 +28,7 @@ export const modelListSchema = z
   .object({ models: z.array(modelEntrySchema) })
   .meta({
     id: 'ModelList',
-    example: { models: [{ name: 'cifar10', kind: 'image-classifier', default_version: '1', versions: [{ version: '1', state: 'AVAILABLE' }] }] },
+    example: { models: [{ name: 'cifar10', kind: 'image-classifier', default_version: '1', versions: [{ version: '1', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' }] }] },
   });
 
 const metadataSchema = z.record(z.string(), z.unknown()).nullable().describe("What the version's metadata.json says (labels, input shape, accuracy …)");
@@ -29,7 +36,7 @@ const metadataSchema = z.record(z.string(), z.unknown()).nullable().describe("Wh
 export const modelDetailSchema = z.object({ ...modelFields, metadata: metadataSchema }).meta({ id: 'ModelDetail' });
 
 export const versionDetailSchema = z
-  .object({ name: z.string(), version: z.string(), state: versionStatusSchema.shape.state, reason: z.string().optional(), metadata: metadataSchema })
+  .object({ name: z.string(), version: z.string(), state: versionStatusSchema.shape.state, reason: z.string().optional(), ...served, metadata: metadataSchema })
   .meta({ id: 'VersionDetail' });
 
 export const modelReadySchema = z.object({ name: z.string(), ready: z.literal(true), version: z.string() }).meta({ id: 'ModelReady' });

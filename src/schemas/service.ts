@@ -5,10 +5,17 @@ export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'He
 export const readySchema = z
   .object({
     status: z.literal('ready'),
-    backend: z.string(),
-    models: z.array(z.object({ name: z.string(), version: z.string() })),
+    backend: z.string().describe('The TF.js backend of the inference threads (tensorflow, wasm or cpu)'),
+    models: z.array(
+      z.object({
+        name: z.string(),
+        version: z.string(),
+        runtime: z.enum(['tfjs', 'onnx']).describe('The runtime serving this version'),
+        backend: z.string().describe("The runtime's backend"),
+      }),
+    ),
   })
-  .meta({ id: 'Ready', example: { status: 'ready', backend: 'wasm', models: [{ name: 'cifar10', version: '1' }] } });
+  .meta({ id: 'Ready', example: { status: 'ready', backend: 'wasm', models: [{ name: 'cifar10', version: '1', runtime: 'onnx', backend: 'cpu' }] } });
 
 export const serviceInfoSchema = z
   .object({

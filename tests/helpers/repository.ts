@@ -64,6 +64,10 @@ export class VersionFiles {
     this.write('model.json', JSON.stringify(m));
   }
 
+  remove(file: string): void {
+    rmSync(join(this.dir, file), { force: true });
+  }
+
   truncate(file: string, bytes: number): void {
     const data = readFileSync(join(this.dir, file));
     writeFileSync(join(this.dir, file), data.subarray(0, bytes));
@@ -76,11 +80,11 @@ interface VersionState {
   reason?: string;
 }
 
-/** The states of a model's versions, as GET /v1/models/{name} reports them. */
+/** The states of a model's versions, as GET /v1/models/{name} reports them (without the runtime of loaded ones). */
 export async function versionStates(app: FastifyInstance, name: string): Promise<VersionState[]> {
   const res = await app.inject({ method: 'GET', url: `/v1/models/${name}` });
   if (res.statusCode !== 200) return [];
-  return (res.json() as { versions: VersionState[] }).versions;
+  return (res.json() as { versions: (VersionState & { runtime?: string; backend?: string })[] }).versions.map(({ runtime: _r, backend: _b, ...state }) => state);
 }
 
 /** Poll `check` until it is true (the repository works in the background). */

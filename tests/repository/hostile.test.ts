@@ -67,7 +67,8 @@ describe('hostile input', () => {
     repo.publish('misconfigured', '1');
     repo.publish('Ünïcode', '1');
     repo.publish('with space', '1');
-    app = await buildApp({ MODEL_REPOSITORY: repo.root, MODEL_MAX_BYTES: String(12 * 1024 * 1024) });
+    // These versions attack TF.js's files: make TF.js the runtime where a folder holds both (ONNX files: onnx.test.ts).
+    app = await buildApp({ MODEL_REPOSITORY: repo.root, MODEL_MAX_BYTES: String(12 * 1024 * 1024), INFERENCE_RUNTIME: 'tfjs' });
     await app.listen({ host: '127.0.0.1', port: 0 });
   });
   afterAll(async () => {

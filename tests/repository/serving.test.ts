@@ -32,11 +32,11 @@ describe('a repository of two models, one with two versions', () => {
           kind: 'image-classifier',
           default_version: '1',
           versions: [
-            { version: '2', state: 'AVAILABLE' },
-            { version: '1', state: 'AVAILABLE' },
+            { version: '2', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' },
+            { version: '1', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' },
           ],
         },
-        { name: 'pets', kind: 'image-classifier', default_version: '7', versions: [{ version: '7', state: 'AVAILABLE' }] },
+        { name: 'pets', kind: 'image-classifier', default_version: '7', versions: [{ version: '7', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' }] },
       ],
     });
   });
@@ -92,9 +92,9 @@ describe('a repository of two models, one with two versions', () => {
     const metrics = await request(app.server).get('/metrics');
     const info = metrics.text.split('\n').filter((l) => l.startsWith('mlapi_model_info{'));
     expect(info.sort()).toEqual([
-      'mlapi_model_info{model="cifar10",version="1",backend="wasm"} 1',
-      'mlapi_model_info{model="cifar10",version="2",backend="wasm"} 1',
-      'mlapi_model_info{model="pets",version="7",backend="wasm"} 1',
+      'mlapi_model_info{model="cifar10",version="1",runtime="onnx",backend="cpu"} 1',
+      'mlapi_model_info{model="cifar10",version="2",runtime="onnx",backend="cpu"} 1',
+      'mlapi_model_info{model="pets",version="7",runtime="onnx",backend="cpu"} 1',
     ]);
     expect(metrics.text).toMatch(/mlapi_inference_batch_size_count\{model="pets",version="7"\} [1-9]/);
     expect(metrics.text).toMatch(/mlapi_predictions_total\{model="cifar10",version="2",class="truck"\} 1/);

@@ -76,7 +76,7 @@ describe('/metrics', () => {
       if (family.type === 'COUNTER') expect(family.name).toMatch(/_total$/);
     }
     const info = families.get('mlapi_model_info')!.metrics[0]!;
-    expect(info.labels).toMatchObject({ model: 'cifar10', version: '1', backend: 'wasm' });
+    expect(info.labels).toMatchObject({ model: 'cifar10', version: '1', runtime: 'onnx', backend: 'cpu' });
     expect(total(families, 'mlapi_model_load_seconds')).toBeGreaterThan(0);
     // Every class is there from the start, so a dashboard sees a class that is never predicted.
     expect(families.get('mlapi_predictions_total')!.metrics.filter((m) => m.labels?.model === 'cifar10')).toHaveLength(10);
@@ -137,7 +137,7 @@ describe('/metrics', () => {
         'uptime_s',
       ].sort(),
     );
-    expect(s.model).toEqual({ name: 'cifar10', version: '1', backend: 'wasm' });
+    expect(s.model).toEqual({ name: 'cifar10', version: '1', runtime: 'onnx', backend: 'cpu' });
     expect(s.total_requests).toBeGreaterThanOrEqual(s.total_predictions);
     expect(s.total_predictions).toBeGreaterThanOrEqual(2);
     expect(Object.keys(s.predictions_by_class).sort()).toEqual([...img.LABELS].sort());

@@ -25,7 +25,7 @@ export default fp(
   async (app) => {
     // The registry is read at scrape time; the models plugin registers after this one.
     const served = (): ServedVersion[] => app.models.repository.available().map((a) => a.value);
-    const info = (m: ServedVersion): ModelInfo => ({ name: m.name, version: m.version, backend: m.backend, loadSeconds: m.loadSeconds, labels: m.labels });
+    const info = (m: ServedVersion): ModelInfo => ({ name: m.name, version: m.version, runtime: m.runtime, backend: m.backend, loadSeconds: m.loadSeconds, labels: m.labels });
     const metrics = new ServiceMetrics({
       queued: () => served().reduce((n, m) => n + m.stats().queued, 0),
       inFlightBatches: () => served().reduce((n, m) => n + m.stats().inFlightBatches, 0),

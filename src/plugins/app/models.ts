@@ -66,7 +66,11 @@ export default fp<{ config: Config }>(
             app.log.warn({ thread: host }, 'inference thread replaced');
           },
         },
-      ).then((p) => (pool = p)));
+      ).then((p) => {
+        // npm drops the optional native package silently: say so once, and why.
+        if (p.nativeMissing) app.log.warn({ backend: p.backend }, `TF.js runs on ${p.backend}, not native TensorFlow: ${p.nativeMissing}`);
+        return (pool = p);
+      }));
 
     const repository = new ModelRepository<ServedVersion>(
       repositorySource(config),
@@ -82,7 +86,7 @@ export default fp<{ config: Config }>(
       { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
       {
         onLoaded: (name, version, served) => {
-          app.metrics.recordModelLoaded({ name, version, backend: served.backend, loadSeconds: served.loadSeconds, labels: served.labels });
+          app.metrics.recordModelLoaded({ name, version, runtime: served.runtime, backend: served.backend, loadSeconds: served.loadSeconds, labels: served.labels });
           app.log.info({ model: name, version, load_s: Math.round(served.loadSeconds * 1000) / 1000, runtime: served.runtime, backend: served.backend }, 'model version available');
         },
         onLoadFailed: (name, version, reason) => {
