@@ -5,6 +5,9 @@ ARG NODE_IMAGE=node:24.11.1-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
+# onnxruntime-node's install script would download CUDA libraries; its CPU binaries are in the
+# package. package.json's allowScripts leaves the script out; this covers npm versions without it.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --omit=optional
 COPY tsconfig.json tsconfig.build.json ./
@@ -13,12 +16,17 @@ RUN npm run build
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
+ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json ./
 # Installs @tensorflow/tfjs-node (an optional dependency, allowed to run its install script in
 # package.json's allowScripts) with its libtensorflow download; fails the build if the native
-# backend does not load, rather than shipping an image that falls back to WebAssembly.
+# backend does not load, rather than shipping an image that falls back to WebAssembly. ONNX
+# Runtime is CPU only: the build fails if a CUDA provider was downloaded or the runtime does
+# not load.
 RUN npm ci --omit=dev --no-audit --no-fund \
   && node -e "require('@tensorflow/tfjs-node')" \
+  && node -e "require('onnxruntime-node')" \
+  && ! find node_modules/onnxruntime-node -name '*providers_cuda*' | grep -q . \
   && npm cache clean --force
 
 FROM ${NODE_IMAGE} AS runtime

@@ -13,6 +13,8 @@
  *   threading ONNX Runtime at concurrency 32: on the main thread (INFERENCE_WORKERS=0), one
  *             worker with 2 intra-op threads, one worker per core with 1 each
  *   profile   a CPU profile of the server (every thread) at concurrency 32 on ONNX Runtime
+ *   runtimes  TF.js and ONNX Runtime servers alternately, --rounds each, at concurrency 1 and 32:
+ *             single runs vary too much on a shared VM to compare two configurations
  *   naive     INFERENCE_WORKERS=0 MAX_BATCH_SIZE=1: one instance on the main thread, no batching
  *   cache     repeated image (hit path) vs distinct images (miss path), embedded LRU and Redis;
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
@@ -105,6 +107,8 @@ interface Results {
   /** Keyed `<runtime>-<concurrency>`. */
   service: Record<string, LoadResult>;
   threading?: Record<string, LoadResult>;
+  /** Concurrency 32, alternating TF.js and ONNX Runtime servers, --rounds each: 200s per second. */
+  runtimeRounds?: Record<RuntimeName, number[]> & { p50c1?: Record<RuntimeName, number[]> };
   profile?: ProfileSummary;
   naive: Record<string, LoadResult>;
   /** This server and another revision's (--baseline) at concurrency 32, alternating. */
@@ -119,7 +123,8 @@ const results: Results =
   values.resume && existsSync(resultsFile)
     ? (JSON.parse(await readFile(resultsFile, 'utf8')) as Results)
     : { machine: { cpus: workers, node: process.version }, model: values.model, service: {}, naive: {} };
-results.machine.peak ??= cpuPeak();
+// Recomputed on every run (also on --resume): the fractions below are derived from it.
+results.machine.peak = cpuPeak();
 
 async function save(): Promise<void> {
   await mkdir(values.out, { recursive: true });
@@ -226,9 +231,9 @@ async function startReferenceServer(): Promise<{ url: string; stop: () => void }
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
-async function startServer(env: Record<string, string>, cwd = '.'): Promise<ChildProcess> {
+async function startServer(env: Record<string, string>, cwd = '.', nodeArgs: string[] = []): Promise<ChildProcess> {
   // The built server (npm run build), as production runs it.
-  const child = spawn(process.execPath, ['dist/server.js'], {
+  const child = spawn(process.execPath, [...nodeArgs, 'dist/server.js'], {
     cwd,
     // MALLOC_ARENA_MAX as the Docker image sets it.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
@@ -342,6 +347,7 @@ for (const runtime of RUNTIMES) {
     results.ceiling[runtime] = { imagesPerSecond: rate, workers, batch: maxBatch, ...(runtime === 'onnx' && { intraOpThreads: 1 }), peakFraction: Math.round(((rate * flopsPerImage) / peak) * 1000) / 1000 };
     await save();
   }
+  results.ceiling[runtime].peakFraction = Math.round(((results.ceiling[runtime].imagesPerSecond * flopsPerImage) / (results.machine.peak.gflops * 1e9)) * 1000) / 1000;
   log(`ceiling ${runtime}: ${results.ceiling[runtime].imagesPerSecond} images/s (${(results.ceiling[runtime].peakFraction * 100).toFixed(1)} % of FP32 peak)`);
 }
 
@@ -374,17 +380,54 @@ const THREADING: Record<string, Record<string, string>> = {
   [`${workers}-workers-intra1-`]: { INFERENCE_WORKERS: String(workers), ONNX_INTRA_OP_THREADS: '1' },
 };
 for (const [prefix, env] of Object.entries(THREADING)) await measureRuns('threading', [32], { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', ...env }, prefix);
+// Single 10-s runs on this shared VM vary by up to 2× (the same server gave 245 and 502 req/s
+// in one run): the runtimes are compared over alternating rounds, and their medians.
+{
+  const rounds = Number(values.rounds);
+  const rr = (results.runtimeRounds ??= { tfjs: [], onnx: [], p50c1: { tfjs: [], onnx: [] } });
+  for (let i = Math.min(rr.tfjs.length, rr.onnx.length); i < rounds; i++) {
+    const order: RuntimeName[] = i % 2 === 0 ? ['tfjs', 'onnx'] : ['onnx', 'tfjs'];
+    for (const runtime of order) {
+      if (rr[runtime].length > i) continue;
+      const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: runtime });
+      try {
+        await warmUp();
+        log(`runtimes: ${runtime}, concurrency 1 and 32, ${duration} s each (round ${i + 1} of ${rounds})`);
+        const one = await load(server.pid!, 1, duration);
+        const r = await load(server.pid!, 32, duration);
+        rr.p50c1![runtime].push(one.p50);
+        rr[runtime].push(r.errors + r.timeouts > 0 ? 0 : ok(r) / duration);
+        await save();
+        log(`  c1 p50 ${one.p50} ms; c32 ${(ok(r) / duration).toFixed(0)} req/s`);
+      } finally {
+        await stopServer(server);
+      }
+    }
+  }
+}
+
+/** CPU seconds (user + system) the process has used, all its threads together (Linux). */
+function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+const usage = { cpuPerRequestMs: 0, cores: 0 };
 if (!results.profile) {
   const dir = join(values.out, 'profile');
-  const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${dir}` });
+  const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx' }, '.', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
     await warmUp();
     log(`profile: onnx, concurrency 32, ${duration} s`);
-    await load(server.pid!, 32, duration);
+    const cpuBefore = processCpuSeconds(server.pid!);
+    const r = await load(server.pid!, 32, duration);
+    const cpu = processCpuSeconds(server.pid!) - cpuBefore;
+    usage.cpuPerRequestMs = Math.round((cpu / Math.max(1, r.requests)) * 1e5) / 100;
+    usage.cores = Math.round((cpu / duration) * 100) / 100;
   } finally {
     await stopServer(server);
   }
   results.profile = await summarizeProfiles(dir);
+  results.profile.lines.push('', `The server process used ${usage.cores} cores of CPU over the run (all threads, libvips and ONNX Runtime included): ${usage.cpuPerRequestMs} ms of CPU per request.`);
   await save();
 }
 if (values.baseline) {
@@ -549,6 +592,19 @@ if (cmp && cmp.service.length > 0 && cmp.baseline.length > 0) {
     `service ÷ baseline (${cmp.dir}) at concurrency 32, median of ${cmp.service.length} alternating runs: ${(median(cmp.service) / median(cmp.baseline)).toFixed(2)} (this code ${fmt(cmp.service)} req/s; baseline ${fmt(cmp.baseline)} req/s)`,
   );
 }
+const rr = results.runtimeRounds;
+if (rr && rr.tfjs.length > 0 && rr.onnx.length > 0) {
+  const med = (xs: number[]): number => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  };
+  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
+  ratios.push(
+    `service at concurrency 32, ONNX Runtime ÷ TF.js, median of ${rr.onnx.length} alternating rounds: ${(med(rr.onnx) / med(rr.tfjs)).toFixed(2)}× (onnx ${fmt(rr.onnx)} req/s; tfjs ${fmt(rr.tfjs)} req/s)`,
+  );
+  if (rr.p50c1) ratios.push(`p50 at concurrency 1, median of the rounds: onnx ${med(rr.p50c1.onnx)} ms (${rr.p50c1.onnx.join(', ')}), tfjs ${med(rr.p50c1.tfjs)} ms (${rr.p50c1.tfjs.join(', ')})`);
+}
 const s8 = results.service['onnx-8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
 if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);
@@ -575,7 +631,7 @@ function cacheReport(): string[] {
 const peak = results.machine.peak!;
 const ceilingLines = RUNTIMES.flatMap((r) => {
   const c = ce[r];
-  return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${(c.peakFraction * 100).toFixed(1)} % of the FP32 peak`] : [];
+  return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${((c.imagesPerSecond * flopsPerImage) / 1e9).toFixed(0)} GFLOP/s = ${(c.peakFraction * 100).toFixed(1)} % of the FP32 peak`] : [];
 });
 const profileLines = results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : [];
 const md = [

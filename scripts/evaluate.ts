@@ -2,7 +2,9 @@
  * Evaluate a model over a folder laid out `label/*.jpg`, through the server's own
  * preprocessing: top-1 and per-class accuracy, a JSON report and a confusion-matrix PNG.
  *
- *   npm run evaluate -- <folder> [--model models/cifar10/1] [--out reports/eval] [--split val|all] [--resume]
+ *   npm run evaluate -- <folder> [--model models/cifar10/1] [--runtime tfjs|onnx] [--out reports/eval] [--split val|all] [--resume]
+ *
+ * --runtime onnx runs the version's model.onnx in ONNX Runtime; tfjs (the default) its model.json.
  */
 import { existsSync } from 'node:fs';
 import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,9 +12,10 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/inference/backend.js';
-import { ImageClassifier } from '../src/inference/classifier.js';
 import { readMetadata } from '../src/inference/metadata.js';
 import { prepareImage } from '../src/preprocessing/image.js';
+import { loadModel } from '../src/runtimes/runtime.js';
+import { imageClassifier } from '../src/kinds/image-classifier.js';
 import { confusionMatrixSvg } from '../src/training/confusion.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
 import sharp from 'sharp';
@@ -25,6 +28,7 @@ const { values, positionals } = parseArgs({
     split: { type: 'string', default: 'all' },
     'val-per-label': { type: 'string', default: '500' },
     backend: { type: 'string', default: 'auto' },
+    runtime: { type: 'string', default: 'tfjs' },
     'batch-size': { type: 'string', default: '64' },
     resume: { type: 'boolean', default: false },
   },
@@ -36,12 +40,17 @@ if (!folder) {
 }
 if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
 
-const backend = await initBackend(values.backend as BackendChoice);
-const model = await ImageClassifier.load(values.model);
+if (values.runtime !== 'tfjs' && values.runtime !== 'onnx') throw new Error('--runtime must be tfjs or onnx');
+const metadata = await readMetadata(values.model);
+const signature = imageClassifier.signature(metadata);
+const backend = values.runtime === 'onnx' ? 'onnxruntime cpu' : `tfjs ${await initBackend(values.backend as BackendChoice)}`;
+const model =
+  values.runtime === 'onnx'
+    ? await loadModel({ runtime: 'onnx', file: join(values.model, metadata.onnx?.file ?? 'model.onnx'), signature, ...(metadata.onnx?.input && { input: metadata.onnx.input }), ...(metadata.onnx?.output && { output: metadata.onnx.output }), softmax: metadata.onnx?.outputTransform === 'softmax', intraOpThreads: 2 }, 1)
+    : await loadModel({ runtime: 'tfjs', dir: values.model, signature }, 1);
 // The repository layout names the model: <repository>/<name>/<version>/.
 const modelName = basename(dirname(resolve(values.model)));
 const modelVersion = basename(resolve(values.model));
-const metadata = await readMetadata(values.model);
 const labels = metadata.labels;
 let entries = await listDataset(folder, labels);
 if (values.split === 'val') {
@@ -76,9 +85,12 @@ let correct = [...done.values()].filter((r) => r.predicted === r.label).length;
 for (let i = 0; i < todo.length; i += batchSize) {
   const chunk = todo.slice(i, i + batchSize);
   const inputs = await Promise.all(chunk.map(async (e) => (await prepareImage(await readFile(e.file), metadata.preprocessing, { maxInputPixels: 25_000_000 })).input));
-  const probs = await model.classify(inputs);
+  const size = inputs[0]!.length;
+  const batch = new Float32Array(inputs.length * size);
+  inputs.forEach((x, j) => batch.set(x, j * size));
+  const flat = await model.run(batch, inputs.length);
   const rows = chunk.map((e, k): Row => {
-    const p = probs[k]!;
+    const p = Array.from(flat.subarray(k * labels.length, (k + 1) * labels.length));
     const predicted = p.indexOf(Math.max(...p));
     return { file: e.file, label: e.label, predicted, confidence: p[predicted]! };
   });

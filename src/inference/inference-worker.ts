@@ -54,6 +54,9 @@ port.on('message', (req: WorkerRequest) => {
   } else if (req.type === 'unload') {
     models.get(req.key)?.dispose();
     models.delete(req.key);
+    // Where the process runs with --expose-gc (npm run load-cycles), collect now, so RSS
+    // shows what the thread still holds rather than garbage not yet collected.
+    (globalThis as { gc?: () => void }).gc?.();
   } else {
     const model = models.get(req.key);
     if (!model) return fail(req.id, new Error(`model ${req.key} is not loaded in this thread`));
