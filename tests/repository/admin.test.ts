@@ -56,7 +56,7 @@ describe('admin routes', () => {
       expect((await predict()).headers['x-model-version']).toBe('1');
       const res = await request(app.server).post('/v1/models/cifar10/reload').set('x-api-key', ADMIN_KEY);
       expect(res.status).toBe(200);
-      expect(res.body).toEqual({ name: 'cifar10', kind: 'image-classifier', default_version: '2', versions: [{ version: '2', state: 'AVAILABLE' }] });
+      expect(res.body).toEqual({ name: 'cifar10', kind: 'image-classifier', default_version: '2', versions: [{ version: '2', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' }] });
       expect((await predict()).headers['x-model-version']).toBe('2');
       repo.remove('cifar10', '2');
       const alias = await request(app.server).post('/model/reload').set('x-api-key', ADMIN_KEY);
@@ -78,7 +78,7 @@ describe('admin routes', () => {
       expect(await versionStates(app, 'cifar10')).toEqual([]);
       const loaded = await request(app.server).post('/v1/models/cifar10/load').set('x-api-key', ADMIN_KEY);
       expect(loaded.status).toBe(200);
-      expect(loaded.body.versions).toEqual([{ version: '1', state: 'AVAILABLE' }]);
+      expect(loaded.body.versions).toEqual([{ version: '1', state: 'AVAILABLE', runtime: 'onnx', backend: 'cpu' }]);
       expect((await predict()).status).toBe(200);
       expect((await request(app.server).get('/ready')).status).toBe(200);
     });

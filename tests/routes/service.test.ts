@@ -23,10 +23,11 @@ describe('service routes', () => {
     expect(res.status).toBe(200);
     expect(res.body.status).toBe('ready');
     expect(['wasm', 'tensorflow', 'cpu']).toContain(res.body.backend);
+    // Every shipped version holds model.onnx: ONNX Runtime serves it (INFERENCE_RUNTIME=auto).
     expect(res.body.models).toEqual([
-      { name: 'cifar10', version: '1' },
-      { name: 'iris', version: '1' },
-      { name: 'wine-quality', version: '1' },
+      { name: 'cifar10', version: '1', runtime: 'onnx', backend: 'cpu' },
+      { name: 'iris', version: '1', runtime: 'onnx', backend: 'cpu' },
+      { name: 'wine-quality', version: '1', runtime: 'onnx', backend: 'cpu' },
     ]);
   });
 
