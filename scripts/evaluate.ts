@@ -11,7 +11,7 @@ import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/inference/backend.js';
+import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/runtimes/tfjs/backend.js';
 import { readMetadata } from '../src/inference/metadata.js';
 import { prepareImage } from '../src/preprocessing/image.js';
 import { loadModel } from '../src/runtimes/runtime.js';

@@ -4,7 +4,7 @@
  *   npm run train -- [--epochs 16] [--seed 42] [--workers 2] [--resume] [--data DIR] [--out DIR]
  */
 import { parseArgs } from 'node:util';
-import { BACKEND_CHOICES, type BackendChoice } from '../src/inference/backend.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../src/runtimes/tfjs/backend.js';
 import { DEFAULT_TRAIN_OPTIONS, train } from '../src/training/train.js';
 
 const { values } = parseArgs({

@@ -8,7 +8,7 @@
  * staged and renamed into place, metadata.json written last.
  */
 import { parseArgs } from 'node:util';
-import { initBackend } from '../src/inference/backend.js';
+import { initBackend } from '../src/runtimes/tfjs/backend.js';
 import { RECIPES } from '../src/training/tabular-recipes.js';
 import { nextVersion, writeVersion } from '../src/training/tabular.js';
 

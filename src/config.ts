@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { readApiKeys } from './auth/api-keys.js';
-import { BACKEND_CHOICES } from './inference/backend-choice.js';
+import { BACKEND_CHOICES } from './runtimes/tfjs/backend-choice.js';
 import { RUNTIME_CHOICES } from './runtimes/runtime.js';
 import { isModelName, MODEL_NAME_RULE } from './repository/names.js';
 

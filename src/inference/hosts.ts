@@ -1,6 +1,6 @@
 /** Inference hosts: a thread that holds model versions and runs one batch at a time for any of them. */
 import type { Worker } from 'node:worker_threads';
-import type { BackendChoice } from './backend-choice.js';
+import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
@@ -36,7 +36,7 @@ export class InThreadHost implements Host {
 
   static async start(choice: BackendChoice): Promise<InThreadHost> {
     // Loaded only here: with worker threads the main thread never needs TF.js (~50 MB).
-    const { initBackend, nativeBackendMissing } = await import('./backend.js');
+    const { initBackend, nativeBackendMissing } = await import('../runtimes/tfjs/backend.js');
     const backend = await initBackend(choice);
     return new InThreadHost(backend, nativeBackendMissing());
   }

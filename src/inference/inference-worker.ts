@@ -4,7 +4,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, nativeBackendMissing, type BackendChoice } from './backend.js';
+import { initBackend, nativeBackendMissing, type BackendChoice } from '../runtimes/tfjs/backend.js';
 import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
 
 /** What a worker is started with. */

@@ -4,7 +4,7 @@
  * version runs on whichever thread is free, so adding models adds memory, never threads.
  * A thread that dies is replaced and reloaded with every version it held.
  */
-import type { BackendChoice } from './backend-choice.js';
+import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
 import { InThreadHost, WorkerHost, type Host } from './hosts.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';

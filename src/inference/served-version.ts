@@ -4,7 +4,7 @@
  */
 import type { AnyMetadata } from '../kinds/metadata.js';
 import type { ModelSpec, RuntimeName } from '../runtimes/runtime.js';
-import type { ModelSignature } from './classifier.js';
+import type { ModelSignature } from '../runtimes/tfjs/classifier.js';
 import type { InstancePool } from './pool.js';
 import { BatchScheduler, type BatchEvent, type SchedulerStats } from './scheduler.js';
 

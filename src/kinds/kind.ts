@@ -3,7 +3,7 @@
  * model must have, a real input to check a freshly loaded version with, and what it says
  * about itself. The image classifier and the tabular kinds implement it.
  */
-import type { ModelSignature } from '../inference/classifier.js';
+import type { ModelSignature } from '../runtimes/tfjs/classifier.js';
 
 export interface ModelKind<M> {
   /** Checks across fields of the (already parsed) metadata; throws with the reason. The runtime checks the model files. */

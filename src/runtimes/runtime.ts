@@ -4,7 +4,7 @@
  * signature.outputs` values out. What the numbers mean is the model kind's business; which
  * thread runs them is the pool's. Specs are plain data: they cross into worker threads.
  */
-import type { ModelSignature } from '../inference/classifier.js';
+import type { ModelSignature } from './tfjs/classifier.js';
 
 export const RUNTIME_CHOICES = ['auto', 'tfjs', 'onnx'] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
@@ -47,7 +47,7 @@ export async function loadModel(spec: ModelSpec, warmupRuns: number): Promise<Lo
     const { OnnxModel } = await import('./onnx/model.js');
     return OnnxModel.load(spec, warmupRuns);
   }
-  const { ImageClassifier } = await import('../inference/classifier.js');
+  const { ImageClassifier } = await import('./tfjs/classifier.js');
   const model = await ImageClassifier.load(spec.dir, warmupRuns, spec.signature);
   return { run: (batch, n) => model.classifyPacked(batch, n), dispose: () => model.dispose() };
 }

@@ -6,7 +6,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelSignature } from '../inference/classifier.js';
+import type { ModelSignature } from './tfjs/classifier.js';
 import type { AnyMetadata } from '../kinds/metadata.js';
 import { checkTfjsFiles, VersionFilesError } from '../repository/version-files.js';
 import { checkOnnxFile } from './onnx/files.js';

@@ -1,6 +1,6 @@
 /** Trains one recipe in its own thread (so serving is not blocked) and writes the version files. */
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend } from '../inference/backend.js';
+import { initBackend } from '../runtimes/tfjs/backend.js';
 import { RECIPES } from './tabular-recipes.js';
 import { writeVersionFiles } from './tabular.js';
 

@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend, type BackendChoice } from '../inference/backend.js';
+import { initBackend, type BackendChoice } from '../runtimes/tfjs/backend.js';
 import { buildNetworks, type NetworkSpec } from './model.js';
 import { installWasmTrainingKernels } from './wasm-kernels.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';

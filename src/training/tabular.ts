@@ -6,7 +6,7 @@
 import { mkdir, readdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { saveModelToDir } from '../inference/model-files.js';
+import { saveModelToDir } from '../runtimes/tfjs/model-files.js';
 import type { Feature, TabularMetadata } from '../kinds/tabular/metadata.js';
 import { fitStandardization, standardize, type Standardization } from '../kinds/tabular/standardize.js';
 

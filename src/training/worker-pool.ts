@@ -1,6 +1,6 @@
 /** Data-parallel gradient computation over worker threads, one network replica each. */
 import type { Worker } from 'node:worker_threads';
-import type { BackendChoice } from '../inference/backend.js';
+import type { BackendChoice } from '../runtimes/tfjs/backend.js';
 import { startWorker } from '../inference/threads.js';
 import type { NetworkSpec } from './model.js';
 import type { WorkerReply, WorkerRequest } from './protocol.js';

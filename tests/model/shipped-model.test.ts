@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeComplexity } from '../../src/training/complexity.js';
-import { loadModelFromDir } from '../../src/inference/model-files.js';
+import { loadModelFromDir } from '../../src/runtimes/tfjs/model-files.js';
 import { readMetadata, type ModelMetadata } from '../../src/inference/metadata.js';
 import { SHIPPED_MODEL, buildApp } from '../helpers/app.js';
 import { LABELS } from '../helpers/images.js';

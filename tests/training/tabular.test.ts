@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/inference/backend.js';
+import { initBackend } from '../../src/runtimes/tfjs/backend.js';
 import { tabularMetadataSchema } from '../../src/kinds/tabular/metadata.js';
 import { fitStandardization, standardize } from '../../src/kinds/tabular/standardize.js';
 import { trainIris, trainWine } from '../../src/training/tabular-recipes.js';

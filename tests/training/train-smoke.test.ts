@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ImageClassifier } from '../../src/inference/classifier.js';
+import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
 import { computeComplexity } from '../../src/training/complexity.js';
 import { DEFAULT_SPEC, buildNetworks } from '../../src/training/model.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../../src/training/train.js';

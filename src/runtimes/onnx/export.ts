@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import onnxProto from 'onnx-proto';
-import type { InferencePlan } from '../../inference/plan.js';
+import type { InferencePlan } from '../tfjs/plan.js';
 
 const { onnx } = onnxProto;
 

@@ -1,10 +1,10 @@
 /** The inference-time compilation gives the model's own outputs, and declines what it cannot fold. */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/inference/backend.js';
-import { ImageClassifier } from '../../src/inference/classifier.js';
-import { foldForInference } from '../../src/inference/fold.js';
-import { loadModelFromDir } from '../../src/inference/model-files.js';
+import { initBackend } from '../../src/runtimes/tfjs/backend.js';
+import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
+import { foldForInference } from '../../src/runtimes/tfjs/fold.js';
+import { loadModelFromDir } from '../../src/runtimes/tfjs/model-files.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
 
 function maxDiff(model: tf.LayersModel, inputShape: number[]): number {

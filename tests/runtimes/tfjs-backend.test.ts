@@ -1,6 +1,6 @@
 /** The TF.js backend says why it is not native, once, when `auto` falls back. */
 import { describe, expect, it } from 'vitest';
-import { initBackend, nativeBackendMissing } from '../../src/inference/backend.js';
+import { initBackend, nativeBackendMissing } from '../../src/runtimes/tfjs/backend.js';
 
 const nativeInstalled = await import('@tensorflow/tfjs-node' as string).then(
   () => true,

@@ -5,7 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { foldForInference, type FoldedModel } from './fold.js';
-import { readMetadata } from './metadata.js';
+import { readMetadata } from '../../inference/metadata.js';
 import { loadModelFromDir } from './model-files.js';
 
 /** The shapes a loaded model must have: one input (without the batch axis), and its outputs. */

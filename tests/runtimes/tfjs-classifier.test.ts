@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { initBackend } from '../../src/inference/backend.js';
-import { ImageClassifier } from '../../src/inference/classifier.js';
+import { initBackend } from '../../src/runtimes/tfjs/backend.js';
+import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
 import { InstancePool } from '../../src/inference/pool.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
 
