@@ -573,37 +573,31 @@ const n32 = results.naive['32'];
 const ratios: string[] = [];
 const ce = results.ceiling ?? {};
 if (ce.onnx && ce.tfjs) ratios.push(`engine ceiling, ONNX Runtime ÷ TF.js (same weights): ${(ce.onnx.imagesPerSecond / ce.tfjs.imagesPerSecond).toFixed(2)}×`);
-if (s32 && t32) ratios.push(`service at concurrency 32, ONNX Runtime ÷ TF.js: ${(ok(s32) / ok(t32)).toFixed(2)}×`);
+if (s32 && t32) ratios.push(`service at concurrency 32, ONNX Runtime ÷ TF.js, single runs of the table: ${(ok(s32) / ok(t32)).toFixed(2)}×`);
 for (const runtime of RUNTIMES) {
   const s = results.service[`${runtime}-32`];
   const c = ce[runtime];
   if (s && c) ratios.push(`${runtime}: service ÷ ceiling at concurrency 32: ${(ok(s) / duration / c.imagesPerSecond).toFixed(2)}`);
 }
 if (s32 && n32) ratios.push(`service (onnx) ÷ naive at concurrency 32: ${(ok(s32) / ok(n32)).toFixed(2)}`);
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
 const cmp = results.baseline;
 if (cmp && cmp.service.length > 0 && cmp.baseline.length > 0) {
-  const median = (xs: number[]): number => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   ratios.push(
     `service ÷ baseline (${cmp.dir}) at concurrency 32, median of ${cmp.service.length} alternating runs: ${(median(cmp.service) / median(cmp.baseline)).toFixed(2)} (this code ${fmt(cmp.service)} req/s; baseline ${fmt(cmp.baseline)} req/s)`,
   );
 }
 const rr = results.runtimeRounds;
 if (rr && rr.tfjs.length > 0 && rr.onnx.length > 0) {
-  const med = (xs: number[]): number => {
-    const sorted = [...xs].sort((a, b) => a - b);
-    const mid = Math.floor(sorted.length / 2);
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-  };
-  const fmt = (xs: number[]): string => xs.map((x) => x.toFixed(0)).join(', ');
   ratios.push(
-    `service at concurrency 32, ONNX Runtime ÷ TF.js, median of ${rr.onnx.length} alternating rounds: ${(med(rr.onnx) / med(rr.tfjs)).toFixed(2)}× (onnx ${fmt(rr.onnx)} req/s; tfjs ${fmt(rr.tfjs)} req/s)`,
+    `service at concurrency 32, ONNX Runtime ÷ TF.js, median of ${rr.onnx.length} alternating rounds: ${(median(rr.onnx) / median(rr.tfjs)).toFixed(2)}× (onnx ${fmt(rr.onnx)} req/s; tfjs ${fmt(rr.tfjs)} req/s)`,
   );
-  if (rr.p50c1) ratios.push(`p50 at concurrency 1, median of the rounds: onnx ${med(rr.p50c1.onnx)} ms (${rr.p50c1.onnx.join(', ')}), tfjs ${med(rr.p50c1.tfjs)} ms (${rr.p50c1.tfjs.join(', ')})`);
+  if (rr.p50c1) ratios.push(`p50 at concurrency 1, median of the rounds: onnx ${median(rr.p50c1.onnx)} ms (${rr.p50c1.onnx.join(', ')}), tfjs ${median(rr.p50c1.tfjs)} ms (${rr.p50c1.tfjs.join(', ')})`);
 }
 const s8 = results.service['onnx-8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
