@@ -39,7 +39,9 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import { InstancePool } from '../src/inference/pool.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
-import type { ModelSpec, RuntimeName } from '../src/runtimes/runtime.js';
+import { imageClassifier } from '../src/kinds/image-classifier.js';
+import type { RuntimeName } from '../src/runtimes/runtime.js';
+import { runtimeSpec } from '../src/runtimes/select.js';
 import { cpuPeak, type CpuPeak } from './lib/cpu-peak.js';
 import { summarizeProfiles, type ProfileSummary } from './lib/cpu-profile.js';
 import { rssMb, waitUntilReady } from './lib/server-process.js';
@@ -94,8 +96,6 @@ interface Ceiling {
   batch: number;
   /** ONNX Runtime intra-op threads per worker. */
   intraOpThreads?: number;
-  /** images/s × FLOPs per image ÷ the CPU's FP32 peak. */
-  peakFraction: number;
 }
 
 const RUNTIMES: RuntimeName[] = ['tfjs', 'onnx'];
@@ -139,9 +139,7 @@ function log(line: string): void {
 async function measureCeiling(runtime: RuntimeName, seconds: number, intraOpThreads = 1): Promise<number> {
   const meta = await readMetadata(values.model);
   const size = inputSizeOf(meta);
-  const signature = { inputShape: [...meta.inputShape], outputs: meta.labels.length };
-  const spec: ModelSpec =
-    runtime === 'tfjs' ? { runtime, dir: values.model, signature } : { runtime, file: join(values.model, 'model.onnx'), signature, softmax: false, intraOpThreads };
+  const spec = await runtimeSpec(values.model, meta, imageClassifier.signature(meta), Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: intraOpThreads });
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 2, workerNice: 0 });
   await pool.load('bench', spec);
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
@@ -338,17 +336,17 @@ function table(rows: [string, LoadResult][]): string {
 
 // --- phases ----------------------------------------------------------------
 const flopsPerImage = 2 * (await readMetadata(values.model)).multiplyAdds;
+/** images/s × FLOPs per image ÷ the CPU's FP32 peak. */
+const peakShare = (imagesPerSecond: number): number => (imagesPerSecond * flopsPerImage) / (results.machine.peak!.gflops * 1e9);
 results.ceiling ??= {};
 for (const runtime of RUNTIMES) {
   if (!results.ceiling[runtime]) {
     log(`ceiling ${runtime}: ${workers} worker(s), batch ${maxBatch}, ${duration} s`);
     const rate = Math.round(await measureCeiling(runtime, duration));
-    const peak = results.machine.peak!.gflops * 1e9;
-    results.ceiling[runtime] = { imagesPerSecond: rate, workers, batch: maxBatch, ...(runtime === 'onnx' && { intraOpThreads: 1 }), peakFraction: Math.round(((rate * flopsPerImage) / peak) * 1000) / 1000 };
+    results.ceiling[runtime] = { imagesPerSecond: rate, workers, batch: maxBatch, ...(runtime === 'onnx' && { intraOpThreads: 1 }) };
     await save();
   }
-  results.ceiling[runtime].peakFraction = Math.round(((results.ceiling[runtime].imagesPerSecond * flopsPerImage) / (results.machine.peak.gflops * 1e9)) * 1000) / 1000;
-  log(`ceiling ${runtime}: ${results.ceiling[runtime].imagesPerSecond} images/s (${(results.ceiling[runtime].peakFraction * 100).toFixed(1)} % of FP32 peak)`);
+  log(`ceiling ${runtime}: ${results.ceiling[runtime].imagesPerSecond} images/s (${(peakShare(results.ceiling[runtime].imagesPerSecond) * 100).toFixed(1)} % of FP32 peak)`);
 }
 
 /** Load runs at each concurrency not measured yet, against one server started with `env`; stored under `${prefix}${c}`. */
@@ -625,7 +623,7 @@ function cacheReport(): string[] {
 const peak = results.machine.peak!;
 const ceilingLines = RUNTIMES.flatMap((r) => {
   const c = ce[r];
-  return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${((c.imagesPerSecond * flopsPerImage) / 1e9).toFixed(0)} GFLOP/s = ${(c.peakFraction * 100).toFixed(1)} % of the FP32 peak`] : [];
+  return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${((c.imagesPerSecond * flopsPerImage) / 1e9).toFixed(0)} GFLOP/s = ${(peakShare(c.imagesPerSecond) * 100).toFixed(1)} % of the FP32 peak`] : [];
 });
 const profileLines = results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : [];
 const md = [

@@ -15,6 +15,8 @@ import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/runtime
 import { readMetadata } from '../src/inference/metadata.js';
 import { prepareImage } from '../src/preprocessing/image.js';
 import { loadModel } from '../src/runtimes/runtime.js';
+import { runtimeSpec } from '../src/runtimes/select.js';
+import { availableParallelism } from 'node:os';
 import { imageClassifier } from '../src/kinds/image-classifier.js';
 import { confusionMatrixSvg } from '../src/training/confusion.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
@@ -44,10 +46,9 @@ if (values.runtime !== 'tfjs' && values.runtime !== 'onnx') throw new Error('--r
 const metadata = await readMetadata(values.model);
 const signature = imageClassifier.signature(metadata);
 const backend = values.runtime === 'onnx' ? 'onnxruntime cpu' : `tfjs ${await initBackend(values.backend as BackendChoice)}`;
-const model =
-  values.runtime === 'onnx'
-    ? await loadModel({ runtime: 'onnx', file: join(values.model, metadata.onnx?.file ?? 'model.onnx'), signature, ...(metadata.onnx?.input && { input: metadata.onnx.input }), ...(metadata.onnx?.output && { output: metadata.onnx.output }), softmax: metadata.onnx?.outputTransform === 'softmax', intraOpThreads: 2 }, 1)
-    : await loadModel({ runtime: 'tfjs', dir: values.model, signature }, 1);
+// The spec the server would build for this folder with INFERENCE_RUNTIME=--runtime.
+const spec = await runtimeSpec(values.model, metadata, signature, Number.MAX_SAFE_INTEGER, { choice: values.runtime, onnxThreads: availableParallelism() });
+const model = await loadModel(spec, 1);
 // The repository layout names the model: <repository>/<name>/<version>/.
 const modelName = basename(dirname(resolve(values.model)));
 const modelVersion = basename(resolve(values.model));

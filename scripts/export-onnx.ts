@@ -12,7 +12,7 @@
  * nothing is written and the script exits 1.
  */
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
@@ -67,7 +67,6 @@ async function imageInputs(metadata: ModelMetadata): Promise<CheckInputs> {
     source = `${files.length} validation images of ${cifar} (every ${step}th of the last 500 per label)`;
   } else {
     const root = 'tests/fixtures/holdout';
-    const { readdir } = await import('node:fs/promises');
     files = [];
     for (const label of await readdir(root)) for (const f of await readdir(join(root, label))) files.push(join(root, label, f));
     files = files.slice(0, limit);
@@ -98,7 +97,10 @@ async function tabularInputs(name: string, metadata: TabularMetadata): Promise<C
     source = `the ${rows.length} rows of ${wine}`;
   } else {
     const random = seededRandom(7);
-    rows = Array.from({ length: limit }, () => metadata.features.map((f, i) => (f.min ?? metadata.standardization.mean[i]! - 2) + random() * ((f.max ?? metadata.standardization.mean[i]! + 2) - (f.min ?? metadata.standardization.mean[i]! - 2))));
+    const { mean, std } = metadata.standardization;
+    // Inside each feature's training range (or mean ± 2 std where none is recorded).
+    const ranges = metadata.features.map((f, i) => [f.min ?? mean[i]! - 2 * std[i]!, f.max ?? mean[i]! + 2 * std[i]!] as const);
+    rows = Array.from({ length: limit }, () => ranges.map(([lo, hi]) => lo + random() * (hi - lo)));
     source = `${rows.length} rows drawn uniformly inside the training ranges`;
   }
   return { inputs: rows.map((r) => standardize(r, metadata.standardization)), source };

@@ -16,8 +16,10 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
 import { InstancePool } from '../src/inference/pool.js';
+import { imageClassifier } from '../src/kinds/image-classifier.js';
 import { OnnxModel } from '../src/runtimes/onnx/model.js';
-import type { ModelSpec, RuntimeName } from '../src/runtimes/runtime.js';
+import type { RuntimeName } from '../src/runtimes/runtime.js';
+import { runtimeSpec } from '../src/runtimes/select.js';
 
 const { values } = parseArgs({
   options: {
@@ -28,7 +30,7 @@ const { values } = parseArgs({
 });
 const cycles = Number(values.cycles);
 const meta = await readMetadata(values.model);
-const signature = { inputShape: [...meta.inputShape], outputs: meta.labels.length };
+const signature = imageClassifier.signature(meta);
 const workers = availableParallelism();
 const mb = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
 const report: Record<string, { rssMb: number[]; growthMb: number; perCycleKb: number }> = {};
@@ -42,7 +44,8 @@ const summarize = (name: string, rss: number[]): void => {
 };
 
 {
-  const spec = { runtime: 'onnx' as const, file: join(values.model, 'model.onnx'), signature, softmax: false, intraOpThreads: 1 };
+  const spec = await runtimeSpec(values.model, meta, signature, Number.MAX_SAFE_INTEGER, { choice: 'onnx', onnxThreads: 1 });
+  if (spec.runtime !== 'onnx') throw new Error(`${values.model} holds no model.onnx`);
   const input = new Float32Array(32 * inputSizeOf(meta)).fill(0.1);
   const rss: number[] = [];
   for (let i = 0; i < cycles; i++) {
@@ -57,8 +60,7 @@ const summarize = (name: string, rss: number[]): void => {
 }
 
 for (const runtime of ['onnx', 'tfjs'] as RuntimeName[]) {
-  const spec: ModelSpec =
-    runtime === 'onnx' ? { runtime, file: join(values.model, 'model.onnx'), signature, softmax: false, intraOpThreads: 1 } : { runtime, dir: values.model, signature };
+  const spec = await runtimeSpec(values.model, meta, signature, Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: 1 });
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 1, workerNice: 0 });
   const input = new Float32Array(32 * inputSizeOf(meta)).fill(0.1);
   const rss: number[] = [];

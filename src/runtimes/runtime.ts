@@ -6,9 +6,10 @@
  */
 import type { ModelSignature } from './tfjs/classifier.js';
 
-export const RUNTIME_CHOICES = ['auto', 'tfjs', 'onnx'] as const;
+export const RUNTIME_NAMES = ['tfjs', 'onnx'] as const;
+export type RuntimeName = (typeof RUNTIME_NAMES)[number];
+export const RUNTIME_CHOICES = ['auto', ...RUNTIME_NAMES] as const;
 export type RuntimeChoice = (typeof RUNTIME_CHOICES)[number];
-export type RuntimeName = Exclude<RuntimeChoice, 'auto'>;
 
 export interface TfjsSpec {
   runtime: 'tfjs';

@@ -1,8 +1,9 @@
 import { z } from 'zod';
+import { RUNTIME_NAMES } from '../runtimes/runtime.js';
 
 /** Which runtime serves a loaded version, and on which backend. */
 const served = {
-  runtime: z.enum(['tfjs', 'onnx']).optional().describe('The runtime serving the version (tfjs: TensorFlow.js, onnx: ONNX Runtime); absent unless loaded'),
+  runtime: z.enum(RUNTIME_NAMES).optional().describe('The runtime serving the version (tfjs: TensorFlow.js, onnx: ONNX Runtime); absent unless loaded'),
   backend: z.string().optional().describe('The runtime\'s backend: tensorflow, wasm or cpu (TF.js); cpu (ONNX Runtime)'),
 };
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { RUNTIME_NAMES } from '../runtimes/runtime.js';
 
 export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'Health', example: { status: 'ok' } });
 
@@ -10,7 +11,7 @@ export const readySchema = z
       z.object({
         name: z.string(),
         version: z.string(),
-        runtime: z.enum(['tfjs', 'onnx']).describe('The runtime serving this version'),
+        runtime: z.enum(RUNTIME_NAMES).describe('The runtime serving this version'),
         backend: z.string().describe("The runtime's backend"),
       }),
     ),

@@ -3,6 +3,7 @@
  * image classifier that ends in logits, and models that ONNX Runtime must refuse.
  */
 import onnxProto from 'onnx-proto';
+import { cifarContract } from '../../src/preprocessing/contract.js';
 
 const { onnx } = onnxProto;
 type Dim = number | string;
@@ -68,19 +69,8 @@ export function colourMetadata(): Record<string, unknown> {
     labels: ['red', 'green', 'blue'],
     inputShape: [32, 32, 3],
     output: 'probabilities',
-    preprocessing: {
-      width: 32,
-      height: 32,
-      channels: 3,
-      colorSpace: 'srgb',
-      channelOrder: 'RGB',
-      layout: 'NCHW',
-      resize: { kernel: 'lanczos3', fit: 'cover', position: 'centre' },
-      background: [255, 255, 255],
-      scale: 1 / 255,
-      mean: [0.485, 0.456, 0.406],
-      std: [0.229, 0.224, 0.225],
-    },
+    // The CIFAR-10 contract with ImageNet's mean and std, in PyTorch's planar layout.
+    preprocessing: { ...cifarContract([0.485, 0.456, 0.406], [0.229, 0.224, 0.225]), layout: 'NCHW' },
     parameters: 24,
     multiplyAdds: 3 * 3 * 32 * 32 + 9,
     onnx: { file: 'model.onnx', input: 'pixel_values', output: 'logits', outputTransform: 'softmax' },
