@@ -77,6 +77,7 @@ interface Waiting {
 export class WorkerHost implements Host {
   healthy = true;
   private stopping = false;
+  private exited = false;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
 
@@ -103,7 +104,10 @@ export class WorkerHost implements Host {
       if (crashed) onDeath(this, reason);
     };
     worker.on('error', (err) => die(err.message));
-    worker.on('exit', (code) => die(`exited with code ${code}`));
+    worker.on('exit', (code) => {
+      this.exited = true;
+      die(`exited with code ${code}`);
+    });
   }
 
   /** Start a thread with its backend; resolves once it is ready for models. */
@@ -145,13 +149,24 @@ export class WorkerHost implements Host {
     return probs;
   }
 
-  /** Stop the thread (not a crash: no replacement). */
-  async stop(): Promise<void> {
+  /**
+   * Stop the thread (not a crash: no replacement). It is asked to end between tasks, after
+   * the batch or load it is running; only a thread that does not end within `graceMs` is
+   * terminated from outside.
+   */
+  async stop(graceMs = 5_000): Promise<void> {
     this.stopping = true;
-    await this.worker.terminate();
+    if (this.exited) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    this.worker.postMessage({ type: 'stop' } satisfies WorkerRequest);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
+    if ((await Promise.race([exited, late])) === 'late') await this.worker.terminate();
+    clearTimeout(timer);
   }
 
+  /** For tests: the thread exits as a fault would (between tasks, as stop does). */
   crash(): void {
-    void this.worker.terminate();
+    this.worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
   }
 }

@@ -17,7 +17,10 @@ export interface WorkerOptions {
 export type WorkerRequest =
   | { type: 'load'; id: number; key: string; spec: ModelSpec; warmupRuns: number }
   | { type: 'unload'; key: string }
-  | { type: 'run'; id: number; key: string; batch: Float32Array; n: number };
+  | { type: 'run'; id: number; key: string; batch: Float32Array; n: number }
+  /** End the thread between tasks: stop frees every model first; crash (tests) exits as a fault would. */
+  | { type: 'stop' }
+  | { type: 'crash' };
 
 export type WorkerReply =
   | { type: 'ready'; backend: string; nativeMissing: string | null }
@@ -42,7 +45,15 @@ const models = new Map<string, LoadedModel>();
 const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error', id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
 
 port.on('message', (req: WorkerRequest) => {
-  if (req.type === 'load') {
+  // Messages are handled between tasks, never inside a native call: a thread ended from
+  // outside (Worker.terminate) while ONNX Runtime is computing aborts the whole process.
+  if (req.type === 'stop') {
+    for (const model of models.values()) model.dispose();
+    models.clear();
+    process.exit(0);
+  } else if (req.type === 'crash') {
+    process.exit(70);
+  } else if (req.type === 'load') {
     loadModel(req.spec, req.warmupRuns).then(
       (model) => {
         models.get(req.key)?.dispose();

@@ -128,6 +128,8 @@ export class InstancePool {
     this.closed = true;
     await Promise.all([...this.hosts].map((h) => h.stop()));
     this.hosts.clear();
+    // Batches still waiting for a thread would wait forever.
+    this.failWaiters();
   }
 
   private add(host: Host, keys: Iterable<string> = []): void {

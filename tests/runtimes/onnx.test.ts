@@ -9,6 +9,7 @@ import type { FastifyInstance } from 'fastify';
 import sharp from 'sharp';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InstancePool } from '../../src/inference/pool.js';
 import { onnxLiveSessions } from '../../src/runtimes/onnx/model.js';
 import { chooseRuntime } from '../../src/runtimes/select.js';
 import { buildApp, SHIPPED_MODEL } from '../helpers/app.js';
@@ -213,5 +214,21 @@ describe('ONNX Runtime sessions', () => {
       await app.close();
     }
     expect(onnxLiveSessions()).toBe(before);
+  });
+});
+
+describe('inference threads holding ONNX Runtime sessions', () => {
+  it('stop between tasks: closing the pool with batches in flight neither aborts the process nor leaves a batch waiting', async () => {
+    // A worker terminated from outside while ONNX Runtime computes aborts the whole process
+    // ("terminate called after throwing an instance of 'Napi::Error'"): this test would not return.
+    const spec = { runtime: 'onnx' as const, file: join(SHIPPED_MODEL, 'model.onnx'), signature: { inputShape: [32, 32, 3], outputs: 10 }, softmax: false, intraOpThreads: 1 };
+    for (let round = 0; round < 5; round++) {
+      const pool = await InstancePool.start({ workers: 2, backend: 'wasm', warmupRuns: 0 });
+      await pool.load('k', spec);
+      const runs = Array.from({ length: 4 }, () => pool.run('k', new Float32Array(128 * 3072), 128).then(() => 'done', (err: Error) => err.message));
+      await new Promise((r) => setTimeout(r, round * 10));
+      await pool.close();
+      for (const outcome of await Promise.all(runs)) expect(outcome).toMatch(/^done$|stopped|no inference thread/);
+    }
   });
 });
