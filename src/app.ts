@@ -16,6 +16,7 @@ import swagger from './plugins/external/swagger.js';
 import metricsRoutes from './routes/metrics.js';
 import predictRoutes from './routes/predict/index.js';
 import modelRoutes from './routes/models.js';
+import openInferenceRoutes from './routes/open-inference.js';
 import serviceRoutes from './routes/service.js';
 import { readApiKeys } from './auth/api-keys.js';
 import { readPackageInfo } from './version.js';
@@ -79,5 +80,6 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });
+  await fastify.register(openInferenceRoutes, { config, name: pkg.name, version: pkg.version });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

@@ -26,12 +26,12 @@ export interface CacheEvents {
 }
 
 /**
- * `<name>:<version>[@<revision>]:<sha256 of the bytes>`. The revision changes with a version's
+ * `<name>:<version>[@<revision>]:[<variant>:]<sha256 of the bytes>` (variant: how the bytes are read, e.g. raw pixels). The revision changes with a version's
  * files, so a republished version never answers from the old copy's entries.
  */
-export function cacheKey(bytes: Uint8Array, model: { name: string; version: string; revision?: string }): string {
+export function cacheKey(bytes: Uint8Array, model: { name: string; version: string; revision?: string }, variant?: string): string {
   const digest = createHash('sha256').update(bytes).digest('hex');
-  return `${model.name}:${model.version}${model.revision ? `@${model.revision}` : ''}:${digest}`;
+  return `${model.name}:${model.version}${model.revision ? `@${model.revision}` : ''}:${variant ? `${variant}:` : ''}${digest}`;
 }
 
 /** A cached value must look like a prediction; anything else (another writer, an old format) is a miss. */

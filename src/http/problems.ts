@@ -9,6 +9,7 @@ import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../inference/scheduler.js';
 import { ImageError, type ImageErrorCode } from '../preprocessing/image.js';
 import { FeatureInputError } from '../kinds/tabular/request.js';
+import { TensorError } from '../protocols/open-inference/tensors.js';
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
 
 export class ProblemError extends Error {
@@ -67,6 +68,7 @@ function domainProblem(err: unknown): ProblemError | undefined {
   if (err instanceof UnknownVersionError) return notFound('unknown-version', err.message);
   if (err instanceof ModelUnavailableError) return unavailable(err.message, err.retryAfterS);
   if (err instanceof FeatureInputError) return new ProblemError(422, 'invalid-features', err.message, {}, { errors: err.errors });
+  if (err instanceof TensorError) return badRequest('invalid-tensor', err.message);
   return undefined;
 }
 
@@ -106,7 +108,8 @@ function frameworkProblem(code: string, request: FastifyRequest, limits: Request
         detail: `Content-Type '${request.headers['content-type'] ?? ''}' is not accepted here; send ${ACCEPTED_CONTENT_TYPES}`,
       };
     case 'FST_ERR_CTP_BODY_TOO_LARGE': {
-      const setting = request.routeOptions.url?.endsWith('/batch') ? 'MAX_BATCH_UPLOAD_BYTES' : 'MAX_UPLOAD_BYTES';
+      const url = request.routeOptions.url ?? '';
+      const setting = url.endsWith('/batch') || url.endsWith('/infer') ? 'MAX_BATCH_UPLOAD_BYTES' : 'MAX_UPLOAD_BYTES';
       return {
         status: 413,
         slug: 'payload-too-large',
@@ -157,11 +160,27 @@ export const INTERNAL_PROBLEM: RenderedProblem = {
   detail: 'an unexpected error occurred; quote the request_id when reporting it',
 };
 
-/** Send an RFC 9457 problem with the request id. */
+/** Paths of the Open Inference Protocol, whose errors are `{"error": "<message>"}` as it specifies. */
+export function isOpenInferencePath(url: string): boolean {
+  const path = url.split('?')[0]!;
+  return path === '/v2' || path.startsWith('/v2/');
+}
+
+/**
+ * Send an RFC 9457 problem with the request id; on the Open Inference Protocol's paths, the
+ * protocol's error object with the same status, headers and message.
+ */
 export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: RenderedProblem): FastifyReply {
   const title = p.title ?? STATUS_CODES[p.status] ?? 'Error';
   // Absent only when the app failed before its metrics were set up.
   if (request.server.hasDecorator('metrics')) request.server.metrics.recordError(p.slug, p.status);
+  if (isOpenInferencePath(request.url)) {
+    return reply
+      .code(p.status)
+      .headers(p.headers ?? {})
+      .type('application/json; charset=utf-8')
+      .send(JSON.stringify({ error: p.detail }));
+  }
   return reply
     .code(p.status)
     .headers(p.headers ?? {})

@@ -25,3 +25,10 @@ export function toPrediction(probs: Float32Array, labels: readonly string[], k: 
     top_k: order.slice(0, Math.min(k, labels.length)).map((i) => ({ label: labels[i]!, probability: probabilities[i]! })),
   };
 }
+
+/** Index of the largest value (the first, on ties). */
+export function argMax(values: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < values.length; i++) if (values[i]! > values[best]!) best = i;
+  return best;
+}

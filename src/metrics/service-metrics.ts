@@ -41,6 +41,9 @@ export interface MetricsSummary {
   model: { name: string; version: string; runtime: string; backend: string } | null;
 }
 
+/** The API a request came through: the native REST API, or the Open Inference Protocol. */
+export type Protocol = 'native' | 'v2';
+
 /** The model and version a measurement concerns. */
 export interface VersionLabels {
   name: string;
@@ -51,8 +54,8 @@ export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly startedAt = performance.now();
 
-  private readonly httpRequests: Counter<'method' | 'route' | 'status_code'>;
-  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code'>;
+  private readonly httpRequests: Counter<'method' | 'route' | 'status_code' | 'protocol'>;
+  private readonly httpDuration: Histogram<'method' | 'route' | 'status_code' | 'protocol'>;
   /**
    * Successful prediction requests for the JSON summary: percentiles over a sliding window,
    * sum and count since start. Not exported (the histogram is).
@@ -85,14 +88,14 @@ export class ServiceMetrics {
     collectDefaultMetrics({ register: this.registry, prefix });
     this.httpRequests = new Counter({
       name: `${prefix}http_requests_total`,
-      help: 'HTTP requests answered, by route template and status code',
-      labelNames: ['method', 'route', 'status_code'],
+      help: 'HTTP requests answered, by route template, status code and protocol (native REST or the Open Inference Protocol, v2)',
+      labelNames: ['method', 'route', 'status_code', 'protocol'],
       registers,
     });
     this.httpDuration = new Histogram({
       name: `${prefix}http_request_duration_seconds`,
       help: 'Time from request received to response sent',
-      labelNames: ['method', 'route', 'status_code'],
+      labelNames: ['method', 'route', 'status_code', 'protocol'],
       buckets: LATENCY_BUCKETS,
       registers,
     });
@@ -233,8 +236,8 @@ export class ServiceMetrics {
   }
 
   /** One HTTP response; `route` is the route template (or `unmatched`). */
-  recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean): void {
-    const labels = { method, route, status_code: String(status) };
+  recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean, protocol: Protocol = 'native'): void {
+    const labels = { method, route, status_code: String(status), protocol };
     this.httpRequests.inc(labels);
     this.httpDuration.observe(labels, seconds);
     if (prediction && status < 400) this.predictLatency.observe(seconds);

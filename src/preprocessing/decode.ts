@@ -10,9 +10,19 @@ export interface DecodedImage {
   rgb: Uint8Array;
 }
 
-/** Decode, orient, flatten, convert to sRGB and resize exactly as the contract says. */
-export async function decodeToContract(bytes: Uint8Array, contract: PreprocessingContract, limitInputPixels: number | false = false): Promise<DecodedImage> {
-  const { data, info } = await sharp(bytes, { limitInputPixels, failOn: 'error', animated: false })
+/** Interleaved 8-bit RGB pixels of this size, instead of an encoded file. */
+export interface RawPixels {
+  width: number;
+  height: number;
+}
+
+/**
+ * Decode, orient, flatten, convert to sRGB and resize exactly as the contract says. With
+ * `raw`, the bytes are already RGB pixels of that size and are only resized.
+ */
+export async function decodeToContract(bytes: Uint8Array, contract: PreprocessingContract, limitInputPixels: number | false = false, raw?: RawPixels): Promise<DecodedImage> {
+  const source = raw ? { raw: { width: raw.width, height: raw.height, channels: 3 as const } } : { failOn: 'error' as const, animated: false };
+  const { data, info } = await sharp(bytes, { limitInputPixels, ...source })
     .rotate()
     .flatten({ background: { r: contract.background[0], g: contract.background[1], b: contract.background[2] } })
     .toColourspace('srgb')

@@ -5,7 +5,7 @@
  */
 import sharp, { type Metadata } from 'sharp';
 import type { PreprocessingContract } from './contract.js';
-import { decodeToContract } from './decode.js';
+import { decodeToContract, type RawPixels } from './decode.js';
 import { normalize } from './normalize.js';
 
 export type ImageErrorCode = 'empty' | 'not_an_image' | 'unsupported_format' | 'too_many_pixels' | 'undecodable';
@@ -97,4 +97,20 @@ export async function prepareImage(bytes: Uint8Array, contract: PreprocessingCon
     throw new ImageError('undecodable', `the ${header.format} image could not be decoded: ${reason}`);
   }
   return { ...header, input: normalize(rgb, contract) };
+}
+
+/**
+ * Interleaved 8-bit RGB pixels → normalised model input. Pixels already at the contract's
+ * size are normalised directly (no decoding, no resampling); others are resized as files are.
+ */
+export async function preparePixels(rgb: Uint8Array, size: RawPixels, contract: PreprocessingContract, limits: ImageLimits): Promise<PreparedImage> {
+  const { width, height } = size;
+  if (rgb.length !== width * height * 3) throw new RangeError(`expected ${width}×${height}×3 bytes of RGB, got ${rgb.length}`);
+  if (width * height > limits.maxInputPixels) {
+    throw new ImageError('too_many_pixels', `the image has ${width}×${height} = ${width * height} pixels; the limit is ${limits.maxInputPixels}`);
+  }
+  const header = { format: 'rgb', width, height };
+  if (width === contract.width && height === contract.height) return { ...header, input: normalize(rgb, contract) };
+  const { rgb: resized } = await decodeToContract(rgb, contract, limits.maxInputPixels, size);
+  return { ...header, input: normalize(resized, contract) };
 }

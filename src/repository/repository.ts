@@ -96,6 +96,11 @@ export class ModelRepository<T extends Servable> {
     );
   }
 
+  /** Whether an admin unloaded `name` (it stays unloaded until an admin load). */
+  isUnloaded(name: string): boolean {
+    return this.entries.get(name)?.held === true;
+  }
+
   /** Whether `name` has an AVAILABLE version serving requests that name none. */
   isReady(name: string): boolean {
     return this.peek(name) !== undefined;

@@ -5,21 +5,34 @@
  */
 import { cacheKey, type CachedPrediction, type PredictionCache } from '../cache/prediction-cache.js';
 import { ProblemError, toClientProblem } from '../http/problems.js';
-import { toPrediction, type ClassPrediction } from '../inference/postprocess.js';
+import { argMax, toPrediction, type ClassPrediction } from '../inference/postprocess.js';
 import type { ModelMetadata } from '../inference/metadata.js';
 import type { ServedVersion } from '../inference/served-version.js';
 
 /** A served image classifier. */
 export type ImageModel = ServedVersion<ModelMetadata>;
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
-import { prepareImage, type ImageLimits, type PreparedImage } from '../preprocessing/image.js';
+import { prepareImage, preparePixels, type ImageLimits, type PreparedImage } from '../preprocessing/image.js';
 
 export interface ImageInput {
+  /** An encoded image file, or interleaved 8-bit RGB pixels when `pixels` is set. */
   bytes: Uint8Array;
   filename: string | null;
+  /** Raw RGB: `bytes` holds width × height × 3 values (the Open Inference Protocol's UINT8 tensors). */
+  pixels?: { width: number; height: number };
   /** Set when the request already showed this input to be bad (e.g. invalid base64). */
   problem?: ProblemError;
 }
+
+/** The model's whole answer for one input: every class's probability. */
+export interface ImageInference {
+  probabilities: Float32Array;
+  format: string;
+  /** Answered from the prediction cache, without decoding or inference. */
+  cached: boolean;
+}
+
+export type InferenceOutcome = { ok: true; value: ImageInference } | { ok: false; error: ProblemError };
 
 export interface PredictionOutcome extends ClassPrediction {
   format: string;
@@ -34,6 +47,8 @@ export interface Predictor {
   predict(model: ImageModel, input: ImageInput, topK: number): Promise<PredictionOutcome>;
   /** Every valid image goes through the model in one batched call; invalid ones get their own error. */
   predictBatch(model: ImageModel, inputs: readonly ImageInput[], topK: number): Promise<BatchOutcome[]>;
+  /** As predictBatch, with the full probability vectors (the Open Inference Protocol's outputs). */
+  infer(model: ImageModel, inputs: readonly ImageInput[]): Promise<InferenceOutcome[]>;
 }
 
 /** Scheduler refusals are 503s: overload, a crashed instance (after one retry), shutdown. */
@@ -63,7 +78,8 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
   const prepare = async (model: ImageModel, input: ImageInput): Promise<PreparedImage> => {
     const started = performance.now();
     try {
-      return await prepareImage(input.bytes, model.metadata.preprocessing, limits);
+      const contract = model.metadata.preprocessing;
+      return await (input.pixels ? preparePixels(input.bytes, input.pixels, contract, limits) : prepareImage(input.bytes, contract, limits));
     } catch (err) {
       throw toClientProblem(err);
     } finally {
@@ -73,7 +89,8 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
 
   const lookup = async (model: ImageModel, input: ImageInput): Promise<{ key: string; hit: CachedPrediction | undefined } | undefined> => {
     if (!cache) return undefined;
-    const key = cacheKey(input.bytes, model.ref);
+    // Raw pixels are keyed apart from files: the same bytes mean a different image.
+    const key = cacheKey(input.bytes, model.ref, input.pixels && `rgb${input.pixels.width}x${input.pixels.height}`);
     const hit = await cache.get(key);
     metrics.recordCacheLookup(cache.kind, hit !== undefined);
     return { key, hit };
@@ -83,54 +100,63 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
     if (cache && key) void cache.set(key, { probabilities: Array.from(probs), format });
   };
 
-  const answer = (model: ImageModel, probs: Float32Array, format: string, topK: number, cached: boolean): PredictionOutcome => {
-    const prediction = toPrediction(probs, model.labels, topK);
+  /** Every input's probabilities: cache hits first, then the rest through the model as one batch. */
+  const run = async (model: ImageModel, inputs: readonly ImageInput[]): Promise<InferenceOutcome[]> => {
+    type Step = { kind: 'done'; outcome: InferenceOutcome } | { kind: 'run'; key: string | undefined; image: PreparedImage };
+    const steps = await Promise.all(
+      inputs.map(async (input): Promise<Step> => {
+        try {
+          precheck(input);
+          const cached = await lookup(model, input);
+          if (cached?.hit) {
+            const value = { probabilities: Float32Array.from(cached.hit.probabilities), format: cached.hit.format, cached: true };
+            return { kind: 'done', outcome: { ok: true, value } };
+          }
+          return { kind: 'run', key: cached?.key, image: await prepare(model, input) };
+        } catch (err) {
+          return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
+        }
+      }),
+    );
+    const runs = steps.flatMap((s) => (s.kind === 'run' ? [s] : []));
+    const probs = runs.length > 0 ? await classify(model, runs.map((r) => r.image.input)) : [];
+    let next = 0;
+    return steps.map((step): InferenceOutcome => {
+      if (step.kind === 'done') return step.outcome;
+      const p = probs[next++]!;
+      remember(step.key, p, step.image.format);
+      return { ok: true, value: { probabilities: p, format: step.image.format, cached: false } };
+    });
+  };
+
+  const answer = (model: ImageModel, result: ImageInference, topK: number): PredictionOutcome => {
+    const prediction = toPrediction(result.probabilities, model.labels, topK);
     metrics.recordPrediction(model, prediction.class_label, prediction.confidence);
-    return { ...prediction, cached, format };
+    return { ...prediction, cached: result.cached, format: result.format };
   };
 
   return {
     cacheEnabled: cache !== null,
 
     async predict(model, input, topK) {
-      precheck(input);
-      const cached = await lookup(model, input);
-      if (cached?.hit) return answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
-      const image = await prepare(model, input);
-      const [probs] = await classify(model, [image.input]);
-      remember(cached?.key, probs!, image.format);
-      return answer(model, probs!, image.format, topK, false);
+      const [outcome] = await run(model, [input]);
+      if (!outcome!.ok) throw outcome!.error;
+      return answer(model, outcome!.value, topK);
     },
 
     async predictBatch(model, inputs, topK) {
-      type Step =
-        | { kind: 'done'; outcome: BatchOutcome }
-        | { kind: 'run'; key: string | undefined; image: PreparedImage };
-      const steps = await Promise.all(
-        inputs.map(async (input): Promise<Step> => {
-          try {
-            precheck(input);
-            const cached = await lookup(model, input);
-            if (cached?.hit) {
-              const value = answer(model, Float32Array.from(cached.hit.probabilities), cached.hit.format, topK, true);
-              return { kind: 'done', outcome: { ok: true, value } };
-            }
-            return { kind: 'run', key: cached?.key, image: await prepare(model, input) };
-          } catch (err) {
-            return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
-          }
-        }),
-      );
-      const runs = steps.flatMap((s) => (s.kind === 'run' ? [s] : []));
-      const probs = runs.length > 0 ? await classify(model, runs.map((r) => r.image.input)) : [];
-      let next = 0;
-      return steps.map((step): BatchOutcome => {
-        if (step.kind === 'done') return step.outcome;
-        const p = probs[next++]!;
-        remember(step.key, p, step.image.format);
-        return { ok: true, value: answer(model, p, step.image.format, topK, false) };
-      });
+      const outcomes = await run(model, inputs);
+      return outcomes.map((o): BatchOutcome => (o.ok ? { ok: true, value: answer(model, o.value, topK) } : o));
+    },
+
+    async infer(model, inputs) {
+      const outcomes = await run(model, inputs);
+      for (const o of outcomes) {
+        if (!o.ok) continue;
+        const best = argMax(o.value.probabilities);
+        metrics.recordPrediction(model, model.labels[best]!, o.value.probabilities[best]!);
+      }
+      return outcomes;
     },
   };
 }
-

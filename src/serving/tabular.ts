@@ -5,7 +5,7 @@
  */
 import { cacheKey, type PredictionCache } from '../cache/prediction-cache.js';
 import { type ProblemError, toClientProblem } from '../http/problems.js';
-import { toPrediction, type ClassPrediction } from '../inference/postprocess.js';
+import { argMax, toPrediction, type ClassPrediction } from '../inference/postprocess.js';
 import type { ServedVersion } from '../inference/served-version.js';
 import type { TabularMetadata } from '../kinds/tabular/metadata.js';
 import { outOfRange, parseRow } from '../kinds/tabular/request.js';
@@ -18,10 +18,21 @@ export type TabularAnswer = (ClassPrediction | { prediction: number }) & { cache
 
 export type TabularOutcome = { ok: true; value: TabularAnswer } | { ok: false; error: ProblemError };
 
+/** The model's whole output for one row (class probabilities, or the one regression value). */
+export interface TabularInference {
+  output: Float32Array;
+  cached: boolean;
+  warnings: string[];
+}
+
+export type TabularInferenceOutcome = { ok: true; value: TabularInference } | { ok: false; error: ProblemError };
+
 export interface TabularPredictor {
   predict(model: TabularModel, row: unknown, topK: number): Promise<TabularAnswer>;
   /** Every valid row goes through the model in one batched call; invalid ones get their own error. */
   predictBatch(model: TabularModel, rows: readonly unknown[], topK: number): Promise<TabularOutcome[]>;
+  /** As predictBatch, with the model's whole outputs (the Open Inference Protocol's tensors). */
+  infer(model: TabularModel, rows: readonly unknown[]): Promise<TabularInferenceOutcome[]>;
 }
 
 interface Checked {
@@ -68,38 +79,55 @@ export function createTabularPredictor({ cache, metrics }: { cache: PredictionCa
     }
   };
 
+  /** Every row's output: cache hits first, then the rest through the model as one batch. */
+  const runAll = async (model: TabularModel, rows: readonly unknown[]): Promise<TabularInferenceOutcome[]> => {
+    type Step = { kind: 'done'; outcome: TabularInferenceOutcome } | { kind: 'run'; checked: Checked };
+    const steps = await Promise.all(
+      rows.map(async (row): Promise<Step> => {
+        try {
+          const c = check(model, row);
+          const hit = await lookup(c.key);
+          return hit ? { kind: 'done', outcome: { ok: true, value: { output: hit, cached: true, warnings: c.warnings } } } : { kind: 'run', checked: c };
+        } catch (err) {
+          return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
+        }
+      }),
+    );
+    const runs = steps.flatMap((s) => (s.kind === 'run' ? [s.checked] : []));
+    const outputs = runs.length > 0 ? await run(model, runs.map((r) => r.values)) : [];
+    let next = 0;
+    return steps.map((step): TabularInferenceOutcome => {
+      if (step.kind === 'done') return step.outcome;
+      const output = outputs[next++]!;
+      remember(step.checked.key, output);
+      return { ok: true, value: { output, cached: false, warnings: step.checked.warnings } };
+    });
+  };
+
+  const toAnswer = (model: TabularModel, topK: number) => (o: TabularInferenceOutcome): TabularOutcome =>
+    o.ok ? { ok: true, value: answer(model, o.value.output, topK, o.value.cached, o.value.warnings) } : o;
+
   return {
     async predict(model, row, topK) {
-      const c = check(model, row);
-      const hit = await lookup(c.key);
-      if (hit) return answer(model, hit, topK, true, c.warnings);
-      const [output] = await run(model, [c.values]);
-      remember(c.key, output!);
-      return answer(model, output!, topK, false, c.warnings);
+      const [outcome] = (await runAll(model, [row])).map(toAnswer(model, topK));
+      if (!outcome!.ok) throw outcome!.error;
+      return outcome!.value;
     },
 
     async predictBatch(model, rows, topK) {
-      type Step = { kind: 'done'; outcome: TabularOutcome } | { kind: 'run'; checked: Checked };
-      const steps = await Promise.all(
-        rows.map(async (row): Promise<Step> => {
-          try {
-            const c = check(model, row);
-            const hit = await lookup(c.key);
-            return hit ? { kind: 'done', outcome: { ok: true, value: answer(model, hit, topK, true, c.warnings) } } : { kind: 'run', checked: c };
-          } catch (err) {
-            return { kind: 'done', outcome: { ok: false, error: toClientProblem(err) } };
-          }
-        }),
-      );
-      const runs = steps.flatMap((s) => (s.kind === 'run' ? [s.checked] : []));
-      const outputs = runs.length > 0 ? await run(model, runs.map((r) => r.values)) : [];
-      let next = 0;
-      return steps.map((step): TabularOutcome => {
-        if (step.kind === 'done') return step.outcome;
-        const output = outputs[next++]!;
-        remember(step.checked.key, output);
-        return { ok: true, value: answer(model, output, topK, false, step.checked.warnings) };
-      });
+      return (await runAll(model, rows)).map(toAnswer(model, topK));
+    },
+
+    async infer(model, rows) {
+      const outcomes = await runAll(model, rows);
+      if (model.metadata.kind === 'tabular-classifier') {
+        for (const o of outcomes) {
+          if (!o.ok) continue;
+          const best = argMax(o.value.output);
+          metrics.recordPrediction(model, model.metadata.labels[best]!, o.value.output[best]!);
+        }
+      }
+      return outcomes;
     },
   };
 }

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin';
+import { isOpenInferencePath } from '../../http/problems.js';
 import type { ServedVersion } from '../../inference/served-version.js';
 import { ServiceMetrics, type ModelInfo } from '../../metrics/service-metrics.js';
 
@@ -15,6 +16,8 @@ const PREDICTION_ROUTES = new Set([
   '/v1/models/:name/predict/batch',
   '/v1/models/:name/versions/:version/predict',
   '/v1/models/:name/versions/:version/predict/batch',
+  '/v2/models/:name/infer',
+  '/v2/models/:name/versions/:version/infer',
 ]);
 
 /**
@@ -38,7 +41,8 @@ export default fp(
     app.decorate('metrics', metrics);
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      metrics.recordRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000, PREDICTION_ROUTES.has(route));
+      const protocol = isOpenInferencePath(request.url) ? 'v2' : 'native';
+      metrics.recordRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000, PREDICTION_ROUTES.has(route), protocol);
     });
   },
   { name: 'metrics' },

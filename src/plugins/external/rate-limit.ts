@@ -5,7 +5,7 @@ import { failFastRedisOptions } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 import { ProblemError } from '../../http/problems.js';
 
-const PROBES = new Set(['/health', '/ready']);
+const PROBES = new Set(['/health', '/ready', '/v2/health/live', '/v2/health/ready']);
 
 /**
  * Requests per RATE_LIMIT_WINDOW per API key, or per client IP when the request has no valid

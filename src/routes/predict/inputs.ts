@@ -1,16 +1,15 @@
 /** Read the image(s) of a prediction request from multipart, JSON (base64) or a raw body. */
 import type { FastifyRequest } from 'fastify';
 import { badRequest, ProblemError, tooLarge } from '../../http/problems.js';
+import { parseBase64 } from '../../preprocessing/base64.js';
 import type { ImageInput } from '../../serving/predictor.js';
 import { batchJsonBodySchema, predictJsonBodySchema } from '../../schemas/predict.js';
 
-const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
-
 /** Decode strict base64 (whitespace and a data: URL prefix allowed). */
 export function decodeBase64(value: string, what: string): Uint8Array {
-  const body = value.replace(/^data:[\w.+/-]*;base64,/, '').replace(/\s+/g, '');
-  if (body.length % 4 !== 0 || !BASE64.test(body)) throw badRequest('invalid-base64', `${what} is not valid base64`);
-  return Buffer.from(body, 'base64');
+  const bytes = parseBase64(value);
+  if (!bytes) throw badRequest('invalid-base64', `${what} is not valid base64`);
+  return bytes;
 }
 
 /** Multipart parser failures that carry no HTTP status are framing errors: the client's fault. */

@@ -1,0 +1,281 @@
+/**
+ * The Open Inference Protocol (KServe V2 REST) beside the native API: server and model
+ * metadata, health, inference with the binary tensor data extension, and the model
+ * repository extension. Thin: the tensors are read and written in protocols/open-inference,
+ * the work is the native API's (same repository leases, scheduler, batching, cache, auth,
+ * rate limits, shedding). Errors are `{"error": "<message>"}` (http/problems.ts).
+ */
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { Config } from '../config.js';
+import { badRequest, unavailable } from '../http/problems.js';
+import { SECURITY } from '../plugins/app/auth.js';
+import shedding from '../plugins/external/under-pressure.js';
+import { inferTensors, modelTensors } from '../protocols/open-inference/models.js';
+import { encodeInferenceResponse, parseInferenceRequest } from '../protocols/open-inference/tensors.js';
+import type { VersionState } from '../repository/types.js';
+import {
+  v2ErrorResponses,
+  v2InferenceResponseSchema,
+  v2LiveSchema,
+  v2LoadResultSchema,
+  v2ModelMetadataSchema,
+  v2ModelReadySchema,
+  v2ReadySchema,
+  v2RepositoryActionSchema,
+  v2RepositoryIndexRequestSchema,
+  v2RepositoryIndexSchema,
+  v2ServerMetadataSchema,
+} from '../schemas/open-inference.js';
+
+export interface OpenInferenceOptions {
+  config: Config;
+  name: string;
+  version: string;
+}
+
+/** The extensions this server speaks, as Triton names them. */
+export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+
+const HEADER_LENGTH = 'inference-header-content-length';
+const BASE64_OVERHEAD = 4 / 3;
+
+const modelParams = z.object({ name: z.string().describe('Model name') });
+const versionParams = z.object({ name: z.string().describe('Model name'), version: z.string().describe('Model version (a positive integer)') });
+
+/** The protocol's model paths, with and without a version. */
+const TARGETS = [
+  { prefix: '/v2/models/:name', params: modelParams, what: "the model's default version" },
+  { prefix: '/v2/models/:name/versions/:version', params: versionParams, what: 'that version' },
+] as const;
+
+/** Triton's model states: a version either serves (READY) or says why not. */
+const STATES: Record<VersionState, 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE'> = {
+  AVAILABLE: 'READY',
+  LOADING: 'LOADING',
+  UNLOADING: 'UNLOADING',
+  FAILED: 'UNAVAILABLE',
+};
+
+/**
+ * Clients of the protocol (Triton's, KServe's) send binary requests with
+ * Inference-Header-Content-Length and often no Content-Type: such bodies are read as bytes,
+ * and a body with neither as JSON.
+ */
+async function protocolContentType(request: FastifyRequest): Promise<void> {
+  const headers = request.headers;
+  if (headers[HEADER_LENGTH] !== undefined) headers['content-type'] = 'application/octet-stream';
+  else if (headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+}
+
+const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (app, opts) => {
+  const { config } = opts;
+  const repo = app.models.repository;
+  const guarded = app.apiKeys.enabled;
+  const security = guarded ? { security: SECURITY } : {};
+  const authErrors: number[] = guarded ? [401] : [];
+  const tags = ['open inference protocol'];
+
+  const serverMetadata = {
+    schema: { tags, summary: 'Server metadata: name, version and the extensions spoken', response: { 200: v2ServerMetadataSchema } },
+  };
+  const metadataHandler = async () => ({ name: opts.name, version: opts.version, extensions: V2_EXTENSIONS });
+  app.get('/v2', serverMetadata, metadataHandler);
+  app.get('/v2/', { schema: { ...serverMetadata.schema, hide: true } }, metadataHandler);
+
+  app.get(
+    '/v2/health/live',
+    { schema: { tags, summary: 'Liveness: 200 while the process answers (a Kubernetes livenessProbe)', response: { 200: v2LiveSchema } } },
+    async () => ({ live: true }),
+  );
+
+  app.get(
+    '/v2/health/ready',
+    {
+      schema: {
+        tags,
+        summary: 'Readiness: 200 once every model that is not unloaded has a version serving (a Kubernetes readinessProbe)',
+        response: { 200: v2ReadySchema, ...v2ErrorResponses(503) },
+      },
+    },
+    async () => {
+      if (app.lifecycle.shuttingDown) throw unavailable('the server is shutting down', 5);
+      if (!repo.startupSettled) throw unavailable('the model repository is still loading', 2);
+      const waiting = repo.list().filter((m) => !repo.isUnloaded(m.name) && !repo.isReady(m.name));
+      if (waiting.length > 0) throw unavailable(`no version of ${waiting.map((m) => `'${m.name}'`).join(', ')} is serving (see POST /v2/repository/index)`, 5);
+      return { ready: true };
+    },
+  );
+
+  for (const target of TARGETS) {
+    app.get(
+      target.prefix,
+      {
+        schema: {
+          tags,
+          summary: `Model metadata of ${target.what}: platform, input and output tensors`,
+          params: target.params,
+          response: { 200: v2ModelMetadataSchema, ...v2ErrorResponses(400, 404, 503) },
+        },
+      },
+      async (request) => {
+        const { name, version } = request.params as { name: string; version?: string };
+        const lease = repo.acquire(name, version);
+        try {
+          const versions = repo.status(name).versions.filter((v) => v.state === 'AVAILABLE').map((v) => v.version);
+          return { name: lease.name, versions, ...modelTensors(lease.value) };
+        } finally {
+          lease.release();
+        }
+      },
+    );
+
+    app.get(
+      `${target.prefix}/ready`,
+      {
+        schema: {
+          tags,
+          summary: `Whether ${target.what} is ready for inference: 200, or 503 with the reason`,
+          params: target.params,
+          response: { 200: v2ModelReadySchema, ...v2ErrorResponses(400, 404, 503) },
+        },
+      },
+      async (request) => {
+        const { name, version } = request.params as { name: string; version?: string };
+        repo.acquire(name, version).release();
+        return { name, ready: true };
+      },
+    );
+  }
+
+  // Inference is shed under pressure like /predict; metadata and health keep answering.
+  await app.register(async (scope) => {
+    await scope.register(shedding, { config });
+    const auth = guarded ? [protocolContentType, app.authenticate] : [protocolContentType];
+    for (const target of TARGETS) {
+      scope.post(
+        `${target.prefix}/infer`,
+        {
+          bodyLimit: Math.ceil(config.MAX_BATCH_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+          onRequest: auth,
+          schema: {
+            ...security,
+            tags,
+            summary: `Inference with ${target.what}: JSON tensors, or JSON plus binary tensor data`,
+            description:
+              'The request is `{"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype", "data" | "parameters": {"binary_data_size"}}], "outputs"?: [{"name", "parameters"?: {"binary_data"}}]}`. Image classifiers take `image` as BYTES [N] (encoded files; base64 text in JSON) or UINT8 [N, H, W, 3] (RGB pixels) and give `probabilities` FP32 [N, C] and `label` BYTES [N]; tabular models take `features` FP32 or FP64 [N, F] and give `probabilities` + `label` or `prediction` FP32 [N]. Binary tensor data (Triton\'s extension): send `Inference-Header-Content-Length: <bytes of JSON>` and the inputs\' bytes after the JSON, little-endian, row-major, BYTES elements with a 4-byte length prefix; ask for binary outputs with `binary_data: true` on an output or `binary_data_output: true` on the request. At most MAX_BATCH_FILES inputs per request; the body limit is that of /predict/batch.',
+          params: target.params,
+          consumes: ['application/json', 'application/octet-stream'],
+          response: { 200: v2InferenceResponseSchema, ...v2ErrorResponses(400, ...authErrors, 404, 413, 415, 429, 500, 503) },
+        },
+      },
+      async (request: FastifyRequest, reply: FastifyReply) => {
+        const started = performance.now();
+        const header = request.headers[HEADER_LENGTH];
+        const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
+        const { name, version } = request.params as { name: string; version?: string };
+        const lease = repo.acquire(name, version);
+        reply.header('x-model-version', lease.version);
+        try {
+          const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });
+          const head = {
+            model_name: lease.name,
+            model_version: lease.version,
+            ...(parsed.id !== undefined && { id: parsed.id }),
+            ...(result.parameters && { parameters: result.parameters }),
+          };
+          const encoded = encodeInferenceResponse(head, result.outputs);
+          const latency = Math.round((performance.now() - started) * 100) / 100;
+          request.log.info({ inference: { model: lease.name, version: lease.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
+          if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
+          return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
+        } finally {
+          lease.release();
+        }
+      },
+    );
+    }
+  });
+
+  // The model repository extension, behind the admin keys of the native admin routes.
+  const admin = { onRequest: [protocolContentType, app.authenticateAdmin] };
+  const adminDescription = 'Needs a key from ADMIN_API_KEYS (Authorization: Bearer <key> or X-API-Key); with none configured it answers 403.';
+
+  app.post(
+    '/v2/repository/index',
+    {
+      ...admin,
+      schema: {
+        tags,
+        summary: 'Every model version in the repository with its state (Triton: READY, LOADING, UNLOADING, UNAVAILABLE) and reason',
+        description: adminDescription,
+        security: SECURITY,
+        body: v2RepositoryIndexRequestSchema.optional(),
+        response: { 200: v2RepositoryIndexSchema, ...v2ErrorResponses(400, 401, 403) },
+      },
+    },
+    async (request) => {
+      const ready = request.body?.ready;
+      type Entry = { name: string; version?: string; state: (typeof STATES)[VersionState]; reason?: string };
+      const index = repo.list().flatMap((m): Entry[] => {
+        if (m.versions.length === 0) return [{ name: m.name, state: 'UNAVAILABLE', reason: repo.isUnloaded(m.name) ? 'unloaded' : 'no version to serve' }];
+        return m.versions.map((v) => ({ name: m.name, version: v.version, state: STATES[v.state], ...(v.reason ? { reason: v.reason } : {}) }));
+      });
+      return ready === undefined ? index : index.filter((e) => (e.state === 'READY') === ready);
+    },
+  );
+
+  const checkAction = (body: { parameters?: Record<string, unknown> } | undefined): void => {
+    const given = Object.keys(body?.parameters ?? {});
+    if (given.length > 0) throw badRequest('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
+  };
+
+  app.post(
+    '/v2/repository/models/:name/load',
+    {
+      ...admin,
+      schema: {
+        tags,
+        summary: 'Load (or reload) a model from the repository: 200 once a version serves, 400 with the reason when none could be loaded',
+        description: adminDescription,
+        security: SECURITY,
+        params: modelParams,
+        body: v2RepositoryActionSchema.optional(),
+        response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      checkAction(request.body);
+      const status = await repo.load(request.params.name);
+      if (!repo.isReady(status.name)) {
+        const why = status.versions.map((v) => `version ${v.version} ${v.state.toLowerCase()}${v.reason ? `: ${v.reason}` : ''}`).join('; ') || 'it has no version folder';
+        throw badRequest('load-failed', `failed to load '${status.name}': ${why}`);
+      }
+      return { name: status.name, load: true };
+    },
+  );
+
+  app.post(
+    '/v2/repository/models/:name/unload',
+    {
+      ...admin,
+      schema: {
+        tags,
+        summary: 'Unload every version of a model (after in-flight requests finish) until the next load',
+        description: adminDescription,
+        security: SECURITY,
+        params: modelParams,
+        body: v2RepositoryActionSchema.optional(),
+        response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      checkAction(request.body);
+      const status = await repo.unload(request.params.name);
+      return { name: status.name, unload: true };
+    },
+  );
+};
+
+export default openInferenceRoutes;
