@@ -1,6 +1,7 @@
 /** Request bodies of the prediction routes, generated from the zod schemas the handlers use. */
 import type { OpenAPIV3 } from 'openapi-types';
 import { z } from 'zod';
+import { inferenceRequestSchema } from '../protocols/open-inference/tensors.js';
 import { batchJsonBodySchema, batchMultipartBodySchema, predictJsonBodySchema, predictMultipartBodySchema } from '../schemas/predict.js';
 
 const binary = { type: 'string', format: 'binary' } as const;
@@ -16,7 +17,7 @@ export function jsonSchema(schema: z.ZodType): OpenAPIV3.SchemaObject {
  * The prediction routes take several body encodings, which a single route body schema cannot
  * describe; their request bodies are generated here from the same zod schemas the handlers use.
  */
-export function requestBodies(): Record<'predict' | 'batch', OpenAPIV3.RequestBodyObject> {
+export function requestBodies(): Record<'predict' | 'batch' | 'infer', OpenAPIV3.RequestBodyObject> {
   return {
     predict: {
       required: true,
@@ -32,6 +33,14 @@ export function requestBodies(): Record<'predict' | 'batch', OpenAPIV3.RequestBo
       content: {
         'multipart/form-data': { schema: jsonSchema(batchMultipartBodySchema) },
         'application/json': { schema: jsonSchema(batchJsonBodySchema) },
+      },
+    },
+    infer: {
+      required: true,
+      description: 'An Open Inference Protocol inference request; with binary tensor data, this JSON (Inference-Header-Content-Length bytes) followed by the inputs\' bytes',
+      content: {
+        'application/json': { schema: jsonSchema(inferenceRequestSchema) },
+        'application/octet-stream': { schema: binary },
       },
     },
   };

@@ -59,14 +59,15 @@ const STATES: Record<VersionState, 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILA
 };
 
 /**
- * Clients of the protocol (Triton's, KServe's) send binary requests with
- * Inference-Header-Content-Length and often no Content-Type: such bodies are read as bytes,
- * and a body with neither as JSON.
+ * The protocol's bodies are JSON, or JSON plus binary data when Inference-Header-Content-Length
+ * is sent, whatever the Content-Type says: Triton's client sends none, and `curl -d` sends
+ * application/x-www-form-urlencoded. As Triton does, the header decides, not the media type.
  */
 async function protocolContentType(request: FastifyRequest): Promise<void> {
   const headers = request.headers;
-  if (headers[HEADER_LENGTH] !== undefined) headers['content-type'] = 'application/octet-stream';
-  else if (headers['content-type'] === undefined) headers['content-type'] = 'application/json';
+  const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  if (!hasBody) delete headers['content-type'];
+  else headers['content-type'] = headers[HEADER_LENGTH] !== undefined ? 'application/octet-stream' : 'application/json';
 }
 
 const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (app, opts) => {
@@ -167,7 +168,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
               'The request is `{"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype", "data" | "parameters": {"binary_data_size"}}], "outputs"?: [{"name", "parameters"?: {"binary_data"}}]}`. Image classifiers take `image` as BYTES [N] (encoded files; base64 text in JSON) or UINT8 [N, H, W, 3] (RGB pixels) and give `probabilities` FP32 [N, C] and `label` BYTES [N]; tabular models take `features` FP32 or FP64 [N, F] and give `probabilities` + `label` or `prediction` FP32 [N]. Binary tensor data (Triton\'s extension): send `Inference-Header-Content-Length: <bytes of JSON>` and the inputs\' bytes after the JSON, little-endian, row-major, BYTES elements with a 4-byte length prefix; ask for binary outputs with `binary_data: true` on an output or `binary_data_output: true` on the request. At most MAX_BATCH_FILES inputs per request; the body limit is that of /predict/batch.',
           params: target.params,
           consumes: ['application/json', 'application/octet-stream'],
-          response: { 200: v2InferenceResponseSchema, ...v2ErrorResponses(400, ...authErrors, 404, 413, 415, 429, 500, 503) },
+          response: { 200: v2InferenceResponseSchema, ...v2ErrorResponses(400, ...authErrors, 404, 413, 429, 500, 503) },
         },
       },
       async (request: FastifyRequest, reply: FastifyReply) => {
@@ -211,7 +212,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
         summary: 'Every model version in the repository with its state (Triton: READY, LOADING, UNLOADING, UNAVAILABLE) and reason',
         description: adminDescription,
         security: SECURITY,
-        body: v2RepositoryIndexRequestSchema.optional(),
+        body: v2RepositoryIndexRequestSchema.nullish(),
         response: { 200: v2RepositoryIndexSchema, ...v2ErrorResponses(400, 401, 403) },
       },
     },
@@ -226,7 +227,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     },
   );
 
-  const checkAction = (body: { parameters?: Record<string, unknown> } | undefined): void => {
+  const checkAction = (body: { parameters?: Record<string, unknown> } | null | undefined): void => {
     const given = Object.keys(body?.parameters ?? {});
     if (given.length > 0) throw badRequest('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
   };
@@ -241,7 +242,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
         description: adminDescription,
         security: SECURITY,
         params: modelParams,
-        body: v2RepositoryActionSchema.optional(),
+        body: v2RepositoryActionSchema.nullish(),
         response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
       },
     },
@@ -266,7 +267,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
         description: adminDescription,
         security: SECURITY,
         params: modelParams,
-        body: v2RepositoryActionSchema.optional(),
+        body: v2RepositoryActionSchema.nullish(),
         response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
       },
     },

@@ -84,9 +84,7 @@ export const v2InferenceResponseSchema = z
     },
   });
 
-export const v2RepositoryIndexRequestSchema = z
-  .object({ ready: z.boolean().optional().describe('Only the versions that are ready (true) or not ready (false)') })
-  .meta({ id: 'V2RepositoryIndexRequest' });
+export const v2RepositoryIndexRequestSchema = z.object({ ready: z.boolean().optional().describe('Only the versions that are ready (true) or not ready (false)') });
 
 export const v2RepositoryIndexSchema = z
   .array(
@@ -105,9 +103,7 @@ export const v2RepositoryIndexSchema = z
     ],
   });
 
-export const v2RepositoryActionSchema = z
-  .object({ parameters: z.record(z.string(), z.unknown()).optional() })
-  .meta({ id: 'V2RepositoryAction' });
+export const v2RepositoryActionSchema = z.object({ parameters: z.record(z.string(), z.unknown()).optional().describe('Not supported: models load from the repository as they are') });
 
 export const v2LoadResultSchema = z
   .object({ name: z.string(), load: z.boolean().optional(), unload: z.boolean().optional() })

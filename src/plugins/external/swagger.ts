@@ -28,6 +28,14 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
   ModelDetail: "The model's versions and its default version's metadata",
   VersionDetail: "The version's state and metadata",
   ModelReady: 'The model can serve requests that name no version',
+  V2ServerMetadata: 'Server metadata',
+  V2ServerLive: 'The server is live',
+  V2ServerReady: 'Every model that is not unloaded has a version serving',
+  V2ModelMetadata: 'Model metadata',
+  V2ModelReady: 'The model (version) is ready',
+  V2InferenceResponse: 'The outputs; with binary outputs, application/octet-stream: this JSON (Inference-Header-Content-Length bytes), then the outputs\' bytes',
+  V2RepositoryIndex: 'Every model version and its state',
+  V2LoadResult: 'Done',
   Health: 'The process answers',
   Ready: 'Ready to serve',
   ServiceInfo: 'Service information',
@@ -47,9 +55,16 @@ function finish(doc: OpenAPIV3.Document): OpenAPIV3.Document {
       if (typeof op !== 'object' || op === null || !('responses' in op)) continue;
       if (path.endsWith('/predict')) op.requestBody = bodies.predict;
       if (path.endsWith('/predict/batch')) op.requestBody = bodies.batch;
+      if (path.startsWith('/v2/') && path.endsWith('/infer')) op.requestBody = bodies.infer;
       for (const [status, response] of Object.entries(op.responses) as [string, OpenAPIV3.ResponseObject][]) {
         const content = response.content ?? {};
-        if (Number(status) >= 400) {
+        if (Number(status) >= 400 && path.startsWith('/v2')) {
+          // The Open Inference Protocol's errors are {"error": "<message>"}, as it specifies.
+          const ex = PROBLEM_EXAMPLES[status];
+          response.description = ex ? `${ex.title}: {"error": "<message>"}` : 'Error: {"error": "<message>"}';
+          const schema = content['application/json']?.schema;
+          response.content = { 'application/json': { ...(schema ? { schema } : {}), ...(ex ? { example: { error: ex.detail } } : {}) } };
+        } else if (Number(status) >= 400) {
           const schema = content['application/json']?.schema ?? content['application/problem+json']?.schema;
           const ex = PROBLEM_EXAMPLES[status];
           response.content = {
@@ -99,7 +114,7 @@ export default fp<SwaggerOptions>(
         info: {
           title: 'ml-inference-api',
           description:
-            'A model server for image classifiers: a repository of named, versioned models (TensorFlow.js), reloaded live. Errors are RFC 9457 problem details.',
+            'A model server: a repository of named, versioned models (image classifiers, tabular models) on ONNX Runtime or TensorFlow.js, reloaded live. The native API answers errors as RFC 9457 problem details; the Open Inference Protocol (KServe V2) routes under /v2 as {"error": "<message>"}.',
           version: opts.version,
         },
         components: {
@@ -114,6 +129,7 @@ export default fp<SwaggerOptions>(
           { name: 'models', description: 'The model repository: models, versions and their states' },
           { name: 'admin', description: 'Load, unload and reload models (ADMIN_API_KEYS)' },
           { name: 'service', description: 'Health, readiness and service information' },
+          { name: 'open inference protocol', description: 'The Open Inference Protocol (KServe V2 REST), with the binary tensor data and model repository extensions; errors are {"error": "<message>"}' },
         ],
       },
       transform: jsonSchemaTransform,
