@@ -5,6 +5,8 @@
  *   docker-compose.yml  `docker-compose config` (Compose's own validator; apt docker-compose)
  *   deploy/k8s          each resource of the kustomization against the Kubernetes OpenAPI
  *                       schema of its kind (kubernetes-models)
+ *   deploy/kserve       KServe resources against the CRD schemas in specs/kserve-crds (unknown
+ *                       fields refused, as kubectl --validate=strict), the rest as deploy/k8s
  *   .github/workflows   the GitHub Actions workflow schema (action-validator)
  *
  *   npm run validate:deploy
@@ -14,6 +16,7 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
+import { CrdValidator } from './lib/crd-schema.js';
 
 const root = process.cwd();
 const failures: string[] = [];
@@ -88,6 +91,27 @@ for (const file of [...k8sFiles('.'), ...k8sFiles('s3')].map((f) => f.replace(/^
       });
     } catch (err) {
       check(name, () => String(err));
+    }
+  }
+}
+
+const crds = new CrdValidator(['serving.kserve.io_servingruntimes.yaml', 'serving.kserve.io_inferenceservices.yaml'].map((f) => join(root, 'specs', 'kserve-crds', f)));
+const kserveDir = join(root, 'deploy', 'kserve');
+const kserveFiles = (parseAllDocuments(readFileSync(join(kserveDir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] }).resources;
+for (const file of kserveFiles) {
+  for (const doc of parseAllDocuments(readFileSync(join(kserveDir, file), 'utf8'))) {
+    const obj = doc.toJS() as { apiVersion: string; kind: string; metadata?: { name?: string } };
+    const name = `deploy/kserve/${file}: ${obj.kind} ${obj.metadata?.name ?? ''} (${obj.apiVersion})`;
+    if (doc.errors.length > 0) {
+      check(name, () => doc.errors.map((e) => e.message).join('\n'));
+    } else if (crds.defines(obj.apiVersion, obj.kind)) {
+      check(`${name} against its CRD`, () => crds.validate(obj).join('\n') || undefined);
+    } else {
+      const Model = await modelClass(obj.apiVersion, obj.kind);
+      check(name, () => {
+        new Model(obj).validate();
+        return undefined;
+      });
     }
   }
 }

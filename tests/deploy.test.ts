@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { configSchema, loadConfig } from '../src/config.js';
+import { CrdValidator } from '../scripts/lib/crd-schema.js';
 import { ROOT } from './helpers/app.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
@@ -105,5 +106,47 @@ describe('docker-compose.yml', () => {
     expect(redis.healthcheck.test).toContain('ping');
     expect(api.healthcheck.test.join(' ')).toContain('/ready');
     expect(seconds(api.stop_grace_period)).toBeGreaterThan(loadConfig({}).SHUTDOWN_TIMEOUT_MS / 1000);
+  });
+});
+
+describe('KServe (deploy/kserve)', () => {
+  const kserve = (file: string): Obj => parse(readFileSync(join(ROOT, 'deploy', 'kserve', file), 'utf8')) as Obj;
+  const runtime = kserve('servingruntime.yaml');
+  const isvc = kserve('inferenceservice.yaml');
+  const crds = new CrdValidator(['serving.kserve.io_servingruntimes.yaml', 'serving.kserve.io_inferenceservices.yaml'].map((f) => join(ROOT, 'specs', 'kserve-crds', f)));
+  const runtimeContainer = runtime.spec.containers[0];
+  const env = Object.fromEntries((runtimeContainer.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
+
+  it('the ServingRuntime speaks v2 on the port its settings give, probed on the protocol health routes', () => {
+    expect(runtime.spec.protocolVersions).toEqual(['v2']);
+    expect(runtimeContainer.name).toBe('kserve-container');
+    const config = loadConfig({ ...env, ...Object.fromEntries((isvc.spec.predictor.model.env as { name: string; value: string }[]).map((e) => [e.name, e.value])) });
+    expect(runtimeContainer.ports[0].containerPort).toBe(config.PORT);
+    expect(config.MODEL_REPOSITORY).toBe('/mnt/models');
+    expect(config.MODEL_CACHE_DIR.startsWith('/tmp/')).toBe(true);
+    expect(runtimeContainer.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: config.PORT });
+    expect(runtimeContainer.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: config.PORT });
+    expect(runtimeContainer.image).toMatch(/:\d+\.\d+\.\d+$/);
+  });
+
+  it('the InferenceService uses that runtime, over v2, with a model repository in S3', () => {
+    const { model, serviceAccountName } = isvc.spec.predictor;
+    expect(model.runtime).toBe(runtime.metadata.name);
+    expect(model.protocolVersion).toBe('v2');
+    expect(runtime.spec.supportedModelFormats.map((f: Obj) => f.name)).toContain(model.modelFormat.name);
+    expect(model.storageUri).toMatch(/^s3:\/\/[a-z0-9.-]+\//);
+    expect(kserve('serviceaccount.yaml').metadata.name).toBe(serviceAccountName);
+  });
+
+  it('the CRD validation refuses what the API server would refuse or silently drop', () => {
+    expect(crds.validate(runtime as { apiVersion: string; kind: string })).toEqual([]);
+    expect(crds.validate(isvc as { apiVersion: string; kind: string })).toEqual([]);
+    const misspelt = structuredClone(isvc);
+    misspelt.spec.predictor.model.storageURI = misspelt.spec.predictor.model.storageUri;
+    expect(crds.validate(misspelt as { apiVersion: string; kind: string }).join()).toMatch(/additional properties 'storageURI'/);
+    const wrongType = structuredClone(runtime);
+    wrongType.spec.containers[0].ports[0].containerPort = 'eighty';
+    expect(crds.validate(wrongType as { apiVersion: string; kind: string }).join()).toMatch(/containerPort must be integer/);
+    expect(crds.validate({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'ServingRuntime' })).toEqual(['no CRD defines serving.kserve.io/v1beta1 ServingRuntime']);
   });
 });
