@@ -3,6 +3,7 @@
  * the naive design, measured in the same run.
  *
  *   npm run bench -- [--duration 10] [--concurrency 1,8,32,128] [--soak 120] [--out reports/bench] [--resume]
+ *                    [--phases ceiling,service,…] [--rounds 4]
  *
  * Phases (each result is saved as it completes; --resume skips finished phases):
  *   ceiling   the bare model on each runtime (TF.js, ONNX Runtime), same weights, in worker
@@ -19,6 +20,9 @@
  *   cache     repeated image (hit path) vs distinct images (miss path), embedded LRU and Redis;
  *             sequential keep-alive latency of hits and misses; the cost of a /metrics scrape
  *   soak      the service at concurrency 32 for --soak seconds, RSS sampled over time
+ *   protocols the native API and the Open Inference Protocol on one ONNX Runtime server at
+ *             concurrency 32, alternating, --rounds each: /predict with a multipart JPEG; V2
+ *             binary infer with UINT8 pixels [1, 32, 32, 3]; V2 binary infer with the JPEG as BYTES
  *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
  *             run with its own defaults and bundled model) against this one at concurrency 32,
  *             --rounds times each, alternating which goes first (10-s runs on this VM vary by
@@ -37,6 +41,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
+import sharp from 'sharp';
 import { InstancePool } from '../src/inference/pool.js';
 import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
 import { imageClassifier } from '../src/kinds/image-classifier.js';
@@ -59,8 +64,15 @@ const { values } = parseArgs({
     'redis-port': { type: 'string', default: '6391' },
     baseline: { type: 'string' },
     rounds: { type: 'string', default: '4' },
+    phases: { type: 'string', default: 'all' },
   },
 });
+
+const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols'] as const;
+const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
+for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
+/** Whether this run measures `phase` (--phases, default all). */
+const want = (phase: (typeof PHASES)[number]): boolean => chosen.has(phase);
 
 const duration = Number(values.duration);
 const concurrencies = values.concurrency.split(',').map(Number);
@@ -117,6 +129,8 @@ interface Results {
   /** Sequential keep-alive requests, timed to the microsecond (autocannon rounds to ms). */
   sequential?: Record<string, { requests: number; p50Ms: number; p99Ms: number; meanMs: number }>;
   soak?: { seconds: number; concurrency: number; rps: number; rssMb: number[]; driftPct: number; statuses: Record<string, number> };
+  /** Concurrency 32 on one ONNX Runtime server, alternating request forms, --rounds each: 200s per second and p50. */
+  protocols?: { rps: Record<string, number[]>; p50: Record<string, number[]>; errors: Record<string, number> };
 }
 
 const results: Results =
@@ -258,7 +272,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Drive /predict at `concurrency` for `seconds`, probing /health and /ready and sampling RSS meanwhile. */
-async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[], bodies?: () => Buffer): Promise<LoadResult> {
+async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[], bodies?: () => Buffer, requests?: autocannon.Request[]): Promise<LoadResult> {
   let rssMax = rssMb(pid);
   const sampler = setInterval(() => {
     const r = rssMb(pid);
@@ -274,9 +288,9 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     connections: concurrency,
     duration: seconds,
     timeout: 10,
-    requests: bodies
-      ? [{ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, setupRequest: (req) => ({ ...req, body: bodies() }) }]
-      : fixtureRequests,
+    requests:
+      requests ??
+      (bodies ? [{ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, setupRequest: (req) => ({ ...req, body: bodies() }) }] : fixtureRequests),
   });
   const probes = await prober.stop();
   reference.stop();
@@ -339,7 +353,7 @@ const flopsPerImage = 2 * (await readMetadata(values.model)).multiplyAdds;
 /** images/s × FLOPs per image ÷ the CPU's FP32 peak. */
 const peakShare = (imagesPerSecond: number): number => (imagesPerSecond * flopsPerImage) / (results.machine.peak!.gflops * 1e9);
 results.ceiling ??= {};
-for (const runtime of RUNTIMES) {
+for (const runtime of want('ceiling') ? RUNTIMES : []) {
   if (!results.ceiling[runtime]) {
     log(`ceiling ${runtime}: ${workers} worker(s), batch ${maxBatch}, ${duration} s`);
     const rate = Math.round(await measureCeiling(runtime, duration));
@@ -369,18 +383,18 @@ async function measureRuns(name: 'service' | 'naive' | 'threading', wanted: numb
   }
 }
 
-for (const runtime of RUNTIMES) await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: runtime }, `${runtime}-`);
-await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'tfjs' });
+if (want('service')) for (const runtime of RUNTIMES) await measureRuns('service', concurrencies, { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: runtime }, `${runtime}-`);
+if (want('naive')) await measureRuns('naive', [8, 32], { INFERENCE_WORKERS: '0', MAX_BATCH_SIZE: '1', MAX_QUEUE: '100000', CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'tfjs' });
 // How ONNX Runtime is best driven: its run() holds the calling JS thread until the batch is done.
 const THREADING: Record<string, Record<string, string>> = {
   'main-thread-intra2-': { INFERENCE_WORKERS: '0', ONNX_INTRA_OP_THREADS: String(workers) },
   'one-worker-intra2-': { INFERENCE_WORKERS: '1', ONNX_INTRA_OP_THREADS: String(workers) },
   [`${workers}-workers-intra1-`]: { INFERENCE_WORKERS: String(workers), ONNX_INTRA_OP_THREADS: '1' },
 };
-for (const [prefix, env] of Object.entries(THREADING)) await measureRuns('threading', [32], { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', ...env }, prefix);
+if (want('threading')) for (const [prefix, env] of Object.entries(THREADING)) await measureRuns('threading', [32], { CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', ...env }, prefix);
 // Single 10-s runs on this shared VM vary by up to 2× (the same server gave 245 and 502 req/s
 // in one run): the runtimes are compared over alternating rounds, and their medians.
-{
+if (want('runtimes')) {
   const rounds = Number(values.rounds);
   const rr = (results.runtimeRounds ??= { tfjs: [], onnx: [], p50c1: { tfjs: [], onnx: [] } });
   for (let i = Math.min(rr.tfjs.length, rr.onnx.length); i < rounds; i++) {
@@ -410,7 +424,7 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 const usage = { cpuPerRequestMs: 0, cores: 0 };
-if (!results.profile) {
+if (want('profile') && !results.profile) {
   const dir = join(values.out, 'profile');
   const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx' }, '.', ['--cpu-prof', `--cpu-prof-dir=${dir}`]);
   try {
@@ -428,7 +442,7 @@ if (!results.profile) {
   results.profile.lines.push('', `The server process used ${usage.cores} cores of CPU over the run (all threads, libvips and ONNX Runtime included): ${usage.cpuPerRequestMs} ms of CPU per request.`);
   await save();
 }
-if (values.baseline) {
+if (want('baseline') && values.baseline) {
   const dir = values.baseline;
   const cmp = (results.baseline ??= { dir, concurrency: 32, service: [], baseline: [] });
   const rounds = Number(values.rounds);
@@ -453,7 +467,7 @@ if (values.baseline) {
 }
 
 const soakSeconds = Number(values.soak);
-if (soakSeconds > 0 && !results.soak) {
+if (want('soak') && soakSeconds > 0 && !results.soak) {
   const server = await startServer({ CACHE_MAX_ENTRIES: '0' });
   try {
     await warmUp();
@@ -518,7 +532,7 @@ async function startRedis(): Promise<ChildProcess | undefined> {
 results.cache ??= {};
 results.sequential ??= {};
 const cacheRuns = ['memory', 'redis'].flatMap((store) => [1, 32].flatMap((c) => ['miss', 'hit'].map((path) => `${store}-${path}-${c}`)));
-if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-scrape']) {
+if (want('cache') && (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-scrape'])) {
   const unique = uniqueBodies(Math.ceil(duration * 1000) + 2000);
   let next = 0;
   const nextUnique = (): Buffer => unique[next++ % unique.length]!;
@@ -555,6 +569,53 @@ if (cacheRuns.some((k) => !results.cache![k]) || !results.sequential['metrics-sc
     } finally {
       await stopServer(server);
       redis?.kill('SIGKILL');
+    }
+  }
+}
+
+// --- the native API and the Open Inference Protocol ------------------------------
+/** A V2 binary request: the JSON header, then the tensors' bytes (Triton's binary tensor data extension). */
+function v2Binary(input: { datatype: string; shape: number[] }, blob: Buffer): autocannon.Request {
+  const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', ...input, parameters: { binary_data_size: blob.length } }], parameters: { binary_data_output: true } }));
+  return { method: 'POST', path: `/v2/models/${modelName}/infer`, headers: { 'inference-header-content-length': String(header.length), 'content-type': 'application/octet-stream' }, body: Buffer.concat([header, blob]) };
+}
+const modelName = values.model.split('/').at(-2)!;
+if (want('protocols')) {
+  const rgb = await Promise.all(images.map((jpeg) => sharp(jpeg).removeAlpha().raw().toBuffer()));
+  const FORMS: Record<string, autocannon.Request[]> = {
+    'predict multipart JPEG': fixtureRequests,
+    'v2 binary UINT8 pixels': rgb.map((pixels) => v2Binary({ datatype: 'UINT8', shape: [1, 32, 32, 3] }, pixels)),
+    'v2 binary BYTES JPEG': images.map((jpeg) => {
+      const length = Buffer.alloc(4);
+      length.writeUInt32LE(jpeg.length);
+      return v2Binary({ datatype: 'BYTES', shape: [1] }, Buffer.concat([length, jpeg]));
+    }),
+  };
+  const pr = (results.protocols ??= { rps: {}, p50: {}, errors: {} });
+  const rounds = Number(values.rounds);
+  const names = Object.keys(FORMS);
+  const done = (): number => Math.min(...names.map((n) => pr.rps[n]?.length ?? 0));
+  if (done() < rounds) {
+    const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx' });
+    try {
+      await warmUp();
+      for (const name of names) await autocannon({ url: base, connections: 8, duration: 2, requests: FORMS[name]! });
+      for (let i = done(); i < rounds; i++) {
+        // Each round in another order, so that no form always runs first.
+        const order = names.map((_, k) => names[(k + i) % names.length]!);
+        for (const name of order) {
+          if ((pr.rps[name]?.length ?? 0) > i) continue;
+          log(`protocols: ${name}, concurrency 32, ${duration} s (round ${i + 1} of ${rounds})`);
+          const r = await load(server.pid!, 32, duration, undefined, undefined, FORMS[name]);
+          (pr.rps[name] ??= []).push(ok(r) / duration);
+          (pr.p50[name] ??= []).push(r.p50);
+          pr.errors[name] = (pr.errors[name] ?? 0) + r.errors + r.timeouts + r.requests - ok(r);
+          await save();
+          log(`  ${(ok(r) / duration).toFixed(0)} req/s (200), p50 ${r.p50} ms`);
+        }
+      }
+    } finally {
+      await stopServer(server);
     }
   }
 }
@@ -597,6 +658,14 @@ if (rr && rr.tfjs.length > 0 && rr.onnx.length > 0) {
   );
   if (rr.p50c1) ratios.push(`p50 at concurrency 1, median of the rounds: onnx ${median(rr.p50c1.onnx)} ms (${rr.p50c1.onnx.join(', ')}), tfjs ${median(rr.p50c1.tfjs)} ms (${rr.p50c1.tfjs.join(', ')})`);
 }
+const pr = results.protocols;
+if (pr && Object.keys(pr.rps).length > 0) {
+  const native = pr.rps['predict multipart JPEG'];
+  for (const [name, xs] of Object.entries(pr.rps)) {
+    const vs = native && name !== 'predict multipart JPEG' ? `; ${(median(xs) / median(native)).toFixed(2)}× /predict multipart` : '';
+    ratios.push(`protocols, concurrency 32, onnx, median of ${xs.length} alternating rounds: ${name} ${median(xs).toFixed(0)} req/s (${fmt(xs)}), p50 ${median(pr.p50[name]!)} ms, non-200 or errors ${pr.errors[name] ?? 0}${vs}`);
+  }
+}
 const s8 = results.service['onnx-8'];
 // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
 if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);
@@ -627,13 +696,11 @@ const ceilingLines = RUNTIMES.flatMap((r) => {
 });
 const profileLines = results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : [];
 const md = [
-  `Engine ceiling, same CIFAR-10 weights (${(flopsPerImage / 1e6).toFixed(1)} MFLOP per image):`,
-  '',
-  ...ceilingLines,
-  `- FP32 peak: ${peak.gflops.toFixed(0)} GFLOP/s = ${peak.derivation}`,
-  '',
-  table(rows),
-  '',
+  // Phases not run (--phases) leave their parts out.
+  ...(ceilingLines.length > 0
+    ? [`Engine ceiling, same CIFAR-10 weights (${(flopsPerImage / 1e6).toFixed(1)} MFLOP per image):`, '', ...ceilingLines, `- FP32 peak: ${peak.gflops.toFixed(0)} GFLOP/s = ${peak.derivation}`, '']
+    : []),
+  ...(rows.length > 0 ? [table(rows), ''] : []),
   ...ratios.map((r) => `- ${r}`),
   ...profileLines,
   ...cacheReport(),

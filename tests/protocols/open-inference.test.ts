@@ -246,6 +246,9 @@ describe('Open Inference Protocol', () => {
       expectError(await post('/v2/models/cifar10/infer', JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }] })), 400, /input 'image' has no data/);
       expectError(await post('/v2/models/cifar10/infer', JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [-1], data: [b64] }] })), 400, /inputs\.0\.shape\.0/);
       expectError(await post('/v2/models/cifar10/infer', '{"inputs": ['), 400, /JSON/);
+      // A shape that claims 2^28 values with one in the data: refused before any memory is taken for it.
+      expectError(await post('/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP64', shape: [1 << 26, 4], data: [1] }] })), 400, /holds 1$/);
+      expectError(await post('/v2/models/iris/infer', JSON.stringify({ inputs: [{ name: 'features', datatype: 'FP64', shape: [1 << 27, 4], data: [1] }] })), 400, /more than 268435456 elements/);
     });
 
     it('bad images in a tensor name the element; too many images is 413', async () => {

@@ -177,21 +177,24 @@ function fromJson(name: string, shape: number[], datatype: Datatype, data: unkno
     return { name, shape, datatype, elements };
   }
   if (datatype === 'FP16') throw new TensorError(`${what}: FP16 cannot be written as JSON numbers; send it as binary data`);
-  const values = allocate(datatype, n);
+  // Collected first, then copied: the shape alone must not decide how much memory is taken.
+  const collected: number[] = [];
   const range = INTEGER_RANGE[datatype];
   const count = flatten(data, n, shape.length, what, (v, i) => {
     if (datatype === 'BOOL') {
       if (typeof v !== 'boolean') throw new TensorError(`${what} is BOOL: element ${i} must be true or false, got ${describeValue(v)}`);
-      values[i] = v ? 1 : 0;
+      collected.push(v ? 1 : 0);
       return;
     }
     if (typeof v !== 'number' || !Number.isFinite(v)) throw new TensorError(`${what} is ${datatype}: element ${i} must be a number, got ${describeValue(v)}`);
     if (range && (!Number.isInteger(v) || v < range[0] || v > range[1])) {
       throw new TensorError(`${what} is ${datatype}: element ${i} (${v}) is not an integer in ${range[0]}..${range[1]}`);
     }
-    values[i] = v;
+    collected.push(v);
   });
   if (count !== n) throw mismatch(count);
+  const values = allocate(datatype, n);
+  values.set(collected);
   return { name, shape, datatype, values };
 }
 
