@@ -166,36 +166,36 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
             summary: `Inference with ${target.what}: JSON tensors, or JSON plus binary tensor data`,
             description:
               'The request is `{"id"?, "parameters"?, "inputs": [{"name", "shape", "datatype", "data" | "parameters": {"binary_data_size"}}], "outputs"?: [{"name", "parameters"?: {"binary_data"}}]}`. Image classifiers take `image` as BYTES [N] (encoded files; base64 text in JSON) or UINT8 [N, H, W, 3] (RGB pixels) and give `probabilities` FP32 [N, C] and `label` BYTES [N]; tabular models take `features` FP32 or FP64 [N, F] and give `probabilities` + `label` or `prediction` FP32 [N]. Binary tensor data (Triton\'s extension): send `Inference-Header-Content-Length: <bytes of JSON>` and the inputs\' bytes after the JSON, little-endian, row-major, BYTES elements with a 4-byte length prefix; ask for binary outputs with `binary_data: true` on an output or `binary_data_output: true` on the request. At most MAX_BATCH_FILES inputs per request; the body limit is that of /predict/batch.',
-          params: target.params,
-          consumes: ['application/json', 'application/octet-stream'],
-          response: { 200: v2InferenceResponseSchema, ...v2ErrorResponses(400, ...authErrors, 404, 413, 429, 500, 503) },
+            params: target.params,
+            consumes: ['application/json', 'application/octet-stream'],
+            response: { 200: v2InferenceResponseSchema, ...v2ErrorResponses(400, ...authErrors, 404, 413, 429, 500, 503) },
+          },
         },
-      },
-      async (request: FastifyRequest, reply: FastifyReply) => {
-        const started = performance.now();
-        const header = request.headers[HEADER_LENGTH];
-        const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
-        const { name, version } = request.params as { name: string; version?: string };
-        const lease = repo.acquire(name, version);
-        reply.header('x-model-version', lease.version);
-        try {
-          const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });
-          const head = {
-            model_name: lease.name,
-            model_version: lease.version,
-            ...(parsed.id !== undefined && { id: parsed.id }),
-            ...(result.parameters && { parameters: result.parameters }),
-          };
-          const encoded = encodeInferenceResponse(head, result.outputs);
-          const latency = Math.round((performance.now() - started) * 100) / 100;
-          request.log.info({ inference: { model: lease.name, version: lease.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
-          if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
-          return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
-        } finally {
-          lease.release();
-        }
-      },
-    );
+        async (request: FastifyRequest, reply: FastifyReply) => {
+          const started = performance.now();
+          const header = request.headers[HEADER_LENGTH];
+          const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
+          const { name, version } = request.params as { name: string; version?: string };
+          const lease = repo.acquire(name, version);
+          reply.header('x-model-version', lease.version);
+          try {
+            const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });
+            const head = {
+              model_name: lease.name,
+              model_version: lease.version,
+              ...(parsed.id !== undefined && { id: parsed.id }),
+              ...(result.parameters && { parameters: result.parameters }),
+            };
+            const encoded = encodeInferenceResponse(head, result.outputs);
+            const latency = Math.round((performance.now() - started) * 100) / 100;
+            request.log.info({ inference: { model: lease.name, version: lease.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
+            if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
+            return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
+          } finally {
+            lease.release();
+          }
+        },
+      );
     }
   });
 
@@ -232,51 +232,37 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     if (given.length > 0) throw badRequest('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
   };
 
-  app.post(
-    '/v2/repository/models/:name/load',
-    {
-      ...admin,
-      schema: {
-        tags,
-        summary: 'Load (or reload) a model from the repository: 200 once a version serves, 400 with the reason when none could be loaded',
-        description: adminDescription,
-        security: SECURITY,
-        params: modelParams,
-        body: v2RepositoryActionSchema.nullish(),
-        response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
+  /** Load or unload: the same route shape, answered once the repository has done it. */
+  const action = (verb: 'load' | 'unload', summary: string, run: (name: string) => Promise<{ name: string; load?: true; unload?: true }>) =>
+    app.post(
+      `/v2/repository/models/:name/${verb}`,
+      {
+        ...admin,
+        schema: {
+          tags,
+          summary,
+          description: adminDescription,
+          security: SECURITY,
+          params: modelParams,
+          body: v2RepositoryActionSchema.nullish(),
+          response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
+        },
       },
-    },
-    async (request) => {
-      checkAction(request.body);
-      const status = await repo.load(request.params.name);
-      if (!repo.isReady(status.name)) {
-        const why = status.versions.map((v) => `version ${v.version} ${v.state.toLowerCase()}${v.reason ? `: ${v.reason}` : ''}`).join('; ') || 'it has no version folder';
-        throw badRequest('load-failed', `failed to load '${status.name}': ${why}`);
-      }
-      return { name: status.name, load: true };
-    },
-  );
+      async (request) => {
+        checkAction(request.body);
+        return run(request.params.name);
+      },
+    );
 
-  app.post(
-    '/v2/repository/models/:name/unload',
-    {
-      ...admin,
-      schema: {
-        tags,
-        summary: 'Unload every version of a model (after in-flight requests finish) until the next load',
-        description: adminDescription,
-        security: SECURITY,
-        params: modelParams,
-        body: v2RepositoryActionSchema.nullish(),
-        response: { 200: v2LoadResultSchema, ...v2ErrorResponses(400, 401, 403, 404) },
-      },
-    },
-    async (request) => {
-      checkAction(request.body);
-      const status = await repo.unload(request.params.name);
-      return { name: status.name, unload: true };
-    },
-  );
+  action('load', 'Load (or reload) a model from the repository: 200 once a version serves, 400 with the reason when none could be loaded', async (name) => {
+    const status = await repo.load(name);
+    if (!repo.isReady(status.name)) {
+      const why = status.versions.map((v) => `version ${v.version} ${v.state.toLowerCase()}${v.reason ? `: ${v.reason}` : ''}`).join('; ') || 'it has no version folder';
+      throw badRequest('load-failed', `failed to load '${status.name}': ${why}`);
+    }
+    return { name: status.name, load: true };
+  });
+  action('unload', 'Unload every version of a model (after in-flight requests finish) until the next load', async (name) => ({ name: (await repo.unload(name)).name, unload: true }));
 };
 
 export default openInferenceRoutes;
