@@ -85,6 +85,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
           batch: '/predict/batch',
           models: '/v1/models',
           metrics: '/metrics',
+          open_inference_protocol: '/v2',
           ...(opts.docs ? { docs: '/docs', openapi: '/docs/json' } : {}),
         },
       };

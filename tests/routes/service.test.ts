@@ -39,7 +39,7 @@ describe('service routes', () => {
       status: 'ready',
       backend: expect.any(String),
       model: { name: 'cifar10', input_shape: [32, 32, 3] },
-      links: { predict: '/predict', docs: '/docs', openapi: '/docs/json' },
+      links: { predict: '/predict', docs: '/docs', openapi: '/docs/json', open_inference_protocol: '/v2' },
     });
     expect(res.body.model.labels).toHaveLength(10);
   });
