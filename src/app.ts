@@ -15,6 +15,7 @@ import security from './plugins/external/security.js';
 import swagger from './plugins/external/swagger.js';
 import metricsRoutes from './routes/metrics.js';
 import predictRoutes from './routes/predict/index.js';
+import explainRoutes from './routes/explain.js';
 import modelRoutes from './routes/models.js';
 import openInferenceRoutes from './routes/open-inference.js';
 import serviceRoutes from './routes/service.js';
@@ -79,6 +80,7 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(predictor, { config });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
   await fastify.register(predictRoutes, { config });
+  await fastify.register(explainRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });
   await fastify.register(openInferenceRoutes, { config, name: pkg.name, version: pkg.version });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });

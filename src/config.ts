@@ -64,6 +64,10 @@ export const configSchema = z.object({
   REQUEST_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
   KEEP_ALIVE_TIMEOUT_MS: z.coerce.number().int().positive().default(72_000),
   DOCS_ENABLED: bool.default(true),
+  /** The demo page at /demo (and GET / redirecting browsers to it). */
+  DEMO_ENABLED: bool.default(true),
+  /** Explanations running at once; more are answered 503 + Retry-After (each is many model evaluations). */
+  EXPLAIN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
   /** Prediction cache: entries kept (LRU) and their lifetime; either 0 turns the cache off. */
   CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(10_000),
   CACHE_TTL_S: z.coerce.number().int().min(0).default(3600),

@@ -81,6 +81,11 @@ export class ServiceMetrics {
   private readonly cacheErrors: Counter<'cache' | 'operation'>;
   private readonly errors: Counter<'code' | 'status_code'>;
   private readonly instanceRestarts: Counter;
+  private readonly explanations: Counter<'model' | 'version' | 'method'>;
+  private readonly explanationDuration: Histogram<'model' | 'version' | 'method'>;
+  private readonly explanationEvaluations: Histogram<'method'>;
+  private readonly explanationsRefused: Counter;
+  private readonly explanationsInFlight: Gauge;
 
   constructor(private readonly gauges: ServingGauges, prefix = 'mlapi_') {
     const queue = gauges;
@@ -211,6 +216,36 @@ export class ServiceMetrics {
       labelNames: ['code', 'status_code'],
       registers,
     });
+    this.explanations = new Counter({
+      name: `${prefix}explanations_total`,
+      help: 'Explanations computed, by model version and method',
+      labelNames: ['model', 'version', 'method'],
+      registers,
+    });
+    this.explanationDuration = new Histogram({
+      name: `${prefix}explanation_duration_seconds`,
+      help: 'Time to compute one explanation (all its model evaluations)',
+      labelNames: ['model', 'version', 'method'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.explanationEvaluations = new Histogram({
+      name: `${prefix}explanation_evaluations`,
+      help: 'Model evaluations one explanation cost (occlusion: patch positions + 1; Shapley: 2^features)',
+      labelNames: ['method'],
+      buckets: [1, 16, 64, 128, 256, 512, 1024, 2048, 4096],
+      registers,
+    });
+    this.explanationsRefused = new Counter({
+      name: `${prefix}explanations_refused_total`,
+      help: 'Explanations refused with 503 because EXPLAIN_CONCURRENCY were already running',
+      registers,
+    });
+    this.explanationsInFlight = new Gauge({
+      name: `${prefix}explanations_in_flight`,
+      help: 'Explanations running now (at most EXPLAIN_CONCURRENCY)',
+      registers,
+    });
     this.instanceRestarts = new Counter({
       name: `${prefix}inference_instance_restarts_total`,
       help: 'Inference threads that died and were replaced (with every model version they held)',
@@ -269,6 +304,21 @@ export class ServiceMetrics {
 
   recordError(code: string, status: number): void {
     this.errors.inc({ code, status_code: String(status) });
+  }
+
+  recordExplanation(ref: VersionLabels, method: string, seconds: number, evaluations: number): void {
+    const labels = { model: ref.name, version: ref.version, method };
+    this.explanations.inc(labels);
+    this.explanationDuration.observe(labels, seconds);
+    this.explanationEvaluations.observe({ method }, evaluations);
+  }
+
+  recordExplanationRefused(): void {
+    this.explanationsRefused.inc();
+  }
+
+  setExplanationsInFlight(n: number): void {
+    this.explanationsInFlight.set(n);
   }
 
   recordInstanceRestart(): void {

@@ -33,3 +33,17 @@ export function normalize(rgb: Uint8Array, contract: PreprocessingContract): Flo
   normalizeInto(rgb, contract, out);
   return out;
 }
+
+/** The 8-bit RGB (interleaved) a normalised input came from: normalizeInto undone, rounded. */
+export function denormalize(input: Float32Array, contract: PreprocessingContract): Uint8Array {
+  const { scale, mean, std } = contract;
+  const plane = contract.width * contract.height;
+  const rgb = new Uint8Array(plane * 3);
+  for (let p = 0; p < plane; p++) {
+    for (let c = 0; c < 3; c++) {
+      const v = input[contract.layout === 'NCHW' ? c * plane + p : p * 3 + c]!;
+      rgb[p * 3 + c] = Math.min(255, Math.max(0, Math.round((v * std[c]! + mean[c]!) / scale)));
+    }
+  }
+  return rgb;
+}
