@@ -10,7 +10,7 @@
  * At most EXPLAIN_CONCURRENCY explanations run at once; more are refused with 503 and
  * Retry-After, so explanations cannot starve predictions. The caller holds the version.
  */
-import { occlusion, occlusionEvaluations } from '../explain/occlusion.js';
+import { occlusion } from '../explain/occlusion.js';
 import { heatmapPng } from '../explain/heatmap.js';
 import { exactShapley, MAX_EXACT_FEATURES } from '../explain/shapley.js';
 import { badRequest, ProblemError, toClientProblem } from '../http/problems.js';
