@@ -46,6 +46,8 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+# The demo page's static files (/demo).
+COPY public ./public
 # The bundled repository (<name>/<version>/ folders). To serve others, mount a repository
 # on /app/models, or set MODEL_REPOSITORY=s3://bucket/prefix.
 COPY models ./models

@@ -13,4 +13,13 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
     },
   },
+  {
+    // The demo page's script runs in browsers.
+    files: ['public/**/*.js'],
+    languageOptions: {
+      globals: Object.fromEntries(
+        ['document', 'window', 'location', 'sessionStorage', 'fetch', 'FileReader', 'Option', 'URLSearchParams', 'performance', 'console'].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
 );

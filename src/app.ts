@@ -16,6 +16,7 @@ import swagger from './plugins/external/swagger.js';
 import metricsRoutes from './routes/metrics.js';
 import predictRoutes from './routes/predict/index.js';
 import explainRoutes from './routes/explain.js';
+import demoRoutes from './routes/demo.js';
 import modelRoutes from './routes/models.js';
 import openInferenceRoutes from './routes/open-inference.js';
 import serviceRoutes from './routes/service.js';
@@ -78,7 +79,8 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   await fastify.register(models, { config });
   await fastify.register(cache, { config });
   await fastify.register(predictor, { config });
-  await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED });
+  await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED, demo: config.DEMO_ENABLED });
+  if (config.DEMO_ENABLED) await fastify.register(demoRoutes);
   await fastify.register(predictRoutes, { config });
   await fastify.register(explainRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });

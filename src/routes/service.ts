@@ -7,6 +7,8 @@ export interface ServiceRoutesOptions {
   name: string;
   version: string;
   docs: boolean;
+  /** The demo page is served: browsers asking GET / for HTML go there. */
+  demo: boolean;
 }
 
 /** GET /, /health (liveness) and /ready (readiness). */
@@ -59,7 +61,9 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
         response: { 200: serviceInfoSchema },
       },
     },
-    async () => {
+    async (request, reply) => {
+      // A browser (HTML first in Accept) gets the demo page; API clients get this JSON.
+      if (opts.demo && /^text\/html\b/.test(request.headers.accept ?? '')) return reply.redirect('/demo/');
       const { repository, defaultModel } = app.models;
       const model = repository.peek(defaultModel);
       const status = app.lifecycle.shuttingDown
@@ -86,6 +90,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
           models: '/v1/models',
           metrics: '/metrics',
           open_inference_protocol: '/v2',
+          ...(opts.demo ? { demo: '/demo/' } : {}),
           ...(opts.docs ? { docs: '/docs', openapi: '/docs/json' } : {}),
         },
       };

@@ -33,6 +33,8 @@ export const tabularModel: ModelKind<TabularMetadata> = {
       kind: metadata.kind,
       description: metadata.description ?? null,
       features: metadata.features,
+      // The training mean of each feature: the baseline of explanations, and a typical row.
+      baseline: Object.fromEntries(metadata.features.map((f, i) => [f.name, metadata.standardization.mean[i]!])),
       ...(metadata.kind === 'tabular-classifier' ? { labels: [...metadata.labels] } : { target: metadata.target }),
       accuracy: (metadata.validation?.accuracy as number | undefined) ?? null,
     };

@@ -53,7 +53,7 @@ function finish(doc: OpenAPIV3.Document): OpenAPIV3.Document {
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const op of Object.values(item ?? {}) as OpenAPIV3.OperationObject[]) {
       if (typeof op !== 'object' || op === null || !('responses' in op)) continue;
-      if (path.endsWith('/predict')) op.requestBody = bodies.predict;
+      if (path.endsWith('/predict') || path.endsWith('/explain')) op.requestBody = bodies.predict;
       if (path.endsWith('/predict/batch')) op.requestBody = bodies.batch;
       if (path.startsWith('/v2/') && path.endsWith('/infer')) op.requestBody = bodies.infer;
       for (const [status, response] of Object.entries(op.responses) as [string, OpenAPIV3.ResponseObject][]) {

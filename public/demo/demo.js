@@ -1,0 +1,282 @@
+// The demo page: pick a model and version, send a photo or a row, show the answer and why.
+// Plain ES module, same origin only (the service's Content-Security-Policy allows nothing else).
+const $ = (id) => document.getElementById(id);
+const KEY_STORAGE = 'ml-inference-api-key';
+
+const state = { models: [], model: null, version: null, detail: null };
+
+function headers(extra = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
+}
+
+function showError(message) {
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+/** JSON from the API, or an Error with the problem's detail. */
+async function api(path, init = {}) {
+  const res = await fetch(path, { ...init, headers: headers(init.headers) });
+  if (!res.ok) {
+    let detail = `${res.status} ${res.statusText}`;
+    try {
+      const body = await res.json();
+      detail = body.detail ?? body.error ?? detail;
+    } catch {
+      // not JSON: keep the status line
+    }
+    throw new Error(detail);
+  }
+  return res;
+}
+
+function base() {
+  return `/v1/models/${encodeURIComponent(state.model)}/versions/${encodeURIComponent(state.version)}`;
+}
+
+function bar(label, value, { max = 1, top = false, signed = false, text } = {}) {
+  const row = document.createElement('div');
+  row.className = 'bar';
+  row.setAttribute('role', 'listitem');
+  const name = document.createElement('span');
+  name.textContent = label;
+  const track = document.createElement('span');
+  track.className = 'track';
+  const fill = document.createElement('span');
+  const share = max > 0 ? Math.min(1, Math.abs(value) / max) : 0;
+  if (signed) {
+    fill.className = `fill ${value >= 0 ? 'pos centred' : 'neg'}`;
+    fill.style.width = `${share * 50}%`;
+  } else {
+    fill.className = `fill${top ? ' top' : ''}`;
+    fill.style.width = `${share * 100}%`;
+  }
+  track.append(fill);
+  const number = document.createElement('span');
+  number.className = 'value';
+  number.textContent = text ?? value.toFixed(3);
+  row.append(name, track, number);
+  row.setAttribute('aria-label', `${label}: ${number.textContent}`);
+  return row;
+}
+
+function showResult({ answer, meta, probabilities, labels }) {
+  $('result').hidden = false;
+  $('answer').textContent = answer;
+  $('meta').textContent = meta;
+  const bars = $('bars');
+  bars.replaceChildren();
+  if (probabilities) {
+    const order = probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]).slice(0, 5);
+    order.forEach(([p, i], k) => bars.append(bar(labels[i], p, { top: k === 0, text: `${(p * 100).toFixed(1)} %` })));
+  }
+  for (const id of ['shapley', 'shapley-heading', 'shapley-note']) $(id).hidden = true;
+}
+
+function showShapley(explanation) {
+  const entries = Object.entries(explanation.attributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
+  const max = Math.max(...entries.map(([, v]) => Math.abs(v)), 1e-12);
+  const chart = $('shapley');
+  chart.replaceChildren(...entries.map(([name, v]) => bar(name, v, { max, signed: true, text: v.toFixed(3) })));
+  $('shapley-note').textContent = `${explanation.output}: ${explanation.value.toFixed(3)} here, ${explanation.baseline_value.toFixed(3)} at the training mean; the values add up to the difference.`;
+  for (const id of ['shapley', 'shapley-heading', 'shapley-note']) $(id).hidden = false;
+}
+
+function dataUrl(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(reader.result);
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
+}
+
+async function classifyImage(file) {
+  showError('');
+  if (!file || !file.type.startsWith('image/')) {
+    showError('That is not an image file.');
+    return;
+  }
+  const preview = $('preview');
+  preview.src = await dataUrl(file);
+  preview.hidden = false;
+  $('heatmap').hidden = true;
+  const init = { method: 'POST', headers: { 'content-type': file.type }, body: file };
+  try {
+    const started = performance.now();
+    const res = await api(`${base()}/predict?top_k=5`, init);
+    const body = await res.json();
+    showResult({
+      answer: `${body.class_label} (${(body.confidence * 100).toFixed(1)} %)`,
+      meta: `model ${body.model.name}, version ${body.model.version} · ${body.latency_ms} ms on the server, ${(performance.now() - started).toFixed(0)} ms here`,
+      probabilities: body.probabilities,
+      labels: state.detail.metadata.labels,
+    });
+    const heat = await api(`${base()}/explain?format=png`, init);
+    const heatmap = $('heatmap');
+    heatmap.src = await dataUrl(await heat.blob());
+    heatmap.hidden = false;
+    heatmap.dataset.target = heat.headers.get('x-explained-target') ?? '';
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function featureFields(features) {
+  const fields = $('fields');
+  fields.replaceChildren();
+  for (const f of features) {
+    const row = document.createElement('div');
+    row.className = 'row';
+    const label = document.createElement('label');
+    label.htmlFor = `f-${f.name}`;
+    label.textContent = `${f.description ?? f.name}${f.unit ? ` (${f.unit})` : ''}`;
+    const input = document.createElement('input');
+    input.id = `f-${f.name}`;
+    input.name = f.name;
+    input.type = 'number';
+    input.step = 'any';
+    input.required = true;
+    if (f.min !== undefined) input.min = String(f.min);
+    if (f.max !== undefined) input.max = String(f.max);
+    const hint = document.createElement('span');
+    hint.className = 'muted';
+    hint.id = `h-${f.name}`;
+    hint.textContent = f.min !== undefined && f.max !== undefined ? `trained on ${f.min} – ${f.max}` : '';
+    input.setAttribute('aria-describedby', hint.id);
+    row.append(label, input, hint);
+    fields.append(row);
+  }
+}
+
+function fill(values) {
+  for (const [name, v] of Object.entries(values)) {
+    const input = $(`f-${name}`);
+    if (input) input.value = String(Math.round(v * 1000) / 1000);
+  }
+}
+
+function examples(metadata) {
+  const box = $('examples');
+  box.replaceChildren();
+  const rows = [
+    ['Training mean', metadata.baseline],
+    ['Low values', Object.fromEntries(metadata.features.map((f) => [f.name, f.min ?? 0]))],
+    ['High values', Object.fromEntries(metadata.features.map((f) => [f.name, f.max ?? 1]))],
+  ];
+  for (const [name, values] of rows) {
+    if (!values) continue;
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.textContent = name;
+    b.addEventListener('click', () => fill(values));
+    box.append(b);
+  }
+  if (metadata.baseline) fill(metadata.baseline);
+}
+
+async function predictRow(event) {
+  event.preventDefault();
+  showError('');
+  const features = {};
+  for (const f of state.detail.metadata.features) {
+    const value = $(`f-${f.name}`).value;
+    if (value === '') {
+      showError(`Fill in ${f.name}.`);
+      $(`f-${f.name}`).focus();
+      return;
+    }
+    features[f.name] = Number(value);
+  }
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ features }) };
+  try {
+    const body = await (await api(`${base()}/predict?top_k=5`, init)).json();
+    const classifier = 'class_label' in body;
+    showResult({
+      answer: classifier ? `${body.class_label} (${(body.confidence * 100).toFixed(1)} %)` : `${body.prediction.toFixed(3)}`,
+      meta: `model ${body.model.name}, version ${body.model.version} · ${body.latency_ms} ms${body.warnings ? ` · ${body.warnings.join('; ')}` : ''}`,
+      probabilities: classifier ? body.probabilities : null,
+      labels: state.detail.metadata.labels,
+    });
+    showShapley(await (await api(`${base()}/explain`, init)).json());
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+async function selectVersion() {
+  state.version = $('version').value;
+  showError('');
+  $('result').hidden = true;
+  try {
+    const res = await api(`/v1/models/${encodeURIComponent(state.model)}/versions/${encodeURIComponent(state.version)}`);
+    state.detail = await res.json();
+  } catch (err) {
+    showError(err.message);
+    return;
+  }
+  const m = state.detail.metadata;
+  const image = m.kind === 'image-classifier';
+  $('image-input').hidden = !image;
+  $('tabular-input').hidden = image;
+  $('model-info').textContent = `${m.kind}${m.description ? ` · ${m.description}` : ''}${m.accuracy ? ` · validation accuracy ${(m.accuracy * 100).toFixed(1)} %` : ''} · ${state.detail.runtime ?? ''}`;
+  if (!image) {
+    featureFields(m.features);
+    examples(m);
+  }
+}
+
+function selectModel() {
+  state.model = $('model').value;
+  const entry = state.models.find((m) => m.name === state.model);
+  const versions = entry.versions.filter((v) => v.state === 'AVAILABLE').map((v) => v.version);
+  $('version').replaceChildren(...versions.map((v) => new Option(v === entry.default_version ? `${v} (default)` : v, v)));
+  $('version').value = entry.default_version ?? versions[0];
+  return selectVersion();
+}
+
+async function start() {
+  const key = $('api-key');
+  key.value = sessionStorage.getItem(KEY_STORAGE) ?? '';
+  key.addEventListener('change', () => (key.value ? sessionStorage.setItem(KEY_STORAGE, key.value) : sessionStorage.removeItem(KEY_STORAGE)));
+  $('model').addEventListener('change', selectModel);
+  $('version').addEventListener('change', selectVersion);
+  $('features-form').addEventListener('submit', predictRow);
+  $('file').addEventListener('change', (e) => classifyImage(e.target.files[0]));
+  const drop = $('drop');
+  drop.addEventListener('dragover', (e) => {
+    e.preventDefault();
+    drop.classList.add('over');
+  });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => {
+    e.preventDefault();
+    drop.classList.remove('over');
+    classifyImage(e.dataTransfer.files[0]);
+  });
+  drop.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') {
+      e.preventDefault();
+      $('file').click();
+    }
+  });
+  document.addEventListener('paste', (e) => {
+    const item = [...(e.clipboardData?.items ?? [])].find((i) => i.type.startsWith('image/'));
+    if (item && !$('image-input').hidden) classifyImage(item.getAsFile());
+  });
+  try {
+    const { models } = await (await api('/v1/models')).json();
+    state.models = models.filter((m) => m.versions.some((v) => v.state === 'AVAILABLE'));
+    $('model').replaceChildren(...state.models.map((m) => new Option(`${m.name} (${m.kind ?? 'model'})`, m.name)));
+    const wanted = new URLSearchParams(location.search).get('model');
+    if (wanted && state.models.some((m) => m.name === wanted)) $('model').value = wanted;
+    await selectModel();
+  } catch (err) {
+    showError(err.message);
+  }
+  document.body.dataset.ready = 'true';
+}
+
+start();

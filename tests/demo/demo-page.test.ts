@@ -1,0 +1,149 @@
+/**
+ * The demo page in a real browser: the system Chromium driven by puppeteer-core (no browser
+ * download), against the real app with the shipped models, API keys on, under the service's
+ * Content-Security-Policy. Screenshots go to a temporary folder, or to docs/ with
+ * SCREENSHOTS=docs (`npm run screenshots`).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, ROOT } from '../helpers/app.js';
+import { FIXTURES, photo } from '../helpers/images.js';
+
+const KEY = 'demo-key-0123456789abcdef';
+const SHOTS = process.env.SCREENSHOTS === 'docs' ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'demo-shots-'));
+const DESKTOP = { width: 1200, height: 900 };
+const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true };
+
+function chromiumPath(): string {
+  for (const candidate of [process.env.CHROME_BIN, 'chromium', 'chromium-browser', 'google-chrome']) {
+    if (!candidate) continue;
+    const found = spawnSync('sh', ['-c', `command -v "${candidate}"`], { encoding: 'utf8' }).stdout.trim();
+    if (found) return found;
+  }
+  throw new Error('no Chromium found: install it (apt-get install chromium) or set CHROME_BIN');
+}
+
+describe('demo page in a browser', () => {
+  let app: FastifyInstance;
+  let base: string;
+  let browser: Browser;
+  const consoleErrors: string[] = [];
+
+  beforeAll(async () => {
+    app = await buildApp({ API_KEYS: KEY });
+    await app.listen({ host: '127.0.0.1', port: 0 });
+    base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+    await app.close();
+  });
+
+  /** A page that records console errors, failed loads and CSP violations. */
+  async function open(viewport: typeof DESKTOP | typeof PHONE, path = '/'): Promise<Page> {
+    const page = await browser.newPage();
+    await page.setViewport(viewport);
+    page.on('console', (m) => {
+      if (m.type() === 'error') consoleErrors.push(m.text());
+    });
+    page.on('pageerror', (e) => consoleErrors.push(String(e)));
+    page.on('response', (r) => {
+      if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.url()}`);
+    });
+    // Injected through the DevTools protocol, so the page's own policy does not apply to it.
+    await page.evaluateOnNewDocument(() => {
+      const w = window as unknown as { cspViolations: string[] };
+      w.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
+    });
+    await page.goto(`${base}${path}`, { waitUntil: 'networkidle0' });
+    await page.waitForSelector('body[data-ready="true"]');
+    return page;
+  }
+
+  async function cspViolations(page: Page): Promise<string[]> {
+    return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+  }
+
+  async function enterKey(page: Page): Promise<void> {
+    await page.click('summary');
+    await page.type('#api-key', KEY);
+    await page.keyboard.press('Tab');
+  }
+
+  it('a browser asking GET / for HTML lands on the demo; a photo gets its label, top-k bars and the heat-map', { timeout: 120_000 }, async () => {
+    const native = await fetch(`${base}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-api-key': KEY }, body: photo('truck') });
+    const expected = ((await native.json()) as { class_label: string }).class_label;
+    for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      const page = await open(viewport);
+      expect(page.url()).toBe(`${base}/demo/`);
+      expect(await page.$eval('#model', (s) => (s as HTMLSelectElement).value)).toBe('cifar10');
+      await enterKey(page);
+      expect(await page.evaluate(() => sessionStorage.getItem('ml-inference-api-key'))).toBe(KEY);
+      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+      const input = await page.$('#file');
+      await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(join(FIXTURES, 'truck.jpg'));
+      await page.waitForSelector('#heatmap:not([hidden])', { timeout: 60_000 });
+      await page.waitForFunction(() => (document.getElementById('heatmap') as HTMLImageElement).naturalWidth > 0);
+      expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(new RegExp(`^${expected} \\(\\d+\\.\\d %\\)$`));
+      expect(await page.$eval('#heatmap', (e) => (e as HTMLImageElement).naturalWidth)).toBe(256);
+      expect(await page.$eval('#heatmap', (e) => (e as HTMLImageElement).dataset.target)).toBe(expected);
+      expect(await page.$$eval('#bars .bar', (bars) => bars.length)).toBe(5);
+      expect(await page.$eval('#meta', (e) => e.textContent)).toMatch(/version 1 · [\d.]+ ms on the server/);
+      // Fits the screen: nothing wider than the viewport.
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await page.screenshot({ path: join(SHOTS, `demo-image-${name}.png`), fullPage: true });
+      expect(await cspViolations(page)).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('the iris form, filled and sent with the keyboard, shows the class and the Shapley chart', { timeout: 120_000 }, async () => {
+    for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      const page = await open(viewport, '/demo/?model=iris');
+      await enterKey(page);
+      await page.waitForSelector('#f-petal_width');
+      // Every control has a label (screen readers, keyboard users).
+      expect(await page.$$eval('input, select', (els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0).map((e) => e.id))).toEqual([]);
+      for (const [feature, value] of Object.entries({ sepal_length: '6.7', sepal_width: '3.0', petal_length: '5.2', petal_width: '2.3' })) {
+        await page.$eval(`#f-${feature}`, (e) => ((e as HTMLInputElement).value = ''));
+        await page.type(`#f-${feature}`, value);
+      }
+      await page.focus('#f-petal_width');
+      await page.keyboard.press('Enter');
+      await page.waitForSelector('#shapley:not([hidden])', { timeout: 60_000 });
+      expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(/^virginica \(\d+\.\d %\)$/);
+      expect(await page.$$eval('#shapley .bar', (bars) => bars.map((b) => b.getAttribute('aria-label')!.split(':')[0]))).toHaveLength(4);
+      expect(await page.$eval('#shapley-note', (e) => e.textContent)).toMatch(/^probability of virginica: 1\.000 here/);
+      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      await page.screenshot({ path: join(SHOTS, `demo-tabular-${name}.png`), fullPage: true });
+      expect(await cspViolations(page)).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('had no console errors and no failed requests', () => {
+    expect(consoleErrors, consoleErrors.join("\n")).toEqual([]);
+  });
+});
+
+describe('demo page switched off', () => {
+  it('DEMO_ENABLED=false: no /demo, and GET / answers JSON to browsers too', async () => {
+    const app = await buildApp({ DEMO_ENABLED: 'false' }, false);
+    try {
+      expect((await app.inject({ url: '/demo/' })).statusCode).toBe(404);
+      const root = await app.inject({ url: '/', headers: { accept: 'text/html,application/xhtml+xml' } });
+      expect(root.statusCode).toBe(200);
+      expect(root.json()).toMatchObject({ name: 'ml-inference-api' });
+    } finally {
+      await app.models.settled();
+      await app.close();
+    }
+  });
+});
