@@ -18,6 +18,13 @@ const KEY = 'demo-key-0123456789abcdef';
 const SHOTS = process.env.SCREENSHOTS === 'docs' ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'demo-shots-'));
 const DESKTOP = { width: 1200, height: 900 };
 const PHONE = { width: 390, height: 844, isMobile: true, hasTouch: true };
+/** Nothing on the page is wider than the viewport. */
+const FITS = 'document.documentElement.scrollWidth <= window.innerWidth';
+
+/** An expression evaluated in the page (kept as text: these tests compile without the DOM library). */
+function inPage(page: Page, expression: string): Promise<unknown> {
+  return page.evaluate(expression);
+}
 
 function chromiumPath(): string {
   for (const candidate of [process.env.CHROME_BIN, 'chromium', 'chromium-browser', 'google-chrome']) {
@@ -57,18 +64,17 @@ describe('demo page in a browser', () => {
       if (r.status() >= 400) consoleErrors.push(`${r.status()} ${r.url()}`);
     });
     // Injected through the DevTools protocol, so the page's own policy does not apply to it.
-    await page.evaluateOnNewDocument(() => {
-      const w = window as unknown as { cspViolations: string[] };
-      w.cspViolations = [];
-      document.addEventListener('securitypolicyviolation', (e) => w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`));
-    });
+    await page.evaluateOnNewDocument(`
+      window.cspViolations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.cspViolations.push(e.violatedDirective + ' ' + e.blockedURI));
+    `);
     await page.goto(`${base}${path}`, { waitUntil: 'networkidle0' });
     await page.waitForSelector('body[data-ready="true"]');
     return page;
   }
 
   async function cspViolations(page: Page): Promise<string[]> {
-    return page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations);
+    return page.evaluate('window.cspViolations') as Promise<string[]>;
   }
 
   async function enterKey(page: Page): Promise<void> {
@@ -83,21 +89,21 @@ describe('demo page in a browser', () => {
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
       const page = await open(viewport);
       expect(page.url()).toBe(`${base}/demo/`);
-      expect(await page.$eval('#model', (s) => (s as HTMLSelectElement).value)).toBe('cifar10');
+      expect(await inPage(page, "document.getElementById('model').value")).toBe('cifar10');
       await enterKey(page);
-      expect(await page.evaluate(() => sessionStorage.getItem('ml-inference-api-key'))).toBe(KEY);
-      expect(await page.evaluate(() => localStorage.length)).toBe(0);
+      expect(await inPage(page, "sessionStorage.getItem('ml-inference-api-key')")).toBe(KEY);
+      expect(await inPage(page, 'localStorage.length')).toBe(0);
       const input = await page.$('#file');
       await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(join(FIXTURES, 'truck.jpg'));
       await page.waitForSelector('#heatmap:not([hidden])', { timeout: 60_000 });
-      await page.waitForFunction(() => (document.getElementById('heatmap') as HTMLImageElement).naturalWidth > 0);
+      await page.waitForFunction("document.getElementById('heatmap').naturalWidth > 0");
       expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(new RegExp(`^${expected} \\(\\d+\\.\\d %\\)$`));
-      expect(await page.$eval('#heatmap', (e) => (e as HTMLImageElement).naturalWidth)).toBe(256);
-      expect(await page.$eval('#heatmap', (e) => (e as HTMLImageElement).dataset.target)).toBe(expected);
+      expect(await inPage(page, "document.getElementById('heatmap').naturalWidth")).toBe(256);
+      expect(await inPage(page, "document.getElementById('heatmap').dataset.target")).toBe(expected);
       expect(await page.$$eval('#bars .bar', (bars) => bars.length)).toBe(5);
       expect(await page.$eval('#meta', (e) => e.textContent)).toMatch(/version 1 · [\d.]+ ms on the server/);
       // Fits the screen: nothing wider than the viewport.
-      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      expect(await inPage(page, FITS)).toBe(true);
       await page.screenshot({ path: join(SHOTS, `demo-image-${name}.png`), fullPage: true });
       expect(await cspViolations(page)).toEqual([]);
       await page.close();
@@ -110,9 +116,9 @@ describe('demo page in a browser', () => {
       await enterKey(page);
       await page.waitForSelector('#f-petal_width');
       // Every control has a label (screen readers, keyboard users).
-      expect(await page.$$eval('input, select', (els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0).map((e) => e.id))).toEqual([]);
+      expect(await inPage(page, "[...document.querySelectorAll('input, select')].filter((e) => e.labels.length === 0).map((e) => e.id)")).toEqual([]);
       for (const [feature, value] of Object.entries({ sepal_length: '6.7', sepal_width: '3.0', petal_length: '5.2', petal_width: '2.3' })) {
-        await page.$eval(`#f-${feature}`, (e) => ((e as HTMLInputElement).value = ''));
+        await inPage(page, `document.getElementById('f-${feature}').value = ''`);
         await page.type(`#f-${feature}`, value);
       }
       await page.focus('#f-petal_width');
@@ -121,7 +127,7 @@ describe('demo page in a browser', () => {
       expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(/^virginica \(\d+\.\d %\)$/);
       expect(await page.$$eval('#shapley .bar', (bars) => bars.map((b) => b.getAttribute('aria-label')!.split(':')[0]))).toHaveLength(4);
       expect(await page.$eval('#shapley-note', (e) => e.textContent)).toMatch(/^probability of virginica: 1\.000 here/);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+      expect(await inPage(page, FITS)).toBe(true);
       await page.screenshot({ path: join(SHOTS, `demo-tabular-${name}.png`), fullPage: true });
       expect(await cspViolations(page)).toEqual([]);
       await page.close();
