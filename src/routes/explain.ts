@@ -56,7 +56,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           tags: ['inference'],
           summary: `Explain the answer of ${target.what} for one input`,
           description:
-            'Same bodies as /predict. Image models: an occlusion attribution map for the predicted class (or ?target=<label>) at the model\'s input resolution, as JSON, or with Accept: image/png (or ?format=png) drawn over the image as a 256-px PNG (red: evidence for the target). Tabular models: exact Shapley values of each feature against the training mean; they add up to value − baseline_value. Cost: occlusion (positions per side)² + 1 model evaluations (50 with the default patch on 32×32); Shapley 2^features + 1 (iris 17, wine 2,049). At most EXPLAIN_CONCURRENCY explanations run at once; more are answered 503 with Retry-After.',
+            'Same bodies as /predict. Image models: an attribution map (occlusion, or ?method=sampling) for the predicted class (or ?target=<label>) at the model\'s input resolution, as JSON, or with Accept: image/png (or ?format=png) drawn over the image as a 256-px PNG (red: evidence for the target). Tabular models: exact Shapley values of each feature against the training mean; they add up to value − baseline_value. Cost: occlusion (positions per side)² + 1 model evaluations (226 with the default 4-px patch on 32×32), ?method=sampling 513 (512 random pixel masks); Shapley 2^features + 1 (iris 17, wine 2,049). At most EXPLAIN_CONCURRENCY explanations run at once; more are answered 503 with Retry-After.',
           ...(target.params ? { params: target.params } : {}),
           consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
           querystring: explainQuerySchema,

@@ -9,18 +9,9 @@ import * as tf from '@tensorflow/tfjs';
 import { saveModelToDir } from '../runtimes/tfjs/model-files.js';
 import type { Feature, TabularMetadata } from '../kinds/tabular/metadata.js';
 import { fitStandardization, standardize, type Standardization } from '../kinds/tabular/standardize.js';
+import { seededRandom } from '../random.js';
 
-/** mulberry32: a small, seedable generator. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { seededRandom } from '../random.js';
 
 export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];

@@ -1,6 +1,7 @@
 /** The explanation methods alone, on functions whose right answer is known. */
 import { describe, expect, it } from 'vitest';
 import { occlusion, occlusionEvaluations } from '../../src/explain/occlusion.js';
+import { maskSampling } from '../../src/explain/sampling.js';
 import { exactShapley, MAX_EXACT_FEATURES } from '../../src/explain/shapley.js';
 import { cifarContract } from '../../src/preprocessing/contract.js';
 import { denormalize, normalize } from '../../src/preprocessing/normalize.js';
@@ -64,6 +65,33 @@ describe('occlusion', () => {
     expect(occlusionEvaluations(g, { patch: 8, stride: 4 })).toBe(7 * 7 + 1);
     expect(occlusionEvaluations(g, { patch: 4, stride: 2 })).toBe(15 * 15 + 1);
     expect(occlusionEvaluations(g, { patch: 32, stride: 16 })).toBe(2);
+  });
+});
+
+describe('random pixel masks', () => {
+  it('find the pixels the model uses, deterministically for a seed', async () => {
+    // Class 0's probability is the mean of the red channel over the pixels (x, y) with x < 4.
+    const model = async (inputs: Float32Array[]) =>
+      inputs.map((x) => {
+        let s = 0;
+        for (let y = 0; y < 32; y++) for (let c = 0; c < 4; c++) s += x[(y * 32 + c) * 3]!;
+        return Float32Array.from([s / 128, 1 - s / 128]);
+      });
+    const input = new Float32Array(32 * 32 * 3).fill(1);
+    const g = { height: 32, width: 32, layout: 'NHWC' as const };
+    const result = await maskSampling(input, () => 0, g, { masks: 1024, fraction: 0.2, seed: 3 }, model);
+    expect(result.evaluations).toBe(1025);
+    const used = result.attribution.flatMap((row) => row.slice(0, 4));
+    const unused = result.attribution.flatMap((row) => row.slice(4));
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    // Hiding a used pixel costs 1/128 of the probability, an unused one nothing; a mask hides a
+    // fixed count, so each estimate is shifted by about −1/1023 (plus sampling noise).
+    expect(mean(used)).toBeGreaterThan(1 / 128 - 2e-3);
+    expect(Math.abs(mean(unused))).toBeLessThan(2e-3);
+    // The 128 most attributed pixels are (nearly all) the 128 used ones.
+    const top = result.attribution.flatMap((row, y) => row.map((a, x) => [a, x] as const)).sort((a, b) => b[0] - a[0]).slice(0, 128);
+    expect(top.filter(([, x]) => x < 4).length).toBeGreaterThan(0.85 * 128);
+    expect((await maskSampling(input, () => 0, g, { masks: 1024, fraction: 0.2, seed: 3 }, model)).attribution).toEqual(result.attribution);
   });
 });
 

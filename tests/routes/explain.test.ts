@@ -35,7 +35,7 @@ describe('POST …/explain', () => {
       const res = await explainImage(path, photo);
       expect(res.status).toBe(200);
       expect(res.headers['x-model-version']).toBe('1');
-      expect(res.body).toMatchObject({ class_label: native.body.class_label, method: 'occlusion', target: native.body.class_label, probability: native.body.confidence, patch: 8, stride: 4, evaluations: 50, model: { name: 'cifar10', version: '1' } });
+      expect(res.body).toMatchObject({ class_label: native.body.class_label, method: 'occlusion', target: native.body.class_label, probability: native.body.confidence, patch: 4, stride: 2, evaluations: 226, model: { name: 'cifar10', version: '1' } });
       expect(res.body.attribution).toHaveLength(32);
       for (const row of res.body.attribution as number[][]) expect(row).toHaveLength(32);
       expect(res.body.latency_ms).toBeGreaterThan(0);
@@ -45,12 +45,17 @@ describe('POST …/explain', () => {
     expect(Math.max(...(res.body.attribution as number[][]).flat())).toBeGreaterThan(0.05);
   });
 
-  it('images: ?target explains another class; ?patch changes the cost', async () => {
+  it('images: ?target explains another class; ?patch changes the cost; ?method=sampling maps pixel by pixel, the same every time', async () => {
     const photo = img.photo('cat');
     const native = await request(app.server).post('/predict?top_k=10').set('content-type', 'image/jpeg').send(photo);
     const dog = (native.body.top_k as { label: string; probability: number }[]).find((t) => t.label === 'dog')!;
-    const res = await explainImage('/v1/models/cifar10/explain?target=dog&patch=4', photo);
-    expect(res.body).toMatchObject({ target: 'dog', probability: dog.probability, patch: 4, stride: 2, evaluations: 15 * 15 + 1 });
+    const res = await explainImage('/v1/models/cifar10/explain?target=dog&patch=8', photo);
+    expect(res.body).toMatchObject({ target: 'dog', probability: dog.probability, patch: 8, stride: 4, evaluations: 7 * 7 + 1 });
+    const sampled = await explainImage('/v1/models/cifar10/explain?method=sampling', photo);
+    expect(sampled.body).toMatchObject({ method: 'sampling', masks: 512, evaluations: 513, target: native.body.class_label });
+    expect(sampled.body.patch).toBeUndefined();
+    expect(sampled.body.attribution).toHaveLength(32);
+    expect((await explainImage('/v1/models/cifar10/explain?method=sampling', photo)).body.attribution).toEqual(sampled.body.attribution);
   });
 
   it('images: a PNG heat-map over the image with Accept: image/png or ?format=png', async () => {
@@ -96,7 +101,7 @@ describe('POST …/explain', () => {
     expectProblem(await request(app.server).post('/v1/models/cifar10/explain').set('content-type', 'image/png').send(Buffer.from('%PDF-1.4')), 400, 'not-an-image');
     expectProblem(await request(app.server).post('/v1/models/cifar10/explain').set('content-type', 'image/jpeg').send(img.photo('cat').subarray(0, 300)), 422, 'undecodable-image');
     expectProblem(await explainImage('/v1/models/cifar10/explain?target=unicorn', img.photo('cat')), 400, 'unknown-target', /one of airplane, automobile/);
-    expectProblem(await explainImage('/v1/models/cifar10/explain?method=gradient', img.photo('cat')), 400, 'unknown-method', /use occlusion/);
+    expectProblem(await explainImage('/v1/models/cifar10/explain?method=gradient', img.photo('cat')), 400, 'unknown-method', /use occlusion or sampling/);
     expectProblem(await explainImage('/v1/models/cifar10/explain?patch=1', img.photo('cat')), 400, 'invalid-request');
     expectProblem(await request(app.server).post('/v1/models/cifar10/explain'), 400, 'missing-file');
     expectProblem(await request(app.server).post('/v1/models/iris/explain').send({ features: [1, 2] }), 422, 'invalid-features', /expected 4 features/);
