@@ -89,7 +89,7 @@ describe('random pixel masks', () => {
     expect(mean(used)).toBeGreaterThan(1 / 128 - 2e-3);
     expect(Math.abs(mean(unused))).toBeLessThan(2e-3);
     // The 128 most attributed pixels are (nearly all) the 128 used ones.
-    const top = result.attribution.flatMap((row, y) => row.map((a, x) => [a, x] as const)).sort((a, b) => b[0] - a[0]).slice(0, 128);
+    const top = result.attribution.flatMap((row) => row.map((a, x) => [a, x] as const)).sort((a, b) => b[0] - a[0]).slice(0, 128);
     expect(top.filter(([, x]) => x < 4).length).toBeGreaterThan(0.85 * 128);
     expect((await maskSampling(input, () => 0, g, { masks: 1024, fraction: 0.2, seed: 3 }, model)).attribution).toEqual(result.attribution);
   });
