@@ -60,14 +60,21 @@ export async function maskSampling(
       }
     }
   });
+  // Each mask hides a fixed count, so a pixel's kept-minus-hidden difference also carries
+  // −1/(plane − 1) of every other pixel's effect: for a model linear in its pixels it is
+  // e_p − (E − e_p)/(plane − 1), E the drop from hiding every pixel, which the masks' mean
+  // score estimates as (f(x) − mean score) / hidden share. Undone, the values estimate e_p.
+  const base = outputs[0]![t]!;
+  const everything = (base - total / o.masks) / (hide / plane);
   const attribution = Array.from({ length: g.height }, (_, y) =>
     Array.from({ length: g.width }, (_, x) => {
       const p = y * g.width + x;
       const hiddenN = countHidden[p]!;
       const keptN = o.masks - hiddenN;
       if (hiddenN === 0 || keptN === 0) return 0;
-      return Math.round(((total - sumHidden[p]!) / keptN - sumHidden[p]! / hiddenN) * 1e6) / 1e6;
+      const difference = (total - sumHidden[p]!) / keptN - sumHidden[p]! / hiddenN;
+      return Math.round(((difference * (plane - 1) + everything) / plane) * 1e6) / 1e6;
     }),
   );
-  return { attribution, probability: outputs[0]![t]!, evaluations: outputs.length, target: t, probabilities: outputs[0]! };
+  return { attribution, probability: base, evaluations: outputs.length, target: t, probabilities: outputs[0]! };
 }
