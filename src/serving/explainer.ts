@@ -11,7 +11,7 @@
  * At most EXPLAIN_CONCURRENCY explanations run at once; more are refused with 503 and
  * Retry-After, so explanations cannot starve predictions. The caller holds the version.
  */
-import { occlusion } from '../explain/occlusion.js';
+import { occlusion, occlusionEvaluations } from '../explain/occlusion.js';
 import { maskSampling } from '../explain/sampling.js';
 import { heatmapPng } from '../explain/heatmap.js';
 import { exactShapley, MAX_EXACT_FEATURES } from '../explain/shapley.js';
@@ -28,6 +28,8 @@ import type { TabularModel } from './tabular.js';
 
 /** Methods by kind: occlusion runs on every runtime (it only evaluates the model). */
 export const IMAGE_METHODS = ['occlusion', 'sampling'] as const;
+/** The most model evaluations one image explanation may cost (a small patch on a large input would ask for more). */
+export const MAX_IMAGE_EVALUATIONS = 4096;
 /** The sampling method's masks: each hides 20 % of the pixels; 512 of them (513 evaluations). */
 export const SAMPLING = { masks: 512, fraction: 0.2, seed: 1 };
 export const TABULAR_METHODS = ['shapley'] as const;
@@ -140,6 +142,12 @@ export function createExplainer({ limits, metrics, maxBatch, concurrency }: Expl
       if (input.problem) throw input.problem;
       if (input.bytes.length > limits.maxUploadBytes) throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
       const method = (opts.method ?? 'occlusion') as (typeof IMAGE_METHODS)[number];
+      if (method === 'occlusion') {
+        const { height, width } = model.metadata.preprocessing;
+        const patch = Math.min(opts.patch, height, width);
+        const cost = occlusionEvaluations({ height, width }, { patch, stride: Math.max(1, Math.floor(patch / 2)) });
+        if (cost > MAX_IMAGE_EVALUATIONS) throw badRequest('too-costly', `occlusion with a ${patch}-px patch on ${width}×${height} inputs needs ${cost} model evaluations; at most ${MAX_IMAGE_EVALUATIONS}: use a larger patch`);
+      }
       return slot(model, method, async () => {
         const contract = model.metadata.preprocessing;
         let prepared;
