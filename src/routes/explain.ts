@@ -16,21 +16,13 @@ import { problemResponses } from '../schemas/problem.js';
 import type { ImageModel } from '../serving/predictor.js';
 import type { TabularModel } from '../serving/tabular.js';
 import { readSingleImage } from './predict/inputs.js';
+import { MODEL_TARGETS } from './targets.js';
 import { readTabularRow } from './predict/tabular-inputs.js';
 
 const BASE64_OVERHEAD = 4 / 3;
 /** Width of the PNG heat-map. */
 const PNG_WIDTH = 256;
 
-const TARGETS = [
-  { prefix: '', params: undefined, what: 'the default model (DEFAULT_MODEL)' },
-  { prefix: '/v1/models/:name', params: z.object({ name: z.string().describe('Model name') }), what: "the model's default version" },
-  {
-    prefix: '/v1/models/:name/versions/:version',
-    params: z.object({ name: z.string().describe('Model name'), version: z.string().describe('Model version (a positive integer)') }),
-    what: 'that version',
-  },
-] as const;
 
 function wantsPng(request: FastifyRequest, format: string | undefined): boolean {
   if (format !== undefined) return format === 'png';
@@ -45,7 +37,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
   const security = guarded ? { security: SECURITY } : {};
   const authErrors: number[] = guarded ? [401] : [];
 
-  for (const target of TARGETS) {
+  for (const target of MODEL_TARGETS) {
     app.post(
       `${target.prefix}/explain`,
       {

@@ -1,6 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { Config } from '../../config.js';
 import type { ServedVersion } from '../../inference/served-version.js';
 import { batchResponseSchema, predictQuerySchema, predictResponseSchema } from '../../schemas/predict.js';
@@ -9,6 +8,7 @@ import { SECURITY } from '../../plugins/app/auth.js';
 import shedding from '../../plugins/external/under-pressure.js';
 import type { ImageModel } from '../../serving/predictor.js';
 import type { TabularModel } from '../../serving/tabular.js';
+import { MODEL_TARGETS } from '../targets.js';
 import { readBatchImages, readSingleImage } from './inputs.js';
 import { readTabularRow, readTabularRows } from './tabular-inputs.js';
 
@@ -17,16 +17,6 @@ const BASE64_OVERHEAD = 4 / 3;
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
 }
-
-const nameParam = z.string().describe('Model name');
-const versionParam = z.string().describe('Model version (a positive integer)');
-
-/** The three places a prediction route lives: the default model, a model, a model version. */
-const TARGETS = [
-  { prefix: '', params: undefined, what: 'the default model (DEFAULT_MODEL)' },
-  { prefix: '/v1/models/:name', params: z.object({ name: nameParam }), what: "the model's default version" },
-  { prefix: '/v1/models/:name/versions/:version', params: z.object({ name: nameParam, version: versionParam }), what: 'that version' },
-] as const;
 
 function isImage(model: ServedVersion): model is ImageModel {
   return model.metadata.kind === 'image-classifier';
@@ -86,7 +76,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     });
   };
 
-  for (const target of TARGETS) {
+  for (const target of MODEL_TARGETS) {
     app.post(
       `${target.prefix}/predict`,
       {
