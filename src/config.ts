@@ -68,6 +68,8 @@ export const configSchema = z.object({
   DEMO_ENABLED: bool.default(true),
   /** Explanations running at once; more are answered 503 + Retry-After (each is many model evaluations). */
   EXPLAIN_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Shadow requests (traffic policies) running at once; more are dropped, so shadows never pile up under load. */
+  SHADOW_QUEUE: z.coerce.number().int().min(0).max(1024).default(8),
   /** Prediction cache: entries kept (LRU) and their lifetime; either 0 turns the cache off. */
   CACHE_MAX_ENTRIES: z.coerce.number().int().min(0).default(10_000),
   CACHE_TTL_S: z.coerce.number().int().min(0).default(3600),

@@ -86,6 +86,14 @@ export class ServiceMetrics {
   private readonly explanationEvaluations: Histogram<'method'>;
   private readonly explanationsRefused: Counter;
   private readonly explanationsInFlight: Gauge;
+  private readonly trafficRequests: Counter<'model' | 'version' | 'role'>;
+  private readonly trafficErrors: Counter<'model' | 'version' | 'role'>;
+  private readonly trafficLatency: Histogram<'model' | 'version' | 'role'>;
+  private readonly trafficClasses: Counter<'model' | 'version' | 'role' | 'class'>;
+  private readonly trafficConfidence: Histogram<'model' | 'version' | 'role'>;
+  private readonly shadowComparisons: Counter<'model' | 'version' | 'shadow_version' | 'agreement'>;
+  private readonly shadowAbsDiff: Histogram<'model' | 'version' | 'shadow_version'>;
+  private readonly shadowDropped: Counter<'model' | 'version'>;
 
   constructor(private readonly gauges: ServingGauges, prefix = 'mlapi_') {
     const queue = gauges;
@@ -246,6 +254,15 @@ export class ServiceMetrics {
       help: 'Explanations running now (at most EXPLAIN_CONCURRENCY)',
       registers,
     });
+    const trafficLabels = ['model', 'version', 'role'] as const;
+    this.trafficRequests = new Counter({ name: `${prefix}traffic_requests_total`, help: 'Unversioned prediction requests by the version that answered and its role (primary, canary, shadow)', labelNames: trafficLabels, registers });
+    this.trafficErrors = new Counter({ name: `${prefix}traffic_errors_total`, help: 'Those that failed', labelNames: trafficLabels, registers });
+    this.trafficLatency = new Histogram({ name: `${prefix}traffic_latency_seconds`, help: 'Their latency, by version and role', labelNames: trafficLabels, buckets: LATENCY_BUCKETS, registers });
+    this.trafficClasses = new Counter({ name: `${prefix}traffic_predictions_total`, help: 'Their predicted classes, by version and role', labelNames: [...trafficLabels, 'class'], registers });
+    this.trafficConfidence = new Histogram({ name: `${prefix}traffic_confidence`, help: 'Their top-1 probability, by version and role (the mean: _sum / _count)', labelNames: trafficLabels, buckets: [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1], registers });
+    this.shadowComparisons = new Counter({ name: `${prefix}shadow_comparisons_total`, help: 'Shadow answers compared with the primary answer, by top-1 agreement (agree | disagree)', labelNames: ['model', 'version', 'shadow_version', 'agreement'], registers });
+    this.shadowAbsDiff = new Histogram({ name: `${prefix}shadow_abs_diff`, help: 'Mean absolute difference of the probabilities of a shadow answer and its primary answer', labelNames: ['model', 'version', 'shadow_version'], buckets: [0.0001, 0.001, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1], registers });
+    this.shadowDropped = new Counter({ name: `${prefix}shadow_dropped_total`, help: 'Shadow requests dropped because the shadow queue was full (or the version could not be held)', labelNames: ['model', 'version'], registers });
     this.instanceRestarts = new Counter({
       name: `${prefix}inference_instance_restarts_total`,
       help: 'Inference threads that died and were replaced (with every model version they held)',
@@ -319,6 +336,26 @@ export class ServiceMetrics {
 
   setExplanationsInFlight(n: number): void {
     this.explanationsInFlight.set(n);
+  }
+
+  recordTraffic(ref: VersionLabels, role: string, seconds: number, failed: boolean, answer?: { label: string; confidence: number }): void {
+    const labels = { model: ref.name, version: ref.version, role };
+    this.trafficRequests.inc(labels);
+    if (failed) this.trafficErrors.inc(labels);
+    this.trafficLatency.observe(labels, seconds);
+    if (answer) {
+      this.trafficClasses.inc({ ...labels, class: answer.label });
+      this.trafficConfidence.observe(labels, answer.confidence);
+    }
+  }
+
+  recordShadowComparison(primary: VersionLabels, shadowVersion: string, agree: boolean, absDiff: number): void {
+    this.shadowComparisons.inc({ model: primary.name, version: primary.version, shadow_version: shadowVersion, agreement: agree ? 'agree' : 'disagree' });
+    this.shadowAbsDiff.observe({ model: primary.name, version: primary.version, shadow_version: shadowVersion }, absDiff);
+  }
+
+  recordShadowDropped(shadow: VersionLabels): void {
+    this.shadowDropped.inc({ model: shadow.name, version: shadow.version });
   }
 
   recordInstanceRestart(): void {

@@ -96,6 +96,18 @@ export class ModelRepository<T extends Servable> {
     );
   }
 
+  /** The `traffic` section of a model's config.json as last read (unchecked), and the problem with the file, if any. */
+  trafficConfig(name: string): { raw: unknown; configProblem?: string } {
+    const e = this.entry(name);
+    return { raw: e.config.traffic, ...(e.configProblem ? { configProblem: e.configProblem } : {}) };
+  }
+
+  /** The AVAILABLE versions of a model. */
+  availableVersions(name: string): Set<string> {
+    const e = this.entries.get(name);
+    return new Set(e ? [...e.slots.values()].filter((s) => s.state === 'AVAILABLE' && s.current).map((s) => s.version) : []);
+  }
+
   /** Whether an admin unloaded `name` (it stays unloaded until an admin load). */
   isUnloaded(name: string): boolean {
     return this.entries.get(name)?.held === true;

@@ -7,6 +7,7 @@ import { SECURITY } from '../plugins/app/auth.js';
 import type { ModelStatus } from '../repository/repository.js';
 import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
 import { problemResponses } from '../schemas/problem.js';
+import { trafficSummarySchema } from '../schemas/traffic.js';
 
 const describe = (served: ServedVersion | undefined): Record<string, unknown> | null =>
   served ? { ...describeMetadata(served.metadata), runtime: served.runtime, backend: served.backend } : null;
@@ -109,6 +110,36 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     security: SECURITY,
     response: { 200: modelEntrySchema, ...problemResponses(400, 401, 403, 404) },
   });
+
+  const trafficDescription =
+    'The policy in force for requests that name no version: {"split": {"<version>": <weight>, ...}, "sticky": <bool>, "shadow": {"version": "<v>", "fraction": <0..1>}}, where it came from (config.json or this API), why an offered one was refused, and the comparison of versions (requests, errors, latency, classes, confidence; shadow agreement and mean absolute probability difference). Needs a key from ADMIN_API_KEYS.';
+  app.get(
+    '/v1/models/:name/traffic',
+    { ...admin, schema: { tags: ['admin'], summary: "A model's traffic policy and the comparison of its versions", description: trafficDescription, security: SECURITY, params: modelParamsSchema, response: { 200: trafficSummarySchema, ...problemResponses(400, 401, 403, 404) } } },
+    async (request) => {
+      repo.status(request.params.name);
+      return app.models.traffic.summary(request.params.name);
+    },
+  );
+  app.put(
+    '/v1/models/:name/traffic',
+    {
+      ...admin,
+      schema: {
+        tags: ['admin'],
+        summary: 'Set the traffic policy (400, the previous one staying, unless it is valid and its versions are AVAILABLE)',
+        description: trafficDescription,
+        security: SECURITY,
+        params: modelParamsSchema,
+        body: z.record(z.string(), z.unknown()).describe('The policy'),
+        response: { 200: trafficSummarySchema, ...problemResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => {
+      repo.status(request.params.name);
+      return app.models.traffic.put(request.params.name, request.body);
+    },
+  );
 
   app.post(
     '/v1/models/:name/reload',

@@ -15,6 +15,7 @@ import shedding from '../plugins/external/under-pressure.js';
 import { inferTensors, modelTensors } from '../protocols/open-inference/models.js';
 import { encodeInferenceResponse, parseInferenceRequest } from '../protocols/open-inference/tensors.js';
 import type { VersionState } from '../repository/types.js';
+import { clientKey } from './client-key.js';
 import {
   v2ErrorResponses,
   v2InferenceResponseSchema,
@@ -176,7 +177,15 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
           const header = request.headers[HEADER_LENGTH];
           const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
           const { name, version } = request.params as { name: string; version?: string };
-          const lease = repo.acquire(name, version);
+          // Unversioned requests follow the model's traffic policy, as on the native routes.
+          const routed = version === undefined ? app.models.traffic.choose(name, clientKey(request, app.identifyKey(request))).version : undefined;
+          let lease;
+          try {
+            lease = repo.acquire(name, version ?? routed);
+          } catch (err) {
+            if (routed === undefined) throw err;
+            lease = repo.acquire(name);
+          }
           reply.header('x-model-version', lease.version);
           try {
             const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });

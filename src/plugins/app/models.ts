@@ -9,6 +9,7 @@ import { ModelRepository } from '../../repository/repository.js';
 import { S3Source, isS3Url } from '../../repository/s3-source.js';
 import type { RepositorySource } from '../../repository/source.js';
 import { loadVersion } from '../../serving/load-version.js';
+import { TrafficRouter } from '../../serving/traffic.js';
 
 /** The model repository and the inference threads it runs on. */
 export interface Models {
@@ -21,6 +22,8 @@ export interface Models {
   readonly backend: string | null;
   /** Resolves once the first load attempt of every model at start has finished. */
   settled(): Promise<void>;
+  /** Traffic policies: which version unversioned requests go to, and shadow copies. */
+  readonly traffic: TrafficRouter;
 }
 
 declare module 'fastify' {
@@ -114,6 +117,7 @@ export default fp<{ config: Config }>(
         return pool?.backend ?? null;
       },
       settled: () => started,
+      traffic: new TrafficRouter(repository, app.metrics, { shadowQueue: config.SHADOW_QUEUE }),
     } satisfies Models);
 
     app.addHook('onReady', async () => {

@@ -9,6 +9,7 @@ import shedding from '../../plugins/external/under-pressure.js';
 import type { ImageModel } from '../../serving/predictor.js';
 import type { TabularModel } from '../../serving/tabular.js';
 import { MODEL_TARGETS } from '../targets.js';
+import { clientKey } from '../client-key.js';
 import { readBatchImages, readSingleImage } from './inputs.js';
 import { readTabularRow, readTabularRows } from './tabular-inputs.js';
 
@@ -33,12 +34,24 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
   const auth = guarded ? { onRequest: app.authenticate } : {};
   const security = guarded ? { security: SECURITY } : {};
   const authErrors: number[] = guarded ? [401] : [];
-  /** Hold the version a request names (or the default) for the whole request. */
+  /**
+   * Hold the version a request names for the whole request; a request naming none goes where
+   * the model's traffic policy sends it (by weight, sticky per client), else to the default.
+   */
   const hold = (request: FastifyRequest, reply: FastifyReply) => {
     const params = (request.params ?? {}) as { name?: string; version?: string };
-    const lease = app.models.repository.acquire(params.name ?? app.models.defaultModel, params.version);
+    const name = params.name ?? app.models.defaultModel;
+    const routed = params.version === undefined ? app.models.traffic.choose(name, clientKey(request, app.identifyKey(request))) : undefined;
+    let lease;
+    try {
+      lease = app.models.repository.acquire(name, params.version ?? routed?.version);
+    } catch (err) {
+      // The routed version went away between the choice and the lease: the default answers.
+      if (routed?.version === undefined) throw err;
+      lease = app.models.repository.acquire(name);
+    }
     reply.header('x-model-version', lease.version);
-    return lease;
+    return { lease, role: routed && (routed.version === lease.version ? routed.role : 'primary') };
   };
 
   const single = async (request: FastifyRequest, reply: FastifyReply, model: ServedVersion, topK: number) => {
@@ -47,12 +60,30 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
       const result = await app.predictor.predict(model, input, topK);
       if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
       const { format, ...prediction } = result;
-      return { log: { label: result.class_label, confidence: result.confidence, format, cached: result.cached }, body: prediction };
+      // What a shadow version is run on, and the answer it is compared with.
+      const mirror = {
+        output: Float32Array.from(result.probabilities),
+        run: async (shadow: ServedVersion): Promise<Float32Array> => {
+          const [o] = await app.predictor.infer(shadow as ImageModel, [input]);
+          if (!o!.ok) throw o!.error;
+          return o!.value.probabilities;
+        },
+      };
+      return { log: { label: result.class_label, confidence: result.confidence, format, cached: result.cached }, body: prediction, mirror };
     }
-    const result = await app.tabularPredictor.predict(model as TabularModel, readTabularRow(request, model), topK);
+    const row = readTabularRow(request, model);
+    const result = await app.tabularPredictor.predict(model as TabularModel, row, topK);
     if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
     const log = 'class_label' in result ? { label: result.class_label, confidence: result.confidence } : { value: result.prediction };
-    return { log: { ...log, cached: result.cached, warnings: result.warnings?.length ?? 0 }, body: result };
+    const mirror = {
+      output: Float32Array.from('class_label' in result ? result.probabilities : [result.prediction]),
+      run: async (shadow: ServedVersion): Promise<Float32Array> => {
+        const [o] = await app.tabularPredictor.infer(shadow as TabularModel, [row]);
+        if (!o!.ok) throw o!.error;
+        return o!.value.output;
+      },
+    };
+    return { log: { ...log, cached: result.cached, warnings: result.warnings?.length ?? 0 }, body: result, mirror };
   };
 
   const batch = async (request: FastifyRequest, model: ServedVersion) => {
@@ -96,14 +127,19 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
       },
       async (request, reply) => {
         const started = performance.now();
-        const lease = hold(request, reply);
+        const { lease, role } = hold(request, reply);
         const model = lease.value;
+        let answer: { label: string; confidence: number } | { value: number } | undefined;
         try {
-          const { log, body } = await single(request, reply, model, request.query.top_k ?? config.DEFAULT_TOP_K);
+          const { log, body, mirror } = await single(request, reply, model, request.query.top_k ?? config.DEFAULT_TOP_K);
           const latency = round(performance.now() - started);
-          request.log.info({ prediction: { ...log, latency_ms: latency, model: model.name, version: model.version } }, 'prediction');
+          request.log.info({ prediction: { ...log, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } }, 'prediction');
+          answer = 'class_label' in body ? { label: body.class_label, confidence: body.confidence } : { value: body.prediction };
+          // Shadow copies run once this answer has been sent, never before it.
+          if (role) reply.raw.once('finish', () => app.models.traffic.mirror(model.name, { version: model.version, output: mirror.output, labels: model.labels }, mirror.run));
           return { ...body, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
+          if (role) app.models.traffic.record(model.name, model.version, role, (performance.now() - started) / 1000, answer);
           lease.release();
         }
       },
@@ -128,7 +164,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
       },
       async (request, reply) => {
         const started = performance.now();
-        const lease = hold(request, reply);
+        const { lease } = hold(request, reply);
         const model = lease.value;
         try {
           const predictions = await batch(request, model);

@@ -1,0 +1,247 @@
+/**
+ * The traffic router, Fastify-free: for each model, the policy in force (from its
+ * config.json, hot-reloaded, or from the admin API), the version each unversioned request
+ * goes to, the shadow copies (a small queue of their own, dropped first), and the comparison
+ * of versions: per version requests, errors, latency, class distribution and confidence; per
+ * shadow pair the top-1 agreement and the mean absolute probability difference.
+ */
+import { badRequest } from '../http/problems.js';
+import type { ServiceMetrics } from '../metrics/service-metrics.js';
+import type { ModelRepository } from '../repository/repository.js';
+import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions, type TrafficPolicy } from '../repository/traffic.js';
+import { argMax } from '../inference/postprocess.js';
+import type { ServedVersion } from '../inference/served-version.js';
+
+export type Role = 'primary' | 'canary' | 'shadow';
+
+interface VersionStats {
+  role: Role;
+  requests: number;
+  errors: number;
+  latencySum: number;
+  confidenceSum: number;
+  answered: number;
+  classes: Record<string, number>;
+}
+
+interface ShadowStats {
+  compared: number;
+  agreed: number;
+  absDiffSum: number;
+  dropped: number;
+  failed: number;
+}
+
+interface ModelTraffic {
+  policy?: TrafficPolicy;
+  source?: 'file' | 'api';
+  /** Why the last policy offered was refused (the previous one stays in force). */
+  problem?: string;
+  /** The file's `traffic` section as last seen, and one not yet in force (waiting for its versions). */
+  fileSeen?: string;
+  filePending?: unknown;
+  versions: Map<string, VersionStats>;
+  shadow: Map<string, ShadowStats>;
+}
+
+export interface TrafficSummary {
+  model: string;
+  policy: TrafficPolicy | null;
+  source: 'file' | 'api' | null;
+  problem: string | null;
+  config_problem: string | null;
+  versions: { version: string; role: Role; requests: number; errors: number; mean_latency_ms: number | null; mean_confidence: number | null; classes: Record<string, number> }[];
+  shadow: { version: string; compared: number; agreement_rate: number | null; mean_abs_diff: number | null; dropped: number; failed: number } | null;
+}
+
+export interface TrafficOptions {
+  /** Shadow requests running at once; more are dropped (counted). */
+  shadowQueue: number;
+  random?: () => number;
+}
+
+export class TrafficRouter {
+  private readonly models = new Map<string, ModelTraffic>();
+  private shadowsRunning = 0;
+  private readonly random: () => number;
+
+  constructor(
+    private readonly repo: ModelRepository<ServedVersion>,
+    private readonly metrics: ServiceMetrics,
+    private readonly opts: TrafficOptions,
+  ) {
+    this.random = opts.random ?? Math.random;
+  }
+
+  private state(name: string): ModelTraffic {
+    let st = this.models.get(name);
+    if (!st) {
+      st = { versions: new Map(), shadow: new Map() };
+      this.models.set(name, st);
+    }
+    const { raw } = this.repo.trafficConfig(name);
+    const seen = JSON.stringify(raw ?? null);
+    if (seen !== st.fileSeen) {
+      st.fileSeen = seen;
+      st.filePending = raw === undefined ? null : raw;
+    }
+    if (st.filePending !== undefined) this.adoptFile(name, st);
+    return st;
+  }
+
+  /** Take the file's policy if it is valid and its versions are available; else keep the one in force. */
+  private adoptFile(name: string, st: ModelTraffic): void {
+    if (st.filePending === null) {
+      // The section was removed: a policy that came from the file goes with it.
+      if (st.source === 'file') [st.policy, st.source] = [undefined, undefined];
+      st.filePending = undefined;
+      st.problem = undefined;
+      return;
+    }
+    let policy: TrafficPolicy;
+    try {
+      policy = parseTrafficPolicy(st.filePending);
+    } catch (err) {
+      st.problem = `config.json: ${(err as Error).message}; the previous policy stays in force`;
+      st.filePending = undefined;
+      return;
+    }
+    const missing = unavailableVersions(policy, this.repo.availableVersions(name));
+    if (missing) {
+      // Retried on the next request: the versions may still be loading.
+      st.problem = `config.json: ${missing}; the previous policy stays in force until they are`;
+      return;
+    }
+    [st.policy, st.source, st.problem, st.filePending] = [policy, 'file', undefined, undefined];
+  }
+
+  /** The version an unversioned request to `name` goes to (undefined: the default version), and its role. */
+  choose(name: string, clientKey: string | undefined): { version: string | undefined; role: 'primary' | 'canary' } {
+    const st = this.models.has(name) || this.repo.trafficConfig(name).raw !== undefined ? this.state(name) : undefined;
+    if (!st?.policy) return { version: undefined, role: 'primary' };
+    const version = pickVersion(st.policy, this.repo.availableVersions(name), clientKey, this.random);
+    return { version, role: version === undefined ? 'primary' : roleOf(st.policy, version) };
+  }
+
+  /** Set a policy through the admin API: refused with 400 (the previous stays) unless valid now. */
+  put(name: string, raw: unknown): TrafficSummary {
+    const st = this.state(name);
+    let policy: TrafficPolicy;
+    try {
+      policy = parseTrafficPolicy(raw);
+    } catch (err) {
+      throw badRequest('invalid-traffic-policy', (err as Error).message);
+    }
+    const missing = unavailableVersions(policy, this.repo.availableVersions(name));
+    if (missing) throw badRequest('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
+    [st.policy, st.source, st.problem] = [policy, 'api', undefined];
+    return this.summary(name);
+  }
+
+  private versionStats(st: ModelTraffic, version: string, role: Role): VersionStats {
+    let v = st.versions.get(version);
+    if (!v) st.versions.set(version, (v = { role, requests: 0, errors: 0, latencySum: 0, confidenceSum: 0, answered: 0, classes: {} }));
+    v.role = role;
+    return v;
+  }
+
+  /** One answered (or failed) unversioned request. */
+  record(name: string, version: string, role: Role, seconds: number, answer: { label: string; confidence: number } | { value: number } | undefined): void {
+    const v = this.versionStats(this.state(name), version, role);
+    v.requests++;
+    if (!answer) v.errors++;
+    v.latencySum += seconds;
+    if (answer && 'label' in answer) {
+      v.answered++;
+      v.confidenceSum += answer.confidence;
+      v.classes[answer.label] = (v.classes[answer.label] ?? 0) + 1;
+    }
+    this.metrics.recordTraffic({ name, version }, role, seconds, answer === undefined, answer && 'label' in answer ? answer : undefined);
+  }
+
+  /**
+   * After the primary answer was sent: with the policy's probability, run the same input on
+   * the shadow version (`run` gives its output), and compare. At most `shadowQueue` run at
+   * once; the rest are dropped. Never throws.
+   */
+  mirror(name: string, primary: { version: string; output: Float32Array; labels: readonly string[] }, run: (shadow: ServedVersion) => Promise<Float32Array>): void {
+    const st = this.models.get(name);
+    const shadow = st?.policy?.shadow;
+    if (!st || !shadow || shadow.version === primary.version || this.random() >= shadow.fraction) return;
+    const stats = st.shadow.get(shadow.version) ?? { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0, failed: 0 };
+    st.shadow.set(shadow.version, stats);
+    if (this.shadowsRunning >= this.opts.shadowQueue) {
+      stats.dropped++;
+      this.metrics.recordShadowDropped({ name, version: shadow.version });
+      return;
+    }
+    let lease;
+    try {
+      lease = this.repo.acquire(name, shadow.version);
+    } catch {
+      stats.dropped++;
+      this.metrics.recordShadowDropped({ name, version: shadow.version });
+      return;
+    }
+    this.shadowsRunning++;
+    const started = performance.now();
+    const held = lease;
+    void run(held.value)
+      .then((output) => {
+        const agree = argMax(output) === argMax(primary.output);
+        let diff = 0;
+        for (let i = 0; i < output.length; i++) diff += Math.abs(output[i]! - (primary.output[i] ?? 0));
+        diff /= Math.max(1, output.length);
+        stats.compared++;
+        if (agree) stats.agreed++;
+        stats.absDiffSum += diff;
+        const best = argMax(output);
+        this.record(name, shadow.version, 'shadow', (performance.now() - started) / 1000, held.value.labels.length > 0 ? { label: held.value.labels[best]!, confidence: output[best]! } : { value: output[0]! });
+        this.metrics.recordShadowComparison({ name, version: primary.version }, shadow.version, agree, diff);
+      })
+      .catch(() => {
+        stats.failed++;
+        this.record(name, shadow.version, 'shadow', (performance.now() - started) / 1000, undefined);
+      })
+      .finally(() => {
+        this.shadowsRunning--;
+        held.release();
+      });
+  }
+
+  summary(name: string): TrafficSummary {
+    const st = this.state(name);
+    const { configProblem } = this.repo.trafficConfig(name);
+    const shadowVersion = st.policy?.shadow?.version;
+    const sh = shadowVersion ? st.shadow.get(shadowVersion) : undefined;
+    const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+    return {
+      model: name,
+      policy: st.policy ?? null,
+      source: st.source ?? null,
+      problem: st.problem ?? null,
+      config_problem: configProblem ?? null,
+      versions: [...st.versions.entries()]
+        .sort((a, b) => Number(b[0]) - Number(a[0]))
+        .map(([version, v]) => ({
+          version,
+          role: v.role,
+          requests: v.requests,
+          errors: v.errors,
+          mean_latency_ms: v.requests ? round((v.latencySum / v.requests) * 1000) : null,
+          mean_confidence: v.answered ? round(v.confidenceSum / v.answered) : null,
+          classes: v.classes,
+        })),
+      shadow: shadowVersion
+        ? {
+            version: shadowVersion,
+            compared: sh?.compared ?? 0,
+            agreement_rate: sh?.compared ? round(sh.agreed / sh.compared) : null,
+            mean_abs_diff: sh?.compared ? round(sh.absDiffSum / sh.compared) : null,
+            dropped: sh?.dropped ?? 0,
+            failed: sh?.failed ?? 0,
+          }
+        : null,
+    };
+  }
+}
