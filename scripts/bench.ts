@@ -23,6 +23,9 @@
  *   protocols the native API and the Open Inference Protocol on one ONNX Runtime server at
  *             concurrency 32, alternating, --rounds each: /predict with a multipart JPEG; V2
  *             binary infer with UINT8 pixels [1, 32, 32, 3]; V2 binary infer with the JPEG as BYTES
+ *   traffic   shadow traffic's cost to primary latency: one server with two versions of the
+ *             model, /predict at concurrency 1 and 8 with no shadow and with every request
+ *             mirrored to the other version (fraction 1), alternating, --rounds each
  *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
  *             run with its own defaults and bundled model) against this one at concurrency 32,
  *             --rounds times each, alternating which goes first (10-s runs on this VM vary by
@@ -35,8 +38,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
@@ -68,7 +71,7 @@ const { values } = parseArgs({
   },
 });
 
-const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols'] as const;
+const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic'] as const;
 const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
 for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
 /** Whether this run measures `phase` (--phases, default all). */
@@ -131,6 +134,8 @@ interface Results {
   soak?: { seconds: number; concurrency: number; rps: number; rssMb: number[]; driftPct: number; statuses: Record<string, number> };
   /** Concurrency 32 on one ONNX Runtime server, alternating request forms, --rounds each: 200s per second and p50. */
   protocols?: { rps: Record<string, number[]>; p50: Record<string, number[]>; errors: Record<string, number> };
+  /** Keyed `<shadow|none>-<concurrency>`: p50 and p99 of primary latency per round, and the shadow counts. */
+  traffic?: { p50: Record<string, number[]>; p99: Record<string, number[]>; rps: Record<string, number[]>; shadow?: Record<string, number> };
 }
 
 const results: Results =
@@ -272,7 +277,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** Drive /predict at `concurrency` for `seconds`, probing /health and /ready and sampling RSS meanwhile. */
-async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[], bodies?: () => Buffer, requests?: autocannon.Request[]): Promise<LoadResult> {
+async function load(pid: number, concurrency: number, seconds: number, rssTrace?: number[], bodies?: () => Buffer, requests?: autocannon.Request[], overallRate?: number): Promise<LoadResult> {
   let rssMax = rssMb(pid);
   const sampler = setInterval(() => {
     const r = rssMb(pid);
@@ -288,6 +293,7 @@ async function load(pid: number, concurrency: number, seconds: number, rssTrace?
     connections: concurrency,
     duration: seconds,
     timeout: 10,
+    ...(overallRate && { overallRate }),
     requests:
       requests ??
       (bodies ? [{ method: 'POST' as const, path: '/predict', headers: MULTIPART_HEADERS, setupRequest: (req) => ({ ...req, body: bodies() }) }] : fixtureRequests),
@@ -620,6 +626,70 @@ if (want('protocols')) {
   }
 }
 
+// --- traffic: what shadow copies cost the primary answers ---------------------------------
+if (want('traffic')) {
+  const tr = (results.traffic ??= { p50: {}, p99: {}, rps: {} });
+  const rounds = Number(values.rounds);
+  // A steady 50 requests/s leaves the server idle between requests (shadows use that time);
+  // closed loops at concurrency 1 and 8 never leave it idle (shadows are dropped).
+  const LOADS = [
+    { name: 'rate50', connections: 4, rate: 50 },
+    { name: 'c1', connections: 1, rate: undefined },
+    { name: 'c8', connections: 8, rate: undefined },
+  ];
+  const keys = LOADS.flatMap((l) => [`none-${l.name}`, `shadow-${l.name}`]);
+  const done = (): number => Math.min(...keys.map((k) => tr.p50[k]?.length ?? 0));
+  if (done() < rounds) {
+    // Two versions of the model (the same files twice), all served.
+    const dir = await mkdtemp(join(tmpdir(), 'bench-traffic-'));
+    await cp(join(values.model), join(dir, modelName, '1'), { recursive: true });
+    await cp(join(values.model), join(dir, modelName, '2'), { recursive: true });
+    await writeFile(join(dir, modelName, 'config.json'), JSON.stringify({ version_policy: { all: {} } }));
+    const adminKey = 'bench-admin-key-0123456789';
+    const server = await startServer({ CACHE_MAX_ENTRIES: '0', INFERENCE_RUNTIME: 'onnx', MODEL_REPOSITORY: dir, DEFAULT_MODEL: modelName, ADMIN_API_KEYS: adminKey });
+    const trafficUrl = `${base}/v1/models/${modelName}/traffic`;
+    const policy = async (shadow: boolean): Promise<void> => {
+      const body = { split: { '1': 100 }, ...(shadow && { shadow: { version: '2', fraction: 1 } }) };
+      const res = await fetch(trafficUrl, { method: 'PUT', headers: { 'content-type': 'application/json', 'x-api-key': adminKey }, body: JSON.stringify(body) });
+      if (res.status !== 200) throw new Error(`PUT traffic answered ${res.status}`);
+    };
+    const shadowCounts = async (): Promise<{ compared: number; dropped: number }> => {
+      const s = ((await (await fetch(trafficUrl, { headers: { 'x-api-key': adminKey } })).json()) as { shadow: { compared: number; dropped: number } | null }).shadow;
+      return { compared: s?.compared ?? 0, dropped: s?.dropped ?? 0 };
+    };
+    tr.shadow ??= {};
+    try {
+      await warmUp();
+      for (let i = done(); i < rounds; i++) {
+        for (const l of LOADS) {
+          const order = i % 2 === 0 ? ['none', 'shadow'] : ['shadow', 'none'];
+          for (const mode of order) {
+            const key = `${mode}-${l.name}`;
+            if ((tr.p50[key]?.length ?? 0) > i) continue;
+            await policy(mode === 'shadow');
+            const before = await shadowCounts();
+            log(`traffic: ${mode === 'shadow' ? 'every request mirrored' : 'no shadow'}, ${l.rate ? `${l.rate} requests/s` : `closed loop, concurrency ${l.connections}`}, ${duration} s (round ${i + 1} of ${rounds})`);
+            const r = await load(server.pid!, l.connections, duration, undefined, undefined, undefined, l.rate);
+            const after = await shadowCounts();
+            (tr.p50[key] ??= []).push(r.p50);
+            (tr.p99[key] ??= []).push(r.p99);
+            (tr.rps[key] ??= []).push(ok(r) / duration);
+            if (mode === 'shadow') {
+              tr.shadow[`compared-${l.name}`] = (tr.shadow[`compared-${l.name}`] ?? 0) + after.compared - before.compared;
+              tr.shadow[`dropped-${l.name}`] = (tr.shadow[`dropped-${l.name}`] ?? 0) + after.dropped - before.dropped;
+            }
+            await save();
+            log(`  p50 ${r.p50} ms, p99 ${r.p99} ms, ${(ok(r) / duration).toFixed(0)} req/s`);
+          }
+        }
+      }
+    } finally {
+      await stopServer(server);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 // --- report ----------------------------------------------------------------
 const rows: [string, LoadResult][] = [
   ...Object.entries(results.service).map(([k, r]): [string, LoadResult] => [`service ${k.replace(/-\d+$/, '')}`, r]),
@@ -664,6 +734,18 @@ if (pr && Object.keys(pr.rps).length > 0) {
   for (const [name, xs] of Object.entries(pr.rps)) {
     const vs = native && name !== 'predict multipart JPEG' ? `; ${(median(xs) / median(native)).toFixed(2)}× /predict multipart` : '';
     ratios.push(`protocols, concurrency 32, onnx, median of ${xs.length} alternating rounds: ${name} ${median(xs).toFixed(0)} req/s (${fmt(xs)}), p50 ${median(pr.p50[name]!)} ms, non-200 or errors ${pr.errors[name] ?? 0}${vs}`);
+  }
+}
+const tra = results.traffic;
+if (tra && Object.keys(tra.p50).length > 0) {
+  for (const l of ['rate50', 'c1', 'c8']) {
+    const none = tra.p50[`none-${l}`];
+    const shadow = tra.p50[`shadow-${l}`];
+    if (!none || !shadow) continue;
+    const what = l === 'rate50' ? '50 requests/s' : `closed loop at concurrency ${l.slice(1)}`;
+    ratios.push(
+      `traffic, ${what}, median of ${none.length} alternating rounds: primary p50 ${median(none)} ms without shadow (${none.join(', ')}), ${median(shadow)} ms with every request mirrored (${shadow.join(', ')}); p99 ${median(tra.p99[`none-${l}`]!)} vs ${median(tra.p99[`shadow-${l}`]!)} ms; ${median(tra.rps[`none-${l}`]!).toFixed(0)} vs ${median(tra.rps[`shadow-${l}`]!).toFixed(0)} req/s; shadow copies compared ${tra.shadow?.[`compared-${l}`] ?? 0}, dropped ${tra.shadow?.[`dropped-${l}`] ?? 0}`,
+    );
   }
 }
 const s8 = results.service['onnx-8'];

@@ -57,6 +57,8 @@ export interface TrafficSummary {
 export interface TrafficOptions {
   /** Shadow requests running at once; more are dropped (counted). */
   shadowQueue: number;
+  /** Whether the server has other work in hand (requests or batches): shadows are dropped first. */
+  busy?: () => boolean;
   random?: () => number;
 }
 
@@ -170,7 +172,8 @@ export class TrafficRouter {
     if (!st || !shadow || shadow.version === primary.version || this.random() >= shadow.fraction) return;
     const stats = st.shadow.get(shadow.version) ?? { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0, failed: 0 };
     st.shadow.set(shadow.version, stats);
-    if (this.shadowsRunning >= this.opts.shadowQueue) {
+    // Shadows use spare capacity only: dropped while their queue is full or the server is busy.
+    if (this.shadowsRunning >= this.opts.shadowQueue || this.opts.busy?.()) {
       stats.dropped++;
       this.metrics.recordShadowDropped({ name, version: shadow.version });
       return;
@@ -179,6 +182,13 @@ export class TrafficRouter {
     try {
       lease = this.repo.acquire(name, shadow.version);
     } catch {
+      stats.dropped++;
+      this.metrics.recordShadowDropped({ name, version: shadow.version });
+      return;
+    }
+    // A shadow version with work already queued is busy: the copy is dropped, never queued.
+    if (lease.value.stats().queued > 0) {
+      lease.release();
       stats.dropped++;
       this.metrics.recordShadowDropped({ name, version: shadow.version });
       return;

@@ -107,6 +107,14 @@ export default fp<{ config: Config }>(
     );
 
     let started: Promise<void> = Promise.resolve();
+    // Prediction requests being handled (shadow copies wait for none).
+    let inFlightPredictions = 0;
+    app.addHook('onRequest', async (request) => {
+      if (request.method === 'POST') inFlightPredictions++;
+    });
+    app.addHook('onResponse', async (request) => {
+      if (request.method === 'POST') inFlightPredictions--;
+    });
     app.decorate('models', {
       repository,
       defaultModel: config.DEFAULT_MODEL,
@@ -117,7 +125,11 @@ export default fp<{ config: Config }>(
         return pool?.backend ?? null;
       },
       settled: () => started,
-      traffic: new TrafficRouter(repository, app.metrics, { shadowQueue: config.SHADOW_QUEUE }),
+      traffic: new TrafficRouter(repository, app.metrics, {
+        shadowQueue: config.SHADOW_QUEUE,
+        // Other requests in hand, or batches queued or running: no capacity to spare for a shadow.
+        busy: () => inFlightPredictions > 0 || repository.available().some((a) => a.value.stats().queued > 0 || a.value.stats().inFlightBatches > 0),
+      }),
     } satisfies Models);
 
     app.addHook('onReady', async () => {

@@ -136,7 +136,8 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           request.log.info({ prediction: { ...log, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } }, 'prediction');
           answer = 'class_label' in body ? { label: body.class_label, confidence: body.confidence } : { value: body.prediction };
           // Shadow copies run once this answer has been sent, never before it.
-          if (role) reply.raw.once('finish', () => app.models.traffic.mirror(model.name, { version: model.version, output: mirror.output, labels: model.labels }, mirror.run));
+          // (a turn later, once this request no longer counts as work in hand).
+          if (role) reply.raw.once('finish', () => setImmediate(() => app.models.traffic.mirror(model.name, { version: model.version, output: mirror.output, labels: model.labels }, mirror.run)));
           return { ...body, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           if (role) app.models.traffic.record(model.name, model.version, role, (performance.now() - started) / 1000, answer);
