@@ -30,6 +30,8 @@ export interface ImageInference {
   format: string;
   /** Answered from the prediction cache, without decoding or inference. */
   cached: boolean;
+  /** The model input it was prepared into (absent for a cache hit): another version with the same contract can reuse it. */
+  input?: Float32Array;
 }
 
 export type InferenceOutcome = { ok: true; value: ImageInference } | { ok: false; error: ProblemError };
@@ -38,6 +40,8 @@ export interface PredictionOutcome extends ClassPrediction {
   format: string;
   /** Answered from the prediction cache, without decoding or inference. */
   cached: boolean;
+  /** The prepared model input (absent for a cache hit). */
+  input?: Float32Array;
 }
 
 export type BatchOutcome = { ok: true; value: PredictionOutcome } | { ok: false; error: ProblemError };
@@ -125,14 +129,14 @@ export function createPredictor({ limits, cache, metrics }: PredictorDeps): Pred
       if (step.kind === 'done') return step.outcome;
       const p = probs[next++]!;
       remember(step.key, p, step.image.format);
-      return { ok: true, value: { probabilities: p, format: step.image.format, cached: false } };
+      return { ok: true, value: { probabilities: p, format: step.image.format, cached: false, input: step.image.input } };
     });
   };
 
   const answer = (model: ImageModel, result: ImageInference, topK: number): PredictionOutcome => {
     const prediction = toPrediction(result.probabilities, model.labels, topK);
     metrics.recordPrediction(model, prediction.class_label, prediction.confidence);
-    return { ...prediction, cached: result.cached, format: result.format };
+    return { ...prediction, cached: result.cached, format: result.format, ...(result.input && { input: result.input }) };
   };
 
   return {

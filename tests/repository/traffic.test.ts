@@ -202,3 +202,52 @@ describe('traffic policies', () => {
     expect(new Set(afterUnload)).toEqual(new Set(['1']));
   });
 });
+
+describe('traffic policies: the cache stays per version; shadows are dropped, not queued', () => {
+  let repo: TempRepository;
+  let app: FastifyInstance;
+  beforeAll(async () => {
+    repo = new TempRepository();
+    for (const v of ['1', '2']) {
+      mkdirSync(join(repo.root, 'iris'), { recursive: true });
+      cpSync(join(SHIPPED_REPOSITORY, 'iris', '1'), join(repo.root, 'iris', v), { recursive: true });
+    }
+    const m2 = join(repo.root, 'iris', '2', 'metadata.json');
+    const meta = JSON.parse(readFileSync(m2, 'utf8')) as { standardization: { std: number[] } };
+    meta.standardization.std[3]! *= 3;
+    writeFileSync(m2, JSON.stringify(meta));
+    repo.config('iris', { version_policy: { all: {} } });
+    app = await buildApp({ MODEL_REPOSITORY: repo.root, DEFAULT_MODEL: 'iris', ADMIN_API_KEYS: ADMIN, SHADOW_QUEUE: '0' });
+  });
+  afterAll(async () => {
+    await app.close();
+    repo.dispose();
+  });
+
+  const post = (url: string, payload: unknown, headers: Record<string, string> = {}) => app.inject({ method: 'POST', url, payload: payload as object, headers });
+
+  it('a cached answer comes from the version that was chosen, never from the other', async () => {
+    const own: Record<string, number[]> = {};
+    for (const v of ['1', '2']) own[v] = (await post(`/v1/models/iris/versions/${v}/predict`, { features: ROWS[3] })).json<{ probabilities: number[] }>().probabilities;
+    expect(own['1']).not.toEqual(own['2']);
+    await app.inject({ method: 'PUT', url: '/v1/models/iris/traffic', headers: { 'x-api-key': ADMIN }, payload: { split: { '1': 50, '2': 50 } } });
+    const hits: Record<string, number> = {};
+    for (let i = 0; i < 40; i++) {
+      const res = await post('/v1/models/iris/predict', { features: ROWS[3] });
+      const version = res.headers['x-model-version'] as string;
+      expect(res.json<{ probabilities: number[] }>().probabilities).toEqual(own[version]);
+      if (res.headers['x-cache'] === 'HIT') hits[version] = (hits[version] ?? 0) + 1;
+    }
+    expect(hits['1']).toBeGreaterThan(0);
+    expect(hits['2']).toBeGreaterThan(0);
+  });
+
+  it('with no room in the shadow queue every copy is dropped and counted; the answers do not change', async () => {
+    await app.inject({ method: 'PUT', url: '/v1/models/iris/traffic', headers: { 'x-api-key': ADMIN }, payload: { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } } });
+    for (let i = 0; i < 5; i++) expect((await post('/v1/models/iris/predict', { features: ROWS[i] })).headers['x-model-version']).toBe('1');
+    await new Promise((r) => setTimeout(r, 50));
+    const summary = (await app.inject({ url: '/v1/models/iris/traffic', headers: { 'x-api-key': ADMIN } })).json<{ shadow: Record<string, number> }>();
+    expect(summary.shadow).toMatchObject({ version: '2', compared: 0, dropped: 5 });
+    expect((await app.inject({ url: '/metrics' })).body).toMatch(/mlapi_shadow_dropped_total\{model="iris",version="2"\} 5/);
+  });
+});

@@ -109,11 +109,11 @@ export default fp<{ config: Config }>(
     let started: Promise<void> = Promise.resolve();
     // Prediction requests being handled (shadow copies wait for none).
     let inFlightPredictions = 0;
-    app.addHook('onRequest', async (request) => {
-      if (request.method === 'POST') inFlightPredictions++;
-    });
-    app.addHook('onResponse', async (request) => {
-      if (request.method === 'POST') inFlightPredictions--;
+    app.addHook('onRequest', async (request, reply) => {
+      if (request.method !== 'POST') return;
+      inFlightPredictions++;
+      // 'close' comes for every response, also when the client went away mid-request.
+      reply.raw.once('close', () => inFlightPredictions--);
     });
     app.decorate('models', {
       repository,

@@ -23,6 +23,11 @@ function isImage(model: ServedVersion): model is ImageModel {
   return model.metadata.kind === 'image-classifier';
 }
 
+/** Two image versions turn a file into the same model input. */
+function sameContract(a: ImageModel, b: ImageModel): boolean {
+  return JSON.stringify(a.metadata.preprocessing) === JSON.stringify(b.metadata.preprocessing);
+}
+
 /**
  * POST /predict and /predict/batch, for the default model, any model, and any version. The
  * route resolves and holds the version; the version's kind decides how the body is read and
@@ -59,11 +64,13 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
       const input = await readSingleImage(request);
       const result = await app.predictor.predict(model, input, topK);
       if (app.predictor.cacheEnabled) reply.header('x-cache', result.cached ? 'HIT' : 'MISS');
-      const { format, ...prediction } = result;
-      // What a shadow version is run on, and the answer it is compared with.
+      const { format, input: prepared, ...prediction } = result;
+      // What a shadow version is run on, and the answer it is compared with: the decoded input
+      // again when both versions prepare images alike (no second decoding), else the file.
       const mirror = {
         output: Float32Array.from(result.probabilities),
         run: async (shadow: ServedVersion): Promise<Float32Array> => {
+          if (prepared && isImage(shadow) && sameContract(shadow, model)) return (await shadow.classify([prepared]))[0]!;
           const [o] = await app.predictor.infer(shadow as ImageModel, [input]);
           if (!o!.ok) throw o!.error;
           return o!.value.probabilities;
@@ -94,7 +101,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
       return outcomes.map((outcome, index) => {
         const filename = inputs[index]!.filename;
         if (!outcome.ok) return { index, filename, error: { status: outcome.error.status, title: outcome.error.title, detail: outcome.error.message } };
-        const { format: _format, ...prediction } = outcome.value;
+        const { format: _format, input: _input, ...prediction } = outcome.value;
         return { index, filename, ...prediction };
       });
     }
