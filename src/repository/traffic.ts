@@ -5,6 +5,7 @@
  *
  *   {"split": {"1": 95, "2": 5}, "sticky": true, "shadow": {"version": "3", "fraction": 0.5}}
  *
+ * Without `sticky`, requests are shared out by smooth weighted round-robin (exact shares).
  * Sticky assignment is weighted rendezvous hashing: each version scores −w / ln(h(key, v)),
  * h a hash of the client key and the version in (0, 1), and the highest score wins. The
  * same key keeps its version while the weights stay, and raising one version's weight only
@@ -57,11 +58,30 @@ function unitHash(key: string, version: string): number {
 }
 
 /**
+ * Smooth weighted round-robin (as nginx balances upstreams): every pick adds each version's
+ * weight to its counter, takes the largest and subtracts the total from it. Over any run of
+ * requests each version's share is exact to within one request, and versions interleave.
+ */
+export function smoothWeighted(eligible: readonly (readonly [string, number])[], counters: Map<string, number>): string {
+  const total = eligible.reduce((a, [, w]) => a + w, 0);
+  let best: string | undefined;
+  let bestValue = -Infinity;
+  for (const [v, w] of eligible) {
+    const value = (counters.get(v) ?? 0) + w;
+    counters.set(v, value);
+    if (value > bestValue) [best, bestValue] = [v, value];
+  }
+  counters.set(best!, bestValue - total);
+  return best!;
+}
+
+/**
  * The version for one request: among the split's versions that are available, by weight;
- * with a client key and `sticky`, always the same for that key while the weights stay.
+ * with a client key and `sticky`, always the same for that key while the weights stay;
+ * without, by smooth weighted round-robin over `counters` (the model's own).
  * Undefined when no split version can serve (the model's default version answers).
  */
-export function pickVersion(policy: TrafficPolicy, available: ReadonlySet<string>, clientKey: string | undefined, random: () => number = Math.random): string | undefined {
+export function pickVersion(policy: TrafficPolicy, available: ReadonlySet<string>, clientKey: string | undefined, counters: Map<string, number> = new Map()): string | undefined {
   const eligible = Object.entries(policy.split ?? {}).filter(([v, w]) => w > 0 && available.has(v));
   if (eligible.length === 0) return undefined;
   if (policy.sticky && clientKey !== undefined) {
@@ -73,13 +93,7 @@ export function pickVersion(policy: TrafficPolicy, available: ReadonlySet<string
     }
     return best;
   }
-  const total = eligible.reduce((a, [, w]) => a + w, 0);
-  let r = random() * total;
-  for (const [v, w] of eligible) {
-    r -= w;
-    if (r < 0) return v;
-  }
-  return eligible.at(-1)![0];
+  return smoothWeighted(eligible, counters);
 }
 
 /** The role a version plays: the split's heaviest version is primary, the others canaries. */

@@ -42,6 +42,8 @@ interface ModelTraffic {
   filePending?: unknown;
   versions: Map<string, VersionStats>;
   shadow: Map<string, ShadowStats>;
+  /** Smooth weighted round-robin counters of non-sticky assignment. */
+  counters: Map<string, number>;
 }
 
 export interface TrafficSummary {
@@ -78,7 +80,7 @@ export class TrafficRouter {
   private state(name: string): ModelTraffic {
     let st = this.models.get(name);
     if (!st) {
-      st = { versions: new Map(), shadow: new Map() };
+      st = { versions: new Map(), shadow: new Map(), counters: new Map() };
       this.models.set(name, st);
     }
     const { raw } = this.repo.trafficConfig(name);
@@ -115,13 +117,14 @@ export class TrafficRouter {
       return;
     }
     [st.policy, st.source, st.problem, st.filePending] = [policy, 'file', undefined, undefined];
+    st.counters.clear();
   }
 
   /** The version an unversioned request to `name` goes to (undefined: the default version), and its role. */
   choose(name: string, clientKey: string | undefined): { version: string | undefined; role: 'primary' | 'canary' } {
     const st = this.models.has(name) || this.repo.trafficConfig(name).raw !== undefined ? this.state(name) : undefined;
     if (!st?.policy) return { version: undefined, role: 'primary' };
-    const version = pickVersion(st.policy, this.repo.availableVersions(name), clientKey, this.random);
+    const version = pickVersion(st.policy, this.repo.availableVersions(name), clientKey, st.counters);
     return { version, role: version === undefined ? 'primary' : roleOf(st.policy, version) };
   }
 
@@ -137,6 +140,7 @@ export class TrafficRouter {
     const missing = unavailableVersions(policy, this.repo.availableVersions(name));
     if (missing) throw badRequest('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
     [st.policy, st.source, st.problem] = [policy, 'api', undefined];
+    st.counters.clear();
     return this.summary(name);
   }
 
