@@ -16,10 +16,9 @@ import { problemResponses } from '../schemas/problem.js';
 import type { ImageModel } from '../serving/predictor.js';
 import type { TabularModel } from '../serving/tabular.js';
 import { readSingleImage } from './predict/inputs.js';
-import { MODEL_TARGETS } from './targets.js';
+import { encodedBodyLimit, MODEL_TARGETS } from './targets.js';
 import { readTabularRow } from './predict/tabular-inputs.js';
 
-const BASE64_OVERHEAD = 4 / 3;
 /** Width of the PNG heat-map. */
 const PNG_WIDTH = 256;
 
@@ -41,7 +40,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     app.post(
       `${target.prefix}/explain`,
       {
-        bodyLimit: Math.ceil(config.MAX_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+        bodyLimit: encodedBodyLimit(config.MAX_UPLOAD_BYTES),
         ...auth,
         schema: {
           ...security,

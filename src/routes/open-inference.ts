@@ -16,6 +16,7 @@ import { inferTensors, modelTensors } from '../protocols/open-inference/models.j
 import { encodeInferenceResponse, parseInferenceRequest } from '../protocols/open-inference/tensors.js';
 import type { VersionState } from '../repository/types.js';
 import { clientKey } from './client-key.js';
+import { encodedBodyLimit } from './targets.js';
 import {
   v2ErrorResponses,
   v2InferenceResponseSchema,
@@ -40,7 +41,6 @@ export interface OpenInferenceOptions {
 export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'];
 
 const HEADER_LENGTH = 'inference-header-content-length';
-const BASE64_OVERHEAD = 4 / 3;
 
 const modelParams = z.object({ name: z.string().describe('Model name') });
 const versionParams = z.object({ name: z.string().describe('Model name'), version: z.string().describe('Model version (a positive integer)') });
@@ -159,7 +159,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
       scope.post(
         `${target.prefix}/infer`,
         {
-          bodyLimit: Math.ceil(config.MAX_BATCH_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+          bodyLimit: encodedBodyLimit(config.MAX_BATCH_UPLOAD_BYTES),
           onRequest: auth,
           schema: {
             ...security,
@@ -178,14 +178,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
           const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
           const { name, version } = request.params as { name: string; version?: string };
           // Unversioned requests follow the model's traffic policy, as on the native routes.
-          const routed = version === undefined ? app.models.traffic.choose(name, clientKey(request, app.identifyKey(request))).version : undefined;
-          let lease;
-          try {
-            lease = repo.acquire(name, version ?? routed);
-          } catch (err) {
-            if (routed === undefined) throw err;
-            lease = repo.acquire(name);
-          }
+          const { lease } = app.models.traffic.acquire(name, version, clientKey(request, app.identifyKey(request)));
           reply.header('x-model-version', lease.version);
           try {
             const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });

@@ -20,10 +20,10 @@ import { argMax } from '../inference/postprocess.js';
 import { parseRow } from '../kinds/tabular/request.js';
 import { standardize } from '../kinds/tabular/standardize.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
-import { prepareImage, preparePixels, type ImageLimits } from '../preprocessing/image.js';
+import type { ImageLimits } from '../preprocessing/image.js';
 import { denormalize } from '../preprocessing/normalize.js';
 import type { ServedVersion } from '../inference/served-version.js';
-import type { ImageInput, ImageModel } from './predictor.js';
+import { checkImageInput, prepareImageInput, type ImageInput, type ImageModel } from './predictor.js';
 import type { TabularModel } from './tabular.js';
 
 /** Methods by kind: occlusion runs on every runtime (it only evaluates the model). */
@@ -139,8 +139,7 @@ export function createExplainer({ limits, metrics, maxBatch, concurrency }: Expl
     async explainImage(model, input, opts) {
       checkMethod(opts.method, IMAGE_METHODS, 'image');
       const wanted = targetIndex(model.labels, opts.target);
-      if (input.problem) throw input.problem;
-      if (input.bytes.length > limits.maxUploadBytes) throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
+      checkImageInput(input, limits.maxUploadBytes);
       const method = (opts.method ?? 'occlusion') as (typeof IMAGE_METHODS)[number];
       if (method === 'occlusion') {
         const { height, width } = model.metadata.preprocessing;
@@ -150,12 +149,7 @@ export function createExplainer({ limits, metrics, maxBatch, concurrency }: Expl
       }
       return slot(model, method, async () => {
         const contract = model.metadata.preprocessing;
-        let prepared;
-        try {
-          prepared = await (input.pixels ? preparePixels(input.bytes, input.pixels, contract, limits) : prepareImage(input.bytes, contract, limits));
-        } catch (err) {
-          throw toClientProblem(err);
-        }
+        const prepared = await prepareImageInput(model, input, limits);
         const geometry = { height: contract.height, width: contract.width, layout: contract.layout };
         const pick = (p: Float32Array): number => wanted ?? argMax(p);
         const run = (xs: Float32Array[]): Promise<Float32Array[]> => evaluate(model, xs);

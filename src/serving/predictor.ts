@@ -70,22 +70,31 @@ export interface PredictorDeps {
   metrics: ServiceMetrics;
 }
 
+/** Problems known before decoding: a bad base64 entry, an oversized file. */
+export function checkImageInput(input: ImageInput, maxUploadBytes: number): void {
+  if (input.problem) throw input.problem;
+  if (input.bytes.length > maxUploadBytes) {
+    throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${maxUploadBytes}`);
+  }
+}
+
+/** A file or RGB pixels made into a model input by the model's contract; image problems come out as client problems. */
+export async function prepareImageInput(model: ImageModel, input: ImageInput, limits: ImageLimits): Promise<PreparedImage> {
+  const contract = model.metadata.preprocessing;
+  try {
+    return await (input.pixels ? preparePixels(input.bytes, input.pixels, contract, limits) : prepareImage(input.bytes, contract, limits));
+  } catch (err) {
+    throw toClientProblem(err);
+  }
+}
+
 export function createPredictor({ limits, cache, metrics }: PredictorDeps): Predictor {
-  /** Problems known before decoding: a bad base64 entry, an oversized file. */
-  const precheck = (input: ImageInput): void => {
-    if (input.problem) throw input.problem;
-    if (input.bytes.length > limits.maxUploadBytes) {
-      throw new ProblemError(413, 'payload-too-large', `the image is ${input.bytes.length} bytes; the limit is ${limits.maxUploadBytes}`);
-    }
-  };
+  const precheck = (input: ImageInput): void => checkImageInput(input, limits.maxUploadBytes);
 
   const prepare = async (model: ImageModel, input: ImageInput): Promise<PreparedImage> => {
     const started = performance.now();
     try {
-      const contract = model.metadata.preprocessing;
-      return await (input.pixels ? preparePixels(input.bytes, input.pixels, contract, limits) : prepareImage(input.bytes, contract, limits));
-    } catch (err) {
-      throw toClientProblem(err);
+      return await prepareImageInput(model, input, limits);
     } finally {
       metrics.recordPreprocess(model, (performance.now() - started) / 1000);
     }

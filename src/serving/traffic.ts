@@ -8,6 +8,7 @@
 import { badRequest } from '../http/problems.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import type { ModelRepository } from '../repository/repository.js';
+import type { Lease } from '../repository/types.js';
 import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions, type TrafficPolicy } from '../repository/traffic.js';
 import { argMax } from '../inference/postprocess.js';
 import type { ServedVersion } from '../inference/served-version.js';
@@ -37,7 +38,8 @@ interface ModelTraffic {
   source?: 'file' | 'api';
   /** Why the last policy offered was refused (the previous one stays in force). */
   problem?: string;
-  /** The file's `traffic` section as last seen, and one not yet in force (waiting for its versions). */
+  /** The file's `traffic` section as last seen (the object, and its contents), and one not yet in force (waiting for its versions). */
+  fileRaw?: unknown;
   fileSeen?: string;
   filePending?: unknown;
   versions: Map<string, VersionStats>;
@@ -77,17 +79,22 @@ export class TrafficRouter {
     this.random = opts.random ?? Math.random;
   }
 
+  /** A model's traffic state, with its config.json section taken in when the file changed (throws for an unknown model). */
   private state(name: string): ModelTraffic {
+    const { raw } = this.repo.trafficConfig(name);
     let st = this.models.get(name);
     if (!st) {
       st = { versions: new Map(), shadow: new Map(), counters: new Map() };
       this.models.set(name, st);
     }
-    const { raw } = this.repo.trafficConfig(name);
-    const seen = JSON.stringify(raw ?? null);
-    if (seen !== st.fileSeen) {
-      st.fileSeen = seen;
-      st.filePending = raw === undefined ? null : raw;
+    // Each scan of the file gives a new object: compare contents only when the object changed.
+    if (raw !== st.fileRaw) {
+      st.fileRaw = raw;
+      const seen = JSON.stringify(raw ?? null);
+      if (seen !== st.fileSeen) {
+        st.fileSeen = seen;
+        st.filePending = raw === undefined ? null : raw;
+      }
     }
     if (st.filePending !== undefined) this.adoptFile(name, st);
     return st;
@@ -122,10 +129,27 @@ export class TrafficRouter {
 
   /** The version an unversioned request to `name` goes to (undefined: the default version), and its role. */
   choose(name: string, clientKey: string | undefined): { version: string | undefined; role: 'primary' | 'canary' } {
-    const st = this.models.has(name) || this.repo.trafficConfig(name).raw !== undefined ? this.state(name) : undefined;
-    if (!st?.policy) return { version: undefined, role: 'primary' };
+    const st = this.state(name);
+    if (!st.policy) return { version: undefined, role: 'primary' };
     const version = pickVersion(st.policy, this.repo.availableVersions(name), clientKey, st.counters);
     return { version, role: version === undefined ? 'primary' : roleOf(st.policy, version) };
+  }
+
+  /**
+   * Hold the version a request names; one naming none goes where the policy sends it (else
+   * to the default version). `role` is set for unversioned requests only.
+   */
+  acquire(name: string, version: string | undefined, clientKey: string | undefined): { lease: Lease<ServedVersion>; role?: 'primary' | 'canary' } {
+    if (version !== undefined) return { lease: this.repo.acquire(name, version) };
+    const routed = this.choose(name, clientKey);
+    if (routed.version === undefined) return { lease: this.repo.acquire(name), role: 'primary' };
+    try {
+      const lease = this.repo.acquire(name, routed.version);
+      return { lease, role: routed.role };
+    } catch {
+      // The routed version went away between the choice and the lease: the default answers.
+      return { lease: this.repo.acquire(name), role: 'primary' };
+    }
   }
 
   /** Set a policy through the admin API: refused with 400 (the previous stays) unless valid now. */

@@ -8,12 +8,11 @@ import { SECURITY } from '../../plugins/app/auth.js';
 import shedding from '../../plugins/external/under-pressure.js';
 import type { ImageModel } from '../../serving/predictor.js';
 import type { TabularModel } from '../../serving/tabular.js';
-import { MODEL_TARGETS } from '../targets.js';
+import { encodedBodyLimit, MODEL_TARGETS } from '../targets.js';
 import { clientKey } from '../client-key.js';
 import { readBatchImages, readSingleImage } from './inputs.js';
 import { readTabularRow, readTabularRows } from './tabular-inputs.js';
 
-const BASE64_OVERHEAD = 4 / 3;
 
 function round(ms: number): number {
   return Math.round(ms * 100) / 100;
@@ -45,18 +44,9 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
    */
   const hold = (request: FastifyRequest, reply: FastifyReply) => {
     const params = (request.params ?? {}) as { name?: string; version?: string };
-    const name = params.name ?? app.models.defaultModel;
-    const routed = params.version === undefined ? app.models.traffic.choose(name, clientKey(request, app.identifyKey(request))) : undefined;
-    let lease;
-    try {
-      lease = app.models.repository.acquire(name, params.version ?? routed?.version);
-    } catch (err) {
-      // The routed version went away between the choice and the lease: the default answers.
-      if (routed?.version === undefined) throw err;
-      lease = app.models.repository.acquire(name);
-    }
-    reply.header('x-model-version', lease.version);
-    return { lease, role: routed && (routed.version === lease.version ? routed.role : 'primary') };
+    const held = app.models.traffic.acquire(params.name ?? app.models.defaultModel, params.version, clientKey(request, app.identifyKey(request)));
+    reply.header('x-model-version', held.lease.version);
+    return held;
   };
 
   const single = async (request: FastifyRequest, reply: FastifyReply, model: ServedVersion, topK: number) => {
@@ -118,7 +108,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     app.post(
       `${target.prefix}/predict`,
       {
-        bodyLimit: Math.ceil(config.MAX_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+        bodyLimit: encodedBodyLimit(config.MAX_UPLOAD_BYTES),
         ...auth,
         schema: {
           ...security,
@@ -156,7 +146,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
     app.post(
       `${target.prefix}/predict/batch`,
       {
-        bodyLimit: Math.ceil(config.MAX_BATCH_UPLOAD_BYTES * BASE64_OVERHEAD) + 64 * 1024,
+        bodyLimit: encodedBodyLimit(config.MAX_BATCH_UPLOAD_BYTES),
         ...auth,
         schema: {
           ...security,
