@@ -46,8 +46,8 @@ import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { InstancePool } from '../src/inference/pool.js';
-import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
-import { imageClassifier } from '../src/kinds/image-classifier.js';
+import { inputSizeOf, readImageMetadata } from '../src/kinds/image/metadata.js';
+import { openKind } from './lib/kind.js';
 import type { RuntimeName } from '../src/runtimes/runtime.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
 import { cpuPeak, type CpuPeak } from './lib/cpu-peak.js';
@@ -156,9 +156,10 @@ function log(line: string): void {
 
 /** Images/s of the bare model: every worker kept busy with full batches, no HTTP, no decoding. */
 async function measureCeiling(runtime: RuntimeName, seconds: number, intraOpThreads = 1): Promise<number> {
-  const meta = await readMetadata(values.model);
+  const meta = await readImageMetadata(values.model);
   const size = inputSizeOf(meta);
-  const spec = await runtimeSpec(values.model, meta, imageClassifier.signature(meta), Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: intraOpThreads });
+  const kind = await openKind(values.model);
+  const spec = await runtimeSpec(values.model, kind.runtime, kind.signature, Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: intraOpThreads });
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 2, workerNice: 0 });
   await pool.load('bench', spec);
   const input = new Float32Array(maxBatch * size).map(() => Math.random() - 0.5);
@@ -355,7 +356,7 @@ function table(rows: [string, LoadResult][]): string {
 }
 
 // --- phases ----------------------------------------------------------------
-const flopsPerImage = 2 * (await readMetadata(values.model)).multiplyAdds;
+const flopsPerImage = 2 * (await readImageMetadata(values.model)).multiplyAdds;
 /** images/s × FLOPs per image ÷ the CPU's FP32 peak. */
 const peakShare = (imagesPerSecond: number): number => (imagesPerSecond * flopsPerImage) / (results.machine.peak!.gflops * 1e9);
 results.ceiling ??= {};

@@ -23,19 +23,18 @@ import cliProgress from 'cli-progress';
 import { occlusion } from '../src/explain/occlusion.js';
 import { maskSampling } from '../src/explain/sampling.js';
 import { exactShapley } from '../src/explain/shapley.js';
-import { readMetadata } from '../src/inference/metadata.js';
 import { argMax } from '../src/inference/postprocess.js';
-import { imageClassifier } from '../src/kinds/image-classifier.js';
-import { readAnyMetadata } from '../src/kinds/metadata.js';
-import { tabularModel } from '../src/kinds/tabular/kind.js';
+import { SAMPLING } from '../src/kinds/image/explain.js';
+import { readImageMetadata } from '../src/kinds/image/metadata.js';
+import { readMetadataJson } from '../src/kinds/metadata.js';
 import type { TabularMetadata } from '../src/kinds/tabular/metadata.js';
 import { standardize } from '../src/kinds/tabular/standardize.js';
 import { prepareImage } from '../src/preprocessing/image.js';
-import { SAMPLING } from '../src/serving/explainer.js';
 import { loadModel, type LoadedModel } from '../src/runtimes/runtime.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
 import { readWine } from '../src/training/tabular-recipes.js';
+import { openKind } from './lib/kind.js';
 import { seededRandom, shuffled, stratifiedSplit, type Row } from '../src/training/tabular.js';
 
 const { values } = parseArgs({
@@ -57,8 +56,9 @@ const runtime = values.runtime;
 await mkdir(values.out, { recursive: true });
 
 /** The model of a version folder, in this thread, on the chosen runtime (as the server would build it). */
-async function load(dir: string, signature: { inputShape: readonly number[]; outputs: number }, metadata: Parameters<typeof runtimeSpec>[1]): Promise<LoadedModel> {
-  const spec = await runtimeSpec(dir, metadata, signature as Parameters<typeof runtimeSpec>[2], Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: availableParallelism() });
+async function load(dir: string): Promise<LoadedModel> {
+  const kind = await openKind(dir);
+  const spec = await runtimeSpec(dir, kind.runtime, kind.signature, Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: availableParallelism() });
   return loadModel(spec, 1);
 }
 
@@ -93,10 +93,9 @@ interface ImageRow {
 const imageRows: ImageRow[] = [];
 const fraction = Number(values.fraction);
 if (existsSync(values.cifar)) {
-  const metadata = await readMetadata(values.model);
-  const signature = imageClassifier.signature(metadata);
+  const metadata = await readImageMetadata(values.model);
   const contract = metadata.preprocessing;
-  const model = await load(values.model, signature, metadata);
+  const model = await load(values.model);
   const inputSize = contract.width * contract.height * 3;
   const evaluate = evaluator(model, inputSize, metadata.labels.length);
   const entries = await listDataset(values.cifar, metadata.labels);
@@ -159,8 +158,8 @@ interface Efficiency {
 }
 
 async function efficiency(name: string, dir: string, rows: readonly Row[]): Promise<Efficiency> {
-  const metadata = (await readAnyMetadata(dir)) as TabularMetadata;
-  const model = await load(dir, tabularModel.signature(metadata), metadata);
+  const metadata = (await readMetadataJson(dir)) as TabularMetadata;
+  const model = await load(dir);
   const outputs = metadata.kind === 'tabular-classifier' ? metadata.labels.length : 1;
   const evaluate = evaluator(model, metadata.features.length, outputs);
   const s = metadata.standardization;
@@ -188,11 +187,11 @@ const tabular: Efficiency[] = [];
   const labels = ['setosa', 'versicolor', 'virginica'];
   const classes = iris.getClasses();
   const rows: Row[] = iris.getNumbers().map((x, i) => ({ x, y: labels.indexOf(classes[i]!) }));
-  const seed = ((await readAnyMetadata('models/iris/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
+  const seed = ((await readMetadataJson('models/iris/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
   tabular.push(await efficiency('iris', 'models/iris/1', stratifiedSplit(rows, 0.3, seed).test));
 }
 if (existsSync(values.wine)) {
-  const seed = ((await readAnyMetadata('models/wine-quality/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
+  const seed = ((await readMetadataJson('models/wine-quality/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
   tabular.push(await efficiency('wine-quality', 'models/wine-quality/1', stratifiedSplit(await readWine(values.wine), 0.2, seed).test));
 } else {
   console.log(`wine efficiency skipped: no ${values.wine}`);

@@ -12,12 +12,12 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import { initBackend, BACKEND_CHOICES, type BackendChoice } from '../src/runtimes/tfjs/backend.js';
-import { readMetadata } from '../src/inference/metadata.js';
+import { readImageMetadata } from '../src/kinds/image/metadata.js';
 import { prepareImage } from '../src/preprocessing/image.js';
 import { loadModel } from '../src/runtimes/runtime.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
 import { availableParallelism } from 'node:os';
-import { imageClassifier } from '../src/kinds/image-classifier.js';
+import { openKind } from './lib/kind.js';
 import { confusionMatrixSvg } from '../src/training/confusion.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
 import sharp from 'sharp';
@@ -43,11 +43,12 @@ if (!folder) {
 if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
 
 if (values.runtime !== 'tfjs' && values.runtime !== 'onnx') throw new Error('--runtime must be tfjs or onnx');
-const metadata = await readMetadata(values.model);
-const signature = imageClassifier.signature(metadata);
+const metadata = await readImageMetadata(values.model);
+const kind = await openKind(values.model);
+const signature = kind.signature;
 const backend = values.runtime === 'onnx' ? 'onnxruntime cpu' : `tfjs ${await initBackend(values.backend as BackendChoice)}`;
 // The spec the server would build for this folder with INFERENCE_RUNTIME=--runtime.
-const spec = await runtimeSpec(values.model, metadata, signature, Number.MAX_SAFE_INTEGER, { choice: values.runtime, onnxThreads: availableParallelism() });
+const spec = await runtimeSpec(values.model, kind.runtime, signature, Number.MAX_SAFE_INTEGER, { choice: values.runtime, onnxThreads: availableParallelism() });
 const model = await loadModel(spec, 1);
 // The repository layout names the model: <repository>/<name>/<version>/.
 const modelName = basename(dirname(resolve(values.model)));

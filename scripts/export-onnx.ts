@@ -18,14 +18,13 @@ import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/runtimes/tfjs/backend.js';
-import { ImageClassifier } from '../src/runtimes/tfjs/classifier.js';
-import type { ModelMetadata } from '../src/inference/metadata.js';
+import { TfjsModel } from '../src/runtimes/tfjs/tfjs-model.js';
+import type { ImageMetadata } from '../src/kinds/image/metadata.js';
 import { loadModelFromDir } from '../src/runtimes/tfjs/model-files.js';
 import { planInference } from '../src/runtimes/tfjs/plan.js';
-import { imageClassifier } from '../src/kinds/image-classifier.js';
-import { isTabular, readAnyMetadata } from '../src/kinds/metadata.js';
+import { readMetadataJson } from '../src/kinds/metadata.js';
 import type { TabularMetadata } from '../src/kinds/tabular/metadata.js';
-import { tabularModel } from '../src/kinds/tabular/kind.js';
+import { openKind } from './lib/kind.js';
 import { standardize } from '../src/kinds/tabular/standardize.js';
 import { prepareImage } from '../src/preprocessing/image.js';
 import { exportPlan, ONNX_OPSET } from '../src/runtimes/onnx/export.js';
@@ -54,7 +53,7 @@ interface CheckInputs {
 }
 
 /** Real images prepared as uploads are: the validation split, or the committed holdout photos. */
-async function imageInputs(metadata: ModelMetadata): Promise<CheckInputs> {
+async function imageInputs(metadata: ImageMetadata): Promise<CheckInputs> {
   const cifar = join(values.shared, 'cifar10', 'train');
   let files: string[];
   let source: string;
@@ -113,9 +112,9 @@ const argmax = (v: Float32Array, from: number, k: number): number => {
 };
 
 const backend = await initBackend('auto');
-const metadata = await readAnyMetadata(dir);
-const tabular = isTabular(metadata);
-const signature = tabular ? tabularModel.signature(metadata) : imageClassifier.signature(metadata);
+const metadata = (await readMetadataJson(dir)) as ImageMetadata | TabularMetadata;
+const tabular = 'features' in metadata;
+const { signature } = await openKind(dir);
 if (!tabular && metadata.preprocessing.layout !== 'NHWC') throw new Error('only NHWC TF.js models are exported');
 const name = basename(dirname(resolve(dir)));
 
@@ -132,7 +131,7 @@ await writeFile(tmp, bytes);
 console.log(`wrote ${bytes.length} bytes of ONNX (opset ${ONNX_OPSET}); checking against TF.js (${backend})`);
 
 const { inputs, source } = tabular ? await tabularInputs(name, metadata) : await imageInputs(metadata);
-const tfjsModel = await ImageClassifier.load(dir, 1, signature);
+const tfjsModel = await TfjsModel.load(dir, signature, 1);
 const onnxModel = await OnnxModel.load({ runtime: 'onnx', file: tmp, signature, input: inputName, output: outputName, softmax: false, intraOpThreads: 1 }, 1);
 const k = signature.outputs;
 const size = signature.inputShape.reduce((a, b) => a * b, 1);
@@ -144,7 +143,7 @@ for (let at = 0; at < inputs.length; at += 64) {
   const chunk = inputs.slice(at, at + 64);
   const batch = new Float32Array(chunk.length * size);
   chunk.forEach((x, i) => batch.set(x, i * size));
-  const a = await tfjsModel.classifyPacked(batch.slice(), chunk.length);
+  const a = await tfjsModel.predictPacked(batch.slice(), chunk.length);
   const b = await onnxModel.run(batch.slice(), chunk.length);
   for (let i = 0; i < a.length; i++) maxAbsDiff = Math.max(maxAbsDiff, Math.abs(a[i]! - b[i]!));
   for (let i = 0; i < chunk.length; i++) if (k === 1 || argmax(a, i * k, k) === argmax(b, i * k, k)) top1Same++;

@@ -14,9 +14,9 @@ import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { inputSizeOf, readMetadata } from '../src/inference/metadata.js';
+import { inputSizeOf, readImageMetadata } from '../src/kinds/image/metadata.js';
 import { InstancePool } from '../src/inference/pool.js';
-import { imageClassifier } from '../src/kinds/image-classifier.js';
+import { openKind } from './lib/kind.js';
 import { OnnxModel } from '../src/runtimes/onnx/model.js';
 import type { RuntimeName } from '../src/runtimes/runtime.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
@@ -29,8 +29,9 @@ const { values } = parseArgs({
   },
 });
 const cycles = Number(values.cycles);
-const meta = await readMetadata(values.model);
-const signature = imageClassifier.signature(meta);
+const meta = await readImageMetadata(values.model);
+const kind = await openKind(values.model);
+const signature = kind.signature;
 const workers = availableParallelism();
 const mb = (): number => Math.round(process.memoryUsage().rss / 2 ** 20);
 const report: Record<string, { rssMb: number[]; growthMb: number; perCycleKb: number }> = {};
@@ -44,7 +45,7 @@ const summarize = (name: string, rss: number[]): void => {
 };
 
 {
-  const spec = await runtimeSpec(values.model, meta, signature, Number.MAX_SAFE_INTEGER, { choice: 'onnx', onnxThreads: 1 });
+  const spec = await runtimeSpec(values.model, kind.runtime, signature, Number.MAX_SAFE_INTEGER, { choice: 'onnx', onnxThreads: 1 });
   if (spec.runtime !== 'onnx') throw new Error(`${values.model} holds no model.onnx`);
   const input = new Float32Array(32 * inputSizeOf(meta)).fill(0.1);
   const rss: number[] = [];
@@ -60,7 +61,7 @@ const summarize = (name: string, rss: number[]): void => {
 }
 
 for (const runtime of ['onnx', 'tfjs'] as RuntimeName[]) {
-  const spec = await runtimeSpec(values.model, meta, signature, Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: 1 });
+  const spec = await runtimeSpec(values.model, kind.runtime, signature, Number.MAX_SAFE_INTEGER, { choice: runtime, onnxThreads: 1 });
   const pool = await InstancePool.start({ workers, backend: 'auto', warmupRuns: 1, workerNice: 0 });
   const input = new Float32Array(32 * inputSizeOf(meta)).fill(0.1);
   const rss: number[] = [];

@@ -1,14 +1,17 @@
 /** The application as a plugin: tests register it with their own config, server.ts with the real one. */
-import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { classifyError, INTERNAL_PROBLEM, sendProblem } from './http/problems.js';
+import { errorHandler, nativeProblems } from './http/problems.js';
+import { KindRegistry } from './kinds/index.js';
+import type { ModelKind } from './kinds/kind.js';
+import { ServingError } from './serving/errors.js';
 import lifecycle from './plugins/app/lifecycle.js';
 import auth from './plugins/app/auth.js';
 import cache from './plugins/app/cache.js';
 import metrics from './plugins/app/metrics.js';
 import models from './plugins/app/models.js';
-import predictor from './plugins/app/predictor.js';
+import dataplane from './plugins/app/dataplane.js';
 import multipart, { MAX_FORM_FIELDS } from './plugins/external/multipart.js';
 import rateLimit from './plugins/external/rate-limit.js';
 import security from './plugins/external/security.js';
@@ -25,9 +28,12 @@ import { readPackageInfo } from './version.js';
 
 export interface AppOptions {
   config: Config;
+  /** Model kinds served beside the built-in ones (a deployment's own, or a test's). */
+  kinds?: readonly ModelKind[];
 }
 
-export default async function app(fastify: FastifyInstance, { config }: AppOptions): Promise<void> {
+export default async function app(fastify: FastifyInstance, { config, kinds = [] }: AppOptions): Promise<void> {
+  const registry = KindRegistry.with(kinds);
   const pkg = readPackageInfo();
   fastify.setValidatorCompiler(validatorCompiler);
   fastify.setSerializerCompiler(serializerCompiler);
@@ -42,9 +48,9 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
     reply.header('x-request-id', request.id);
     if (fastify.lifecycle.refusing && request.url !== '/health') {
       reply.header('connection', 'close');
-      return sendProblem(request, reply, { status: 503, slug: 'shutting-down', detail: 'the server is shutting down', headers: { 'retry-after': '5' } });
+      // Answered by the error handler of the route's protocol scope.
+      throw new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 });
     }
-    return undefined;
   });
 
   // While shutting down, every response closes its connection, so keep-alive clients cannot
@@ -55,35 +61,26 @@ export default async function app(fastify: FastifyInstance, { config }: AppOptio
   });
 
   const limits = { maxUploadBytes: config.MAX_UPLOAD_BYTES, maxBatchFiles: config.MAX_BATCH_FILES, maxFormFields: MAX_FORM_FIELDS };
-  fastify.setErrorHandler((error: FastifyError | Error, request, reply) => {
-    const problem = classifyError(error, request, limits);
-    if (problem) {
-      request.log.info({ status: problem.status, problem: problem.slug, detail: problem.detail }, 'request rejected');
-      return sendProblem(request, reply, problem);
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(request, reply, INTERNAL_PROBLEM);
-  });
-
+  fastify.setErrorHandler(errorHandler(nativeProblems, limits));
   fastify.setNotFoundHandler((request, reply) =>
-    sendProblem(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    nativeProblems.send(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   await fastify.register(security, { config });
   await fastify.register(auth, { keys: readApiKeys(config.API_KEYS, config.API_KEYS_FILE), adminKeys: readApiKeys(config.ADMIN_API_KEYS, undefined) });
   await fastify.register(rateLimit, { config });
   await fastify.register(multipart, { config });
-  await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED });
+  await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED, bodies: registry.requestBodies() });
   await fastify.register(lifecycle);
   await fastify.register(metrics);
-  await fastify.register(models, { config });
+  await fastify.register(models, { config, kinds: registry });
   await fastify.register(cache, { config });
-  await fastify.register(predictor, { config });
+  await fastify.register(dataplane, { config });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED, demo: config.DEMO_ENABLED });
   if (config.DEMO_ENABLED) await fastify.register(demoRoutes);
   await fastify.register(predictRoutes, { config });
   await fastify.register(explainRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });
-  await fastify.register(openInferenceRoutes, { config, name: pkg.name, version: pkg.version });
+  await fastify.register(openInferenceRoutes, { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

@@ -1,13 +1,14 @@
 /**
- * Prediction cache: class probabilities keyed by a hash of the image bytes plus the model's
- * name and version, so a new model version never serves an old answer.
+ * Prediction cache: a model's whole output for one input, keyed by a hash of the input (as its
+ * kind identifies it) plus the model's name, version and revision, so a new model version never
+ * serves an old answer.
  */
 import { createHash } from 'node:crypto';
 
-/** What is stored per image: the full probability vector (any top_k can be cut from it). */
+/** What is stored per input: the model's whole output (any top_k can be cut from it), and its kind's note (an image's format). */
 export interface CachedPrediction {
-  probabilities: number[];
-  format: string;
+  output: number[];
+  note?: string;
 }
 
 export interface PredictionCache {
@@ -37,8 +38,8 @@ export function cacheKey(bytes: Uint8Array, model: { name: string; version: stri
 /** A cached value must look like a prediction; anything else (another writer, an old format) is a miss. */
 export function parseCached(raw: unknown): CachedPrediction | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const { probabilities, format } = raw as Record<string, unknown>;
-  if (!Array.isArray(probabilities) || !probabilities.every((p) => typeof p === 'number')) return undefined;
-  if (typeof format !== 'string') return undefined;
-  return { probabilities: probabilities as number[], format };
+  const { output, note } = raw as Record<string, unknown>;
+  if (!Array.isArray(output) || !output.every((p) => typeof p === 'number')) return undefined;
+  if (note !== undefined && typeof note !== 'string') return undefined;
+  return { output: output as number[], ...(note !== undefined && { note }) };
 }

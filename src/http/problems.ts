@@ -1,17 +1,17 @@
 /**
- * Every error a client can see, in one place: the ProblemError type the domain throws, the
- * mapping of domain, scheduler and framework errors to a status and slug, and the RFC 9457
- * body the one error handler sends.
+ * HTTP errors of every protocol: the ProblemError the HTTP layer throws (authentication, rate
+ * limits, load shedding), framework errors explained in the project's words, and the one place
+ * where the native API maps the domain's error codes to HTTP statuses and sends RFC 9457
+ * problem details. The Open Inference Protocol maps the same codes its own way
+ * (protocols/open-inference/errors.ts); which mapping applies comes from the plugin scope the
+ * route was registered in.
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
-import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../inference/scheduler.js';
-import { ImageError, type ImageErrorCode } from '../preprocessing/image.js';
-import { FeatureInputError } from '../kinds/tabular/request.js';
-import { TensorError } from '../protocols/open-inference/tensors.js';
-import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
+import { servingError, type ErrorCode } from '../serving/errors.js';
 
+/** An error of the HTTP layer itself, with its status. */
 export class ProblemError extends Error {
   readonly title: string;
 
@@ -27,56 +27,31 @@ export class ProblemError extends Error {
     this.name = 'ProblemError';
     this.title = STATUS_CODES[status] ?? 'Error';
   }
-
-  get type(): string {
-    return problemType(this.slug);
-  }
 }
 
 export function problemType(slug: string): string {
   return `urn:ml-inference-api:problem:${slug}`;
 }
 
-export const badRequest = (slug: string, detail: string): ProblemError => new ProblemError(400, slug, detail);
-export const notFound = (slug: string, detail: string): ProblemError => new ProblemError(404, slug, detail);
-export const tooLarge = (detail: string): ProblemError => new ProblemError(413, 'payload-too-large', detail);
-export const unavailable = (detail: string, retryAfterS = 1, slug = 'not-ready'): ProblemError =>
-  new ProblemError(503, slug, detail, { 'retry-after': String(retryAfterS) });
-
-const IMAGE_STATUS: Record<ImageErrorCode, [number, string]> = {
-  empty: [400, 'empty-image'],
-  not_an_image: [400, 'not-an-image'],
-  unsupported_format: [415, 'unsupported-image'],
-  too_many_pixels: [422, 'image-too-large'],
-  undecodable: [422, 'undecodable-image'],
-};
-
-/** The client problem a domain error is, or undefined for anything else (a real bug). */
-function domainProblem(err: unknown): ProblemError | undefined {
-  if (err instanceof ProblemError) return err;
-  if (err instanceof ImageError) {
-    const [status, slug] = IMAGE_STATUS[err.code];
-    return new ProblemError(status, slug, err.message);
+/** The native API's HTTP status of each error code (Triton's HttpCodeFromError, for this server's codes). */
+export function nativeStatus(code: ErrorCode): number {
+  switch (code) {
+    case 'invalid-input':
+      return 400;
+    case 'not-found':
+      return 404;
+    case 'too-large':
+      return 413;
+    case 'unsupported-media':
+      return 415;
+    case 'unprocessable':
+      return 422;
+    case 'unavailable':
+    case 'busy':
+      return 503;
+    case 'internal':
+      return 500;
   }
-  if (err instanceof QueueFullError) return new ProblemError(503, 'overloaded', `${err.message}; retry shortly`, { 'retry-after': '1' });
-  if (err instanceof ExecutorCrashedError) {
-    return new ProblemError(503, 'instance-crashed', 'the model instance stopped while running this request; retry', { 'retry-after': '1' });
-  }
-  if (err instanceof SchedulerClosedError) return new ProblemError(503, 'shutting-down', 'the server is shutting down', { 'retry-after': '5' });
-  if (err instanceof InvalidModelRefError) return badRequest(err.what === 'name' ? 'invalid-model-name' : 'invalid-version', err.message);
-  if (err instanceof UnknownModelError) return notFound('unknown-model', err.message);
-  if (err instanceof UnknownVersionError) return notFound('unknown-version', err.message);
-  if (err instanceof ModelUnavailableError) return unavailable(err.message, err.retryAfterS);
-  if (err instanceof FeatureInputError) return new ProblemError(422, 'invalid-features', err.message, {}, { errors: err.errors });
-  if (err instanceof TensorError) return badRequest('invalid-tensor', err.message);
-  return undefined;
-}
-
-/** Map anything thrown while handling one input to a client problem, or rethrow a real bug. */
-export function toClientProblem(err: unknown): ProblemError {
-  const problem = domainProblem(err);
-  if (!problem) throw err;
-  return problem;
 }
 
 /** The limits that framework errors are explained with. */
@@ -135,10 +110,15 @@ const FASTIFY_SLUGS: Record<string, string> = {
   FST_INVALID_MULTIPART_CONTENT_TYPE: 'invalid-body',
 };
 
-/** The problem an error is, or undefined for a server fault. */
-export function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits): RenderedProblem | undefined {
-  const known = domainProblem(error);
-  if (known) return { status: known.status, slug: known.slug, detail: known.message, headers: known.headers, extensions: known.extensions };
+/** The problem an error is, with domain codes mapped by `statusOf` (the protocol's mapping), or undefined for a server fault. */
+export function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits, statusOf: (code: ErrorCode) => number): RenderedProblem | undefined {
+  const domain = servingError(error);
+  if (domain) {
+    if (domain.code === 'internal') return undefined;
+    const headers: Record<string, string> = domain.retryAfterS !== undefined ? { 'retry-after': String(domain.retryAfterS) } : {};
+    return { status: statusOf(domain.code), slug: domain.reason, detail: domain.message, headers, extensions: domain.details };
+  }
+  if (error instanceof ProblemError) return { status: error.status, slug: error.slug, detail: error.message, headers: error.headers, extensions: error.extensions };
   if (hasZodFastifySchemaValidationErrors(error) || ('validation' in error && error.validation)) {
     return { status: 400, slug: 'invalid-request', detail: error.message };
   }
@@ -160,30 +140,40 @@ export const INTERNAL_PROBLEM: RenderedProblem = {
   detail: 'an unexpected error occurred; quote the request_id when reporting it',
 };
 
-/** Paths of the Open Inference Protocol, whose errors are `{"error": "<message>"}` as it specifies. */
-export function isOpenInferencePath(url: string): boolean {
-  const path = url.split('?')[0]!;
-  return path === '/v2' || path.startsWith('/v2/');
+/** How a protocol maps codes and writes an error body. */
+export interface ErrorProtocol {
+  statusOf(code: ErrorCode): number;
+  send(request: FastifyRequest, reply: FastifyReply, p: RenderedProblem): FastifyReply;
 }
 
-/**
- * Send an RFC 9457 problem with the request id; on the Open Inference Protocol's paths, the
- * protocol's error object with the same status, headers and message.
- */
-export function sendProblem(request: FastifyRequest, reply: FastifyReply, p: RenderedProblem): FastifyReply {
-  const title = p.title ?? STATUS_CODES[p.status] ?? 'Error';
-  // Absent only when the app failed before its metrics were set up.
+/** Count the error (absent only when the app failed before its metrics were set up). */
+export function countError(request: FastifyRequest, p: RenderedProblem): void {
   if (request.server.hasDecorator('metrics')) request.server.metrics.recordError(p.slug, p.status);
-  if (isOpenInferencePath(request.url)) {
+}
+
+/** The native API: RFC 9457 problem details with the request id. */
+export const nativeProblems: ErrorProtocol = {
+  statusOf: nativeStatus,
+  send(request, reply, p) {
+    countError(request, p);
+    const title = p.title ?? STATUS_CODES[p.status] ?? 'Error';
     return reply
       .code(p.status)
       .headers(p.headers ?? {})
-      .type('application/json; charset=utf-8')
-      .send(JSON.stringify({ error: p.detail }));
-  }
-  return reply
-    .code(p.status)
-    .headers(p.headers ?? {})
-    .type('application/problem+json')
-    .send({ type: problemType(p.slug), title, status: p.status, detail: p.detail, instance: request.url.split('?')[0], request_id: request.id, ...p.extensions });
+      .type('application/problem+json')
+      .send({ type: problemType(p.slug), title, status: p.status, detail: p.detail, instance: request.url.split('?')[0], request_id: request.id, ...p.extensions });
+  },
+};
+
+/** The one error handler of a protocol's scope: client errors say what was wrong; server faults are logged and answered generically. */
+export function errorHandler(protocol: ErrorProtocol, limits: RequestLimits) {
+  return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const problem = classifyError(error, request, limits, protocol.statusOf);
+    if (problem) {
+      request.log.info({ status: problem.status, problem: problem.slug, detail: problem.detail }, 'request rejected');
+      return protocol.send(request, reply, problem);
+    }
+    request.log.error({ err: error }, 'unhandled error');
+    return protocol.send(request, reply, INTERNAL_PROBLEM);
+  };
 }

@@ -1,10 +1,10 @@
 /**
- * One version of a model as the service runs it: its metadata on the main thread, its copy in
- * every thread of the shared pool, and its own dynamic-batching scheduler in front of them.
+ * One version of a model as the service runs it: its kind's behaviour on the main thread, its
+ * copy in every thread of the shared pool, and its own dynamic-batching scheduler in front of
+ * them.
  */
-import type { AnyMetadata } from '../kinds/metadata.js';
-import type { ModelSpec, RuntimeName } from '../runtimes/runtime.js';
-import type { ModelSignature } from '../runtimes/tfjs/classifier.js';
+import type { KindModel } from '../kinds/kind.js';
+import type { ModelSignature, ModelSpec, RuntimeName } from '../runtimes/runtime.js';
 import type { InstancePool } from './pool.js';
 import { BatchScheduler, type BatchEvent, type SchedulerStats } from './scheduler.js';
 
@@ -22,12 +22,13 @@ export interface VersionRef {
   revision: string;
 }
 
-export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
+export class ServedVersion {
   private disposed = false;
 
   private constructor(
     readonly ref: VersionRef,
-    readonly metadata: M,
+    /** What its kind does with inputs and outputs. */
+    readonly kind: KindModel,
     readonly signature: ModelSignature,
     /** The runtime serving it, and its backend (TF.js: tensorflow | wasm | cpu; ONNX Runtime: cpu). */
     readonly runtime: RuntimeName,
@@ -39,14 +40,7 @@ export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
   ) {}
 
   /** Load `spec` into every thread of `pool` (warmed) and put a scheduler in front of it. */
-  static async load<M extends AnyMetadata>(
-    ref: VersionRef,
-    spec: ModelSpec,
-    metadata: M,
-    pool: InstancePool,
-    batching: BatchingOptions,
-    onBatch?: (event: BatchEvent) => void,
-  ): Promise<ServedVersion<M>> {
+  static async load(ref: VersionRef, spec: ModelSpec, kind: KindModel, pool: InstancePool, batching: BatchingOptions, onBatch?: (event: BatchEvent) => void): Promise<ServedVersion> {
     const started = performance.now();
     const key = `${ref.name}/${ref.version}@${ref.revision}`;
     const { signature } = spec;
@@ -58,7 +52,7 @@ export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
     });
     if (onBatch) scheduler.onBatch = onBatch;
     const backend = spec.runtime === 'onnx' ? 'cpu' : pool.backend;
-    return new ServedVersion(ref, metadata, signature, spec.runtime, backend, (performance.now() - started) / 1000, key, pool, scheduler);
+    return new ServedVersion(ref, kind, signature, spec.runtime, backend, (performance.now() - started) / 1000, key, pool, scheduler);
   }
 
   get name(): string {
@@ -69,27 +63,18 @@ export class ServedVersion<M extends AnyMetadata = AnyMetadata> {
     return this.ref.version;
   }
 
-  get kind(): M['kind'] {
-    return this.metadata.kind;
-  }
-
-  /** Class labels of a classifier (none for a regressor). */
+  /** Class labels of a classifier (none for a model that answers a value). */
   get labels(): readonly string[] {
-    return 'labels' in this.metadata ? this.metadata.labels : [];
+    return this.kind.labels;
   }
 
-  /** The model's outputs for each input; the inputs may share batches with other requests. */
-  classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+  /** The model's outputs for each prepared input; the inputs may share batches with other requests. */
+  run(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     return this.scheduler.submitAll(inputs);
   }
 
   stats(): SchedulerStats {
     return this.scheduler.stats();
-  }
-
-  /** Whether this version is of kind `kind` (narrows its metadata). */
-  is<K extends AnyMetadata['kind']>(kind: K): this is ServedVersion<Extract<AnyMetadata, { kind: K }>> {
-    return this.metadata.kind === kind;
   }
 
   /** Stop taking work and free the version in every thread (call once it has drained). */

@@ -1,24 +1,25 @@
-/** metadata.json of any kind: read once, bounded, and parsed by the schema its `kind` names. */
+/** metadata.json of any kind: read once, bounded, and parsed by the schema of the kind it names. */
+import { readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { z } from 'zod';
-import { modelMetadataSchema, readMetadataJson, type ModelMetadata } from '../inference/metadata.js';
-import { tabularMetadataSchema, type TabularMetadata } from './tabular/metadata.js';
 
-export type AnyMetadata = ModelMetadata | TabularMetadata;
+/** The largest metadata.json read. */
+export const METADATA_MAX_BYTES = 1024 * 1024;
 
-export const KINDS = ['image-classifier', 'tabular-classifier', 'tabular-regressor'] as const;
-
-export function isTabular(m: AnyMetadata): m is TabularMetadata {
-  return m.kind === 'tabular-classifier' || m.kind === 'tabular-regressor';
+/** The parsed JSON of `dir/metadata.json`, refused past METADATA_MAX_BYTES. */
+export async function readMetadataJson(dir: string): Promise<unknown> {
+  const path = join(dir, 'metadata.json');
+  const { size } = await stat(path);
+  if (size > METADATA_MAX_BYTES) throw new Error(`metadata.json is ${size} bytes; the limit is ${METADATA_MAX_BYTES}`);
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (err) {
+    throw new Error(`invalid metadata.json: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  }
 }
 
-/** Read and validate `dir/metadata.json`, whatever its kind (no `kind`: an image classifier). */
-export async function readAnyMetadata(dir: string): Promise<AnyMetadata> {
-  const raw = await readMetadataJson(dir);
-  const kind = (raw as { kind?: unknown } | null)?.kind ?? 'image-classifier';
-  if (typeof kind !== 'string' || !(KINDS as readonly string[]).includes(kind)) {
-    throw new Error(`invalid metadata.json: unknown kind ${JSON.stringify(kind)}; one of ${KINDS.join(', ')}`);
-  }
-  const schema = kind === 'image-classifier' ? modelMetadataSchema : tabularMetadataSchema;
+/** `raw` through `schema`, or an Error listing every problem on one line. */
+export function parseMetadata<T>(schema: z.ZodType<T>, raw: unknown): T {
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw new Error(`invalid metadata.json: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`);
   return parsed.data;

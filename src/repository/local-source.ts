@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { isModelName, isVersion, printable } from './names.js';
-import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './policy.js';
+import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './model-config.js';
 import type { RefusedEntry, RepositorySource, ScanResult, SourceModel, SourceVersion } from './source.js';
 import { COMPLETE_MARKER, RECIPE_MARKER } from './version-files.js';
 

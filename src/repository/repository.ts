@@ -7,7 +7,7 @@
  */
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
 import { byVersionDesc, isModelName, isVersion } from './names.js';
-import { selectVersions, type ModelConfig } from './policy.js';
+import { selectVersions, type ModelConfig } from './model-config.js';
 import { Instance } from './instance.js';
 import type { RepositorySource, SourceModel, SourceVersion } from './source.js';
 import type { Lease, Loader, ModelStatus, RepositoryEvents, RepositoryOptions, Servable, VersionState, VersionStatus } from './types.js';

@@ -13,7 +13,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { isModelName, isVersion, printable } from './names.js';
-import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './policy.js';
+import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './model-config.js';
 import type { RefusedEntry, RepositorySource, ScanResult, SourceModel, SourceVersion } from './source.js';
 import { COMPLETE_MARKER, isContainedPath, RECIPE_MARKER } from './version-files.js';
 

@@ -1,5 +1,5 @@
 /** Where model versions come from: a local folder or an S3-compatible store. */
-import type { ModelConfig } from './policy.js';
+import type { ModelConfig } from './model-config.js';
 
 /** A complete version as the source sees it. */
 export interface SourceVersion {

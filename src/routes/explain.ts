@@ -1,30 +1,24 @@
 /**
  * POST /explain, /v1/models/{name}/explain and /v1/models/{name}/versions/{v}/explain: the
- * same inputs, auth, limits and errors as predict; the version's kind decides the method
- * (images: occlusion, as JSON or a PNG heat-map; rows: exact Shapley values).
+ * same inputs, auth, limits and errors as predict; the version's kind decides the methods and
+ * the answer (a JSON map, or a drawn PNG where the kind draws one). A thin adapter over the
+ * dataplane, which holds the version and runs the explanation in a bounded slot.
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { badRequest } from '../http/problems.js';
-import type { ServedVersion } from '../inference/served-version.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
-import { explainQuerySchema, imageExplanationSchema, rowExplanationSchema } from '../schemas/explain.js';
+import { explainQuerySchema } from '../schemas/explain.js';
 import { problemResponses } from '../schemas/problem.js';
-import type { ImageModel } from '../serving/predictor.js';
-import type { TabularModel } from '../serving/tabular.js';
-import { readSingleImage } from './predict/inputs.js';
+import { nativeBody } from './native-body.js';
 import { encodedBodyLimit, MODEL_TARGETS } from './targets.js';
-import { readTabularRow } from './predict/tabular-inputs.js';
 
-/** Width of the PNG heat-map. */
+/** Width of a drawn explanation. */
 const PNG_WIDTH = 256;
 
-
-function wantsPng(request: FastifyRequest, format: string | undefined): boolean {
-  if (format !== undefined) return format === 'png';
+function acceptsPng(request: FastifyRequest): boolean {
   const accept = request.headers.accept ?? '';
   return /\bimage\/png\b/.test(accept) && !/\bapplication\/json\b/.test(accept);
 }
@@ -35,6 +29,8 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
   const auth = guarded ? { onRequest: app.authenticate } : {};
   const security = guarded ? { security: SECURITY } : {};
   const authErrors: number[] = guarded ? [401] : [];
+  const schemas = app.kinds.explanationSchemas();
+  const answer = (schemas.length === 1 ? schemas[0]! : z.union(schemas as [z.ZodType, z.ZodType])).describe('The explanation (or, for a PNG, the image)');
 
   for (const target of MODEL_TARGETS) {
     app.post(
@@ -51,47 +47,38 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           ...(target.params ? { params: target.params } : {}),
           consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
           querystring: explainQuerySchema,
-          response: {
-            200: z.union([imageExplanationSchema, rowExplanationSchema]).describe('The explanation (or, for a PNG, the image)'),
-            ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503),
-          },
+          response: { 200: answer, ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
         },
       },
       async (request: FastifyRequest, reply: FastifyReply) => {
         const started = performance.now();
         const query = request.query as z.infer<typeof explainQuerySchema>;
         const params = (request.params ?? {}) as { name?: string; version?: string };
-        const lease = app.models.repository.acquire(params.name ?? app.models.defaultModel, params.version);
-        reply.header('x-model-version', lease.version);
-        const model: ServedVersion = lease.value;
+        // Explanations go to the version named, else the default version (never a canary).
+        const exchange = app.dataplane.hold({ name: params.name ?? app.models.defaultModel, ...(params.version !== undefined && { version: params.version }), routed: false });
+        reply.header('x-model-version', exchange.model.version);
+        const model = exchange.model;
         try {
-          const ref = { name: model.name, version: model.version };
-          if (model.metadata.kind === 'image-classifier') {
-            const png = wantsPng(request, query.format);
-            const input = await readSingleImage(request);
-            const { png: image, ...explanation } = await app.explainer.explainImage(model as ImageModel, input, {
-              target: query.target,
-              method: query.method,
-              patch: query.patch,
-              ...(png && { pngWidth: PNG_WIDTH }),
-            });
-            const latency = Math.round((performance.now() - started) * 100) / 100;
-            request.log.info({ explanation: { model: model.name, version: model.version, method: explanation.method, target: explanation.target, evaluations: explanation.evaluations, latency_ms: latency } }, 'explanation');
-            if (image) {
-              return await reply
-                .type('image/png')
-                .headers({ 'x-class-label': explanation.class_label, 'x-explained-target': explanation.target, 'x-latency-ms': String(latency) })
-                .send(image);
-            }
-            return { ...explanation, model: ref, latency_ms: latency };
-          }
-          if (query.format === 'png') throw badRequest('invalid-request', `a PNG heat-map is drawn for image models; '${model.name}' is ${model.kind}`);
-          const explanation = await app.explainer.explainRow(model as TabularModel, readTabularRow(request, model), { target: query.target, method: query.method });
+          const input = await model.kind.readSingle(nativeBody(request));
+          const explanation = await exchange.explain(input, {
+            ...(query.method !== undefined && { method: query.method }),
+            ...(query.target !== undefined && { target: query.target }),
+            ...(query.format !== undefined && { format: query.format }),
+            acceptsPng: acceptsPng(request),
+            patch: query.patch,
+            pngWidth: PNG_WIDTH,
+          });
           const latency = Math.round((performance.now() - started) * 100) / 100;
-          request.log.info({ explanation: { model: model.name, version: model.version, method: explanation.method, evaluations: explanation.evaluations, latency_ms: latency } }, 'explanation');
-          return { ...explanation, model: ref, latency_ms: latency };
+          request.log.info({ explanation: { model: model.name, version: model.version, ...explanation.log, latency_ms: latency } }, 'explanation');
+          if (explanation.png) {
+            return await reply
+              .type('image/png')
+              .headers({ ...explanation.png.headers, 'x-latency-ms': String(latency) })
+              .send(explanation.png.bytes);
+          }
+          return { ...explanation.body, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
-          lease.release();
+          exchange.release();
         }
       },
     );

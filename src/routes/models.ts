@@ -2,7 +2,6 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { modelOpenApi } from '../http/model-openapi.js';
 import type { ServedVersion } from '../inference/served-version.js';
-import { describeMetadata } from '../kinds/index.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import type { ModelStatus } from '../repository/repository.js';
 import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
@@ -10,7 +9,7 @@ import { problemResponses } from '../schemas/problem.js';
 import { trafficSummarySchema } from '../schemas/traffic.js';
 
 const describe = (served: ServedVersion | undefined): Record<string, unknown> | null =>
-  served ? { ...describeMetadata(served.metadata), runtime: served.runtime, backend: served.backend } : null;
+  served ? { ...served.kind.describe(), runtime: served.runtime, backend: served.backend } : null;
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
 const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts) => {
@@ -23,7 +22,7 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
       const s = loaded.get(v.version);
       return s ? { ...v, runtime: s.runtime, backend: s.backend } : v;
     });
-    return { ...status, versions, kind: served?.metadata.kind ?? null };
+    return { ...status, versions, kind: served?.kind.kind ?? null };
   };
 
   app.get(
@@ -95,7 +94,7 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     async (request) => {
       const lease = repo.acquire(request.params.name);
       try {
-        return modelOpenApi(lease.value, opts.version) as unknown as Record<string, unknown>;
+        return modelOpenApi(lease.value, opts.version, app.kinds.answerSchemas()) as unknown as Record<string, unknown>;
       } finally {
         lease.release();
       }

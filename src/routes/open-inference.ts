@@ -1,20 +1,23 @@
 /**
- * The Open Inference Protocol (KServe V2 REST) beside the native API: server and model
- * metadata, health, inference with the binary tensor data extension, and the model
- * repository extension. Thin: the tensors are read and written in protocols/open-inference,
- * the work is the native API's (same repository leases, scheduler, batching, cache, auth,
- * rate limits, shedding). Errors are `{"error": "<message>"}` (http/problems.ts).
+ * The Open Inference Protocol (KServe V2 REST) beside the native API, registered under /v2:
+ * server and model metadata, health, inference with the binary tensor data extension, and
+ * the model repository extension. Thin: the tensors are read and written in
+ * protocols/open-inference, the work is the dataplane's (same traffic policy, leases,
+ * scheduler, batching, cache, auth, rate limits, shedding). This scope's error handler
+ * answers `{"error": "<message>"}` (protocols/open-inference/errors.ts).
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { badRequest, unavailable } from '../http/problems.js';
+import { errorHandler, type RequestLimits } from '../http/problems.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
+import { v2Errors } from '../protocols/open-inference/errors.js';
 import { inferTensors, modelTensors } from '../protocols/open-inference/models.js';
 import { encodeInferenceResponse, parseInferenceRequest } from '../protocols/open-inference/tensors.js';
 import type { VersionState } from '../repository/types.js';
+import { invalidInput, unavailable } from '../serving/errors.js';
 import { clientKey } from './client-key.js';
 import { encodedBodyLimit } from './targets.js';
 import {
@@ -35,6 +38,7 @@ export interface OpenInferenceOptions {
   config: Config;
   name: string;
   version: string;
+  limits: RequestLimits;
 }
 
 /** The extensions this server speaks, as Triton names them. */
@@ -47,8 +51,8 @@ const versionParams = z.object({ name: z.string().describe('Model name'), versio
 
 /** The protocol's model paths, with and without a version. */
 const TARGETS = [
-  { prefix: '/v2/models/:name', params: modelParams, what: "the model's default version" },
-  { prefix: '/v2/models/:name/versions/:version', params: versionParams, what: 'that version' },
+  { prefix: '/models/:name', params: modelParams, what: "the model's default version" },
+  { prefix: '/models/:name/versions/:version', params: versionParams, what: 'that version' },
 ] as const;
 
 /** Triton's model states: a version either serves (READY) or says why not. */
@@ -74,6 +78,14 @@ async function protocolContentType(request: FastifyRequest): Promise<void> {
 const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (app, opts) => {
   const { config } = opts;
   const repo = app.models.repository;
+  // Which protocol a request speaks comes from this scope: its routes, errors and 404s.
+  app.addHook('onRoute', (route) => {
+    route.config = { ...route.config, protocol: 'v2' };
+  });
+  app.setErrorHandler(errorHandler(v2Errors, opts.limits));
+  app.setNotFoundHandler((request, reply) =>
+    v2Errors.send(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
+  );
   const guarded = app.apiKeys.enabled;
   const security = guarded ? { security: SECURITY } : {};
   const authErrors: number[] = guarded ? [401] : [];
@@ -83,17 +95,17 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     schema: { tags, summary: 'Server metadata: name, version and the extensions spoken', response: { 200: v2ServerMetadataSchema } },
   };
   const metadataHandler = async () => ({ name: opts.name, version: opts.version, extensions: V2_EXTENSIONS });
-  app.get('/v2', serverMetadata, metadataHandler);
-  app.get('/v2/', { schema: { ...serverMetadata.schema, hide: true } }, metadataHandler);
+  app.get('', serverMetadata, metadataHandler);
+  app.get('/', { prefixTrailingSlash: 'slash', schema: { ...serverMetadata.schema, hide: true } }, metadataHandler);
 
   app.get(
-    '/v2/health/live',
+    '/health/live',
     { schema: { tags, summary: 'Liveness: 200 while the process answers (a Kubernetes livenessProbe)', response: { 200: v2LiveSchema } } },
     async () => ({ live: true }),
   );
 
   app.get(
-    '/v2/health/ready',
+    '/health/ready',
     {
       schema: {
         tags,
@@ -178,23 +190,25 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
           const parsed = parseInferenceRequest(request.body, Array.isArray(header) ? header.join(',') : header);
           const { name, version } = request.params as { name: string; version?: string };
           // Unversioned requests follow the model's traffic policy, as on the native routes.
-          const { lease } = app.models.traffic.acquire(name, version, clientKey(request, app.identifyKey(request)));
-          reply.header('x-model-version', lease.version);
+          const exchange = app.dataplane.hold({ name, ...(version !== undefined && { version }), clientKey: clientKey(request, app.identifyKey(request)) });
+          const model = exchange.model;
+          reply.header('x-model-version', model.version);
+          reply.raw.once('finish', () => setImmediate(() => exchange.sent()));
           try {
-            const result = await inferTensors(lease.value, parsed, { predictor: app.predictor, tabular: app.tabularPredictor, maxBatch: config.MAX_BATCH_FILES });
+            const result = await inferTensors(exchange, parsed, config.MAX_BATCH_FILES);
             const head = {
-              model_name: lease.name,
-              model_version: lease.version,
+              model_name: model.name,
+              model_version: model.version,
               ...(parsed.id !== undefined && { id: parsed.id }),
               ...(result.parameters && { parameters: result.parameters }),
             };
             const encoded = encodeInferenceResponse(head, result.outputs);
             const latency = Math.round((performance.now() - started) * 100) / 100;
-            request.log.info({ inference: { model: lease.name, version: lease.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
+            request.log.info({ inference: { model: model.name, version: model.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
             if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
             return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
           } finally {
-            lease.release();
+            exchange.release();
           }
         },
       );
@@ -206,7 +220,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
   const adminDescription = 'Needs a key from ADMIN_API_KEYS (Authorization: Bearer <key> or X-API-Key); with none configured it answers 403.';
 
   app.post(
-    '/v2/repository/index',
+    '/repository/index',
     {
       ...admin,
       schema: {
@@ -231,13 +245,13 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
 
   const checkAction = (body: { parameters?: Record<string, unknown> } | null | undefined): void => {
     const given = Object.keys(body?.parameters ?? {});
-    if (given.length > 0) throw badRequest('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
+    if (given.length > 0) throw invalidInput('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
   };
 
   /** Load or unload: the same route shape, answered once the repository has done it. */
   const action = (verb: 'load' | 'unload', summary: string, run: (name: string) => Promise<{ name: string; load?: true; unload?: true }>) =>
     app.post(
-      `/v2/repository/models/:name/${verb}`,
+      `/repository/models/:name/${verb}`,
       {
         ...admin,
         schema: {
@@ -260,7 +274,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     const status = await repo.load(name);
     if (!repo.isReady(status.name)) {
       const why = status.versions.map((v) => `version ${v.version} ${v.state.toLowerCase()}${v.reason ? `: ${v.reason}` : ''}`).join('; ') || 'it has no version folder';
-      throw badRequest('load-failed', `failed to load '${status.name}': ${why}`);
+      throw invalidInput('load-failed', `failed to load '${status.name}': ${why}`);
     }
     return { name: status.name, load: true };
   });

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { unavailable } from '../http/problems.js';
+import { unavailable } from '../serving/errors.js';
 import { problemResponses } from '../schemas/problem.js';
 import { healthSchema, readySchema, serviceInfoSchema } from '../schemas/service.js';
 

@@ -4,7 +4,12 @@
  * signature.outputs` values out. What the numbers mean is the model kind's business; which
  * thread runs them is the pool's. Specs are plain data: they cross into worker threads.
  */
-import type { ModelSignature } from './tfjs/classifier.js';
+
+/** The shapes a loaded model must have: one input (without the batch axis), and its outputs. */
+export interface ModelSignature {
+  inputShape: number[];
+  outputs: number;
+}
 
 export const RUNTIME_NAMES = ['tfjs', 'onnx'] as const;
 export type RuntimeName = (typeof RUNTIME_NAMES)[number];
@@ -48,7 +53,7 @@ export async function loadModel(spec: ModelSpec, warmupRuns: number): Promise<Lo
     const { OnnxModel } = await import('./onnx/model.js');
     return OnnxModel.load(spec, warmupRuns);
   }
-  const { ImageClassifier } = await import('./tfjs/classifier.js');
-  const model = await ImageClassifier.load(spec.dir, warmupRuns, spec.signature);
-  return { run: (batch, n) => model.classifyPacked(batch, n), dispose: () => model.dispose() };
+  const { TfjsModel } = await import('./tfjs/tfjs-model.js');
+  const model = await TfjsModel.load(spec.dir, spec.signature, warmupRuns);
+  return { run: (batch, n) => model.predictPacked(batch, n), dispose: () => model.dispose() };
 }

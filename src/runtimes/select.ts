@@ -6,12 +6,11 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ModelSignature } from './tfjs/classifier.js';
-import type { AnyMetadata } from '../kinds/metadata.js';
 import { checkTfjsFiles, VersionFilesError } from '../repository/version-files.js';
 import { checkOnnxFile } from './onnx/files.js';
 import { ONNX_FILE } from './onnx/metadata.js';
-import type { ModelSpec, RuntimeChoice, RuntimeName } from './runtime.js';
+import type { OnnxSection } from './onnx/metadata.js';
+import type { ModelSignature, ModelSpec, RuntimeChoice, RuntimeName } from './runtime.js';
 
 export interface RuntimeOptions {
   choice: RuntimeChoice;
@@ -28,23 +27,29 @@ export function chooseRuntime(has: { tfjs: boolean; onnx: boolean }, choice: Run
   return 'tfjs';
 }
 
+/** What a model's kind asks of the runtime: its ONNX section, and a runtime only it can be served by (and why). */
+export interface RuntimeNeeds {
+  onnx?: OnnxSection;
+  only?: { runtime: RuntimeName; why: string };
+}
+
 /**
  * Check the files of the runtime that will serve `dir` and say how to load them. `signature`
- * is the model's input as the kind prepares it; an NCHW image model is fed [C, H, W].
+ * is the model's input as its kind prepares it.
  */
-export async function runtimeSpec(dir: string, metadata: AnyMetadata, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
-  const onnxFile = metadata.onnx?.file ?? ONNX_FILE;
+export async function runtimeSpec(dir: string, needs: RuntimeNeeds, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
+  const onnxFile = needs.onnx?.file ?? ONNX_FILE;
   const has = { tfjs: await isFile(join(dir, 'model.json')), onnx: await isFile(join(dir, onnxFile)) };
   if (!has.tfjs && !has.onnx) throw new VersionFilesError(`the version holds no model: neither model.json (TensorFlow.js) nor ${onnxFile} (ONNX)`);
-  const nchw = 'preprocessing' in metadata && metadata.preprocessing.layout === 'NCHW';
-  const runtime = nchw ? 'onnx' : chooseRuntime(has, opts.choice);
-  if (runtime === 'onnx' && !has.onnx) throw new VersionFilesError(`preprocessing.layout NCHW is served by ONNX Runtime, but the version holds no ${onnxFile}`);
+  const runtime = needs.only?.runtime ?? chooseRuntime(has, opts.choice);
+  if (runtime === 'onnx' && !has.onnx) throw new VersionFilesError(`${needs.only?.why ?? 'ONNX Runtime serves it'}, but the version holds no ${onnxFile}`);
+  if (runtime === 'tfjs' && !has.tfjs) throw new VersionFilesError(`${needs.only?.why ?? 'TensorFlow.js serves it'}, but the version holds no model.json`);
   if (runtime === 'tfjs') {
     await checkTfjsFiles(dir, maxBytes);
     return { runtime, dir, signature };
   }
   await checkOnnxFile(dir, onnxFile, maxBytes);
-  const section = metadata.onnx;
+  const section = needs.onnx;
   return {
     runtime,
     file: join(dir, onnxFile),

@@ -8,7 +8,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend, type BackendChoice } from '../runtimes/tfjs/backend.js';
-import type { ModelMetadata } from '../inference/metadata.js';
+import type { ImageMetadata } from '../kinds/image/metadata.js';
 import { saveModelToDir } from '../runtimes/tfjs/model-files.js';
 import { cifarContract, type PreprocessingContract } from '../preprocessing/contract.js';
 import { normalizeInto } from '../preprocessing/normalize.js';
@@ -94,7 +94,7 @@ interface CheckpointState {
 }
 
 export interface TrainResult {
-  metadata: ModelMetadata;
+  metadata: ImageMetadata;
   history: EpochRecord[];
   /** The trained model, as saved (the caller disposes it). */
   model: tf.LayersModel;
@@ -305,7 +305,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
     tf.tidy(() => model.setWeights(weightsInfo.map((w, i) => tf.tensor(weights[i]!, w.shape as number[]))));
     const complexity = computeComplexity(model);
     const last = history[history.length - 1];
-    const metadata: ModelMetadata = {
+    const metadata: ImageMetadata = {
       kind: 'image-classifier',
       name: opts.modelName,
       version: opts.modelVersion,

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { MemoryCache } from '../../src/cache/memory-cache.js';
 import { cacheKey, parseCached } from '../../src/cache/prediction-cache.js';
 
-const value = (p: number) => ({ probabilities: [p, 1 - p], format: 'jpeg' });
+const value = (p: number) => ({ output: [p, 1 - p], note: 'jpeg' });
 
 describe('MemoryCache', () => {
   it('returns what was stored and evicts the least recently used entry past its size', async () => {
@@ -42,8 +42,9 @@ describe('cacheKey', () => {
 describe('parseCached', () => {
   it('accepts a stored prediction and rejects anything else', () => {
     expect(parseCached(value(0.3))).toEqual(value(0.3));
-    expect(parseCached({ probabilities: ['x'], format: 'jpeg' })).toBeUndefined();
-    expect(parseCached({ probabilities: [0.1] })).toBeUndefined();
+    expect(parseCached({ output: ['x'], note: 'jpeg' })).toBeUndefined();
+    expect(parseCached({ output: [0.1], note: 3 })).toBeUndefined();
+    expect(parseCached({ probabilities: [0.1], format: 'jpeg' })).toBeUndefined();
     expect(parseCached('nope')).toBeUndefined();
     expect(parseCached(null)).toBeUndefined();
   });

@@ -5,9 +5,8 @@ import { maskSampling } from '../../src/explain/sampling.js';
 import { exactShapley, MAX_EXACT_FEATURES } from '../../src/explain/shapley.js';
 import { cifarContract } from '../../src/preprocessing/contract.js';
 import { denormalize, normalize } from '../../src/preprocessing/normalize.js';
-import { ServiceMetrics } from '../../src/metrics/service-metrics.js';
-import { createExplainer, MAX_IMAGE_EVALUATIONS } from '../../src/serving/explainer.js';
-import type { ImageModel } from '../../src/serving/predictor.js';
+import { MAX_IMAGE_EVALUATIONS, planImageExplanation } from '../../src/kinds/image/explain.js';
+import type { ImageMetadata } from '../../src/kinds/image/metadata.js';
 
 const evaluateRows = (f: (r: number[]) => number) => async (rows: number[][]) => rows.map(f);
 
@@ -109,22 +108,19 @@ describe('denormalize', () => {
   });
 });
 
-describe('the explainer', () => {
-  it(`refuses an occlusion that would cost more than ${MAX_IMAGE_EVALUATIONS} evaluations, before evaluating anything`, async () => {
-    let evaluated = 0;
-    const model = {
-      name: 'big',
-      version: '1',
-      labels: ['a', 'b'],
-      metadata: { kind: 'image-classifier', preprocessing: { ...cifarContract([0.5, 0.5, 0.5], [0.25, 0.25, 0.25]), width: 224, height: 224 } },
-      classify: async (inputs: Float32Array[]) => {
-        evaluated += inputs.length;
-        return inputs.map(() => Float32Array.from([0.5, 0.5]));
+describe('image explanation plans', () => {
+  it(`refuse an occlusion that would cost more than ${MAX_IMAGE_EVALUATIONS} evaluations, before preparing or evaluating anything`, () => {
+    let prepared = 0;
+    const metadata = { labels: ['a', 'b'], preprocessing: { ...cifarContract([0.5, 0.5, 0.5], [0.25, 0.25, 0.25]), width: 224, height: 224 } } as unknown as ImageMetadata;
+    const inspect = () => ({
+      key: { bytes: new Uint8Array(1) },
+      warnings: [],
+      prepare: async () => {
+        prepared++;
+        return { tensor: new Float32Array(224 * 224 * 3) };
       },
-    } as unknown as ImageModel;
-    const metrics = new ServiceMetrics({ queued: () => 0, inFlightBatches: () => 0, models: () => [], defaultModel: () => null });
-    const explainer = createExplainer({ limits: { maxInputPixels: 1 << 24, maxUploadBytes: 1 << 20 }, metrics, maxBatch: 32, concurrency: 1 });
-    await expect(explainer.explainImage(model, { bytes: new Uint8Array(1), filename: null }, { patch: 4 })).rejects.toThrow(/needs 12322 model evaluations; at most 4096: use a larger patch/);
-    expect(evaluated).toBe(0);
+    });
+    expect(() => planImageExplanation(metadata, inspect, { patch: 4, acceptsPng: false, pngWidth: 256 })).toThrow(/needs 12322 model evaluations; at most 4096: use a larger patch/);
+    expect(prepared).toBe(0);
   });
 });

@@ -6,15 +6,15 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { computeComplexity } from '../../src/training/complexity.js';
 import { loadModelFromDir } from '../../src/runtimes/tfjs/model-files.js';
-import { readMetadata, type ModelMetadata } from '../../src/inference/metadata.js';
+import { readImageMetadata, type ImageMetadata } from '../../src/kinds/image/metadata.js';
 import { SHIPPED_MODEL, buildApp } from '../helpers/app.js';
 import { LABELS } from '../helpers/images.js';
 
 describe('shipped model', () => {
-  let metadata: ModelMetadata;
+  let metadata: ImageMetadata;
   let app: FastifyInstance;
   beforeAll(async () => {
-    metadata = await readMetadata(SHIPPED_MODEL);
+    metadata = await readImageMetadata(SHIPPED_MODEL);
     app = await buildApp();
   });
   afterAll(async () => {

@@ -1,7 +1,7 @@
 /** Traffic policies alone: parsing, weighted choice, sticky assignment, roles, and the client key. */
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
-import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions } from '../../src/repository/traffic.js';
+import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions } from '../../src/repository/traffic-policy.js';
 import { clientKey } from '../../src/routes/client-key.js';
 
 describe('traffic policy', () => {

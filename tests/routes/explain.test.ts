@@ -80,8 +80,8 @@ describe('POST …/explain', () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({ method: 'shapley', class_label: 'virginica', output: 'probability of virginica', evaluations: 17 });
     expect(res.body.value).toBeCloseTo(native.body.confidence, 6);
-    const metadata = served(app, 'iris').metadata as { standardization: { mean: number[] } };
-    expect(Object.values(res.body.baseline)).toEqual(metadata.standardization.mean);
+    const described = served(app, 'iris').kind.describe() as { baseline: Record<string, number> };
+    expect(res.body.baseline).toEqual(described.baseline);
     const sum = (o: Record<string, number>): number => Object.values(o).reduce((a, b) => a + b, 0);
     expect(Object.keys(res.body.attributions)).toEqual(['sepal_length', 'sepal_width', 'petal_length', 'petal_width']);
     expect(Math.abs(sum(res.body.attributions) - (res.body.value - res.body.baseline_value))).toBeLessThan(1e-9);
@@ -141,15 +141,15 @@ describe('explanations: API keys and the concurrency limit', () => {
   it('answers 503 with Retry-After while EXPLAIN_CONCURRENCY explanations run, and predictions go on', async () => {
     // Hold the running explanation's model evaluations until the test lets them go.
     const model = served(app, 'iris');
-    const classify = model.classify.bind(model);
+    const run = model.run.bind(model);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let held!: () => void;
     const reached = new Promise<void>((resolve) => (held = resolve));
-    model.classify = async (inputs) => {
+    model.run = async (inputs) => {
       held();
       await gate;
-      return classify(inputs);
+      return run(inputs);
     };
     try {
       const first = request(app.server).post('/v1/models/iris/explain').set('x-api-key', KEY).send({ features: VIRGINICA }).then((r) => r);
@@ -168,7 +168,7 @@ describe('explanations: API keys and the concurrency limit', () => {
       expect((await first).status).toBe(200);
     } finally {
       release();
-      model.classify = classify;
+      model.run = run;
     }
     expect((await request(app.server).post('/v1/models/iris/explain').set('x-api-key', KEY).send({ features: VIRGINICA })).status).toBe(200);
   });

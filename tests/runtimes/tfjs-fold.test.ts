@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/runtimes/tfjs/backend.js';
-import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
+import { loadImageModel } from '../helpers/tfjs.js';
 import { foldForInference } from '../../src/runtimes/tfjs/fold.js';
 import { loadModelFromDir } from '../../src/runtimes/tfjs/model-files.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
@@ -41,7 +41,7 @@ describe('foldForInference', () => {
   });
 
   it('is what the classifier runs', async () => {
-    const classifier = await ImageClassifier.load(SHIPPED_MODEL, 0);
+    const classifier = await loadImageModel(SHIPPED_MODEL, 0);
     expect(classifier.compiled).toBe(true);
     classifier.dispose();
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
+import { loadImageModel } from '../helpers/tfjs.js';
 import { computeComplexity } from '../../src/training/complexity.js';
 import { DEFAULT_SPEC, buildNetworks } from '../../src/training/model.js';
 import { DEFAULT_TRAIN_OPTIONS, train, type TrainOptions } from '../../src/training/train.js';
@@ -70,9 +70,9 @@ describe('training pipeline', () => {
       training: { seed: 42, epochs: 2, backend: 'wasm', workers: 2, command: 'test' },
     });
     expect(metadata.training.history).toHaveLength(2);
-    const reloaded = await ImageClassifier.load(opts.outDir, 0);
+    const reloaded = await loadImageModel(opts.outDir, 0);
     const batch = Array.from({ length: 5 }, (_, i) => inputs.slice([i], [1]).dataSync() as Float32Array);
-    const fromDisk = await reloaded.classify(batch);
+    const fromDisk = await reloaded.predict(batch);
     const inMemory = await probabilities(result.model, inputs);
     // The classifier runs the compiled graph (batch norm folded): equal up to float rounding.
     const served = Float32Array.from(fromDisk.flatMap((p) => Array.from(p)));

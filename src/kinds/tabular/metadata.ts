@@ -56,4 +56,3 @@ export const tabularMetadataSchema = z
   });
 
 export type TabularMetadata = z.infer<typeof tabularMetadataSchema>;
-export type TabularClassifierMetadata = z.infer<typeof tabularClassifierSchema>;

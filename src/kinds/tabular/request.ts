@@ -2,6 +2,7 @@
  * A tabular request row: `[5.1, 3.5, 1.4, 0.2]` in the declared order, or
  * `{"sepal_length": 5.1, ...}` by name. Every problem is reported, each naming its feature.
  */
+import { ServingError } from '../../serving/errors.js';
 import type { Feature } from './metadata.js';
 
 export interface FeatureError {
@@ -10,9 +11,9 @@ export interface FeatureError {
 }
 
 /** The row cannot be used; `errors` names each offending feature. */
-export class FeatureInputError extends Error {
+export class FeatureInputError extends ServingError {
   constructor(readonly errors: FeatureError[]) {
-    super(errors.map((e) => e.message).join('; '));
+    super('unprocessable', 'invalid-features', errors.map((e) => e.message).join('; '), { details: { errors } });
     this.name = 'FeatureInputError';
   }
 }

@@ -1,11 +1,14 @@
 import fp from 'fastify-plugin';
-import { isOpenInferencePath } from '../../http/problems.js';
 import type { ServedVersion } from '../../inference/served-version.js';
 import { ServiceMetrics, type ModelInfo } from '../../metrics/service-metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: ServiceMetrics;
+  }
+  interface FastifyContextConfig {
+    /** Set on the routes of a protocol other than the native API (the scope they are registered in). */
+    protocol?: 'v2';
   }
 }
 
@@ -41,7 +44,8 @@ export default fp(
     app.decorate('metrics', metrics);
     app.addHook('onResponse', async (request, reply) => {
       const route = request.routeOptions.url ?? 'unmatched';
-      const protocol = isOpenInferencePath(request.url) ? 'v2' : 'native';
+      // The protocol scope a route was registered in marks it (routes/open-inference.ts).
+      const protocol = request.routeOptions.config.protocol ?? 'native';
       metrics.recordRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000, PREDICTION_ROUTES.has(route), protocol);
     });
   },

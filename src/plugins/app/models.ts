@@ -4,12 +4,14 @@ import { resolve } from 'node:path';
 import type { Config } from '../../config.js';
 import type { ServedVersion } from '../../inference/served-version.js';
 import { InstancePool } from '../../inference/pool.js';
+import type { KindRegistry } from '../../kinds/index.js';
+import type { InputLimits } from '../../kinds/kind.js';
 import { LocalSource } from '../../repository/local-source.js';
 import { ModelRepository } from '../../repository/repository.js';
 import { S3Source, isS3Url } from '../../repository/s3-source.js';
 import type { RepositorySource } from '../../repository/source.js';
 import { loadVersion } from '../../serving/load-version.js';
-import { TrafficRouter } from '../../serving/traffic.js';
+import { TrafficRouter } from '../../serving/traffic-router.js';
 
 /** The model repository and the inference threads it runs on. */
 export interface Models {
@@ -29,6 +31,8 @@ export interface Models {
 declare module 'fastify' {
   interface FastifyInstance {
     models: Models;
+    /** The model kinds this app serves. */
+    kinds: KindRegistry;
   }
 }
 
@@ -55,8 +59,19 @@ export function onnxThreads(config: Pick<Config, 'ONNX_INTRA_OP_THREADS' | 'INFE
  * "loading" meanwhile; the repository is polled for changes while the server runs, and
  * every version and thread is released when it closes.
  */
-export default fp<{ config: Config }>(
-  async (app, { config }) => {
+/** The request limits kinds read inputs under. */
+export function inputLimits(config: Config): InputLimits {
+  return {
+    maxUploadBytes: config.MAX_UPLOAD_BYTES,
+    maxBatchUploadBytes: config.MAX_BATCH_UPLOAD_BYTES,
+    maxBatchInputs: config.MAX_BATCH_FILES,
+    maxInputPixels: config.MAX_INPUT_PIXELS,
+  };
+}
+
+export default fp<{ config: Config; kinds: KindRegistry }>(
+  async (app, { config, kinds }) => {
+    app.decorate('kinds', kinds);
     let pool: InstancePool | null = null;
     let startPool: Promise<InstancePool> | undefined;
     const poolReady = (): Promise<InstancePool> =>
@@ -79,6 +94,8 @@ export default fp<{ config: Config }>(
       repositorySource(config),
       async (request) =>
         loadVersion(request, await poolReady(), {
+          kinds,
+          limits: inputLimits(config),
           maxBytes: config.MODEL_MAX_BYTES,
           autotrain: config.MODEL_AUTOTRAIN,
           cacheDir: resolve(config.MODEL_CACHE_DIR),

@@ -3,7 +3,8 @@ import swaggerUi from '@fastify/swagger-ui';
 import fp from 'fastify-plugin';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import type { OpenAPIV3 } from 'openapi-types';
-import { requestBodies } from '../../http/openapi-bodies.js';
+import { BINARY_SCHEMA, jsonSchema } from '../../http/openapi-schema.js';
+import { inferenceRequestSchema } from '../../protocols/open-inference/tensors.js';
 
 /** One realistic example per error status (the Problem schema itself carries none). */
 export const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
@@ -48,14 +49,13 @@ const SUCCESS_DESCRIPTIONS: Record<string, string> = {
  * described; and only the component schemas that are used (the zod provider emits an
  * `…Input` twin of every registered schema, which responses never reference).
  */
-function finish(doc: OpenAPIV3.Document): OpenAPIV3.Document {
-  const bodies = requestBodies();
+function finish(doc: OpenAPIV3.Document, bodies: KindBodies): OpenAPIV3.Document {
   for (const [path, item] of Object.entries(doc.paths ?? {})) {
     for (const op of Object.values(item ?? {}) as OpenAPIV3.OperationObject[]) {
       if (typeof op !== 'object' || op === null || !('responses' in op)) continue;
       if (path.endsWith('/predict') || path.endsWith('/explain')) op.requestBody = bodies.predict;
       if (path.endsWith('/predict/batch')) op.requestBody = bodies.batch;
-      if (path.startsWith('/v2/') && path.endsWith('/infer')) op.requestBody = bodies.infer;
+      if (path.startsWith('/v2/') && path.endsWith('/infer')) op.requestBody = INFER_BODY;
       for (const [status, response] of Object.entries(op.responses) as [string, OpenAPIV3.ResponseObject][]) {
         const content = response.content ?? {};
         if (Number(status) >= 400 && path.startsWith('/v2')) {
@@ -101,9 +101,22 @@ function finish(doc: OpenAPIV3.Document): OpenAPIV3.Document {
   return doc;
 }
 
+/** The request bodies of /predict and /predict/batch: every kind's encodings. */
+export type KindBodies = Record<'predict' | 'batch', OpenAPIV3.RequestBodyObject>;
+
+const INFER_BODY: OpenAPIV3.RequestBodyObject = {
+  required: true,
+  description: "An Open Inference Protocol inference request; with binary tensor data, this JSON (Inference-Header-Content-Length bytes) followed by the inputs' bytes",
+  content: {
+    'application/json': { schema: jsonSchema(inferenceRequestSchema) },
+    'application/octet-stream': { schema: BINARY_SCHEMA },
+  },
+};
+
 export interface SwaggerOptions {
   version: string;
   enableUi: boolean;
+  bodies: KindBodies;
 }
 
 export default fp<SwaggerOptions>(
@@ -133,7 +146,7 @@ export default fp<SwaggerOptions>(
         ],
       },
       transform: jsonSchemaTransform,
-      transformObject: (doc) => finish(jsonSchemaTransformObject(doc) as OpenAPIV3.Document),
+      transformObject: (doc) => finish(jsonSchemaTransformObject(doc) as OpenAPIV3.Document, opts.bodies),
     });
     if (opts.enableUi) {
       // queryConfigEnabled (a Swagger UI option the plugin's types do not list): /docs/?url=

@@ -3,16 +3,17 @@
  * (JSON, or JSON plus binary tensor data as Triton's binary tensor data extension defines
  * it), checked against itself, and the response, in JSON or with binary outputs.
  *
- * Every problem is a TensorError naming the input or output concerned; the HTTP layer
- * answers it with 400.
+ * Every problem is a TensorError (an invalid-input serving error) naming the input or output
+ * concerned.
  */
 import { endianness } from 'node:os';
 import { z } from 'zod';
+import { ServingError } from '../../serving/errors.js';
 
 /** A request the protocol's rules refuse (shape, datatype, data, binary sizes). */
-export class TensorError extends Error {
+export class TensorError extends ServingError {
   constructor(message: string) {
-    super(message);
+    super('invalid-input', 'invalid-tensor', message);
     this.name = 'TensorError';
   }
 }
@@ -72,6 +73,13 @@ type NumericArray = Uint8Array | Int8Array | Uint16Array | Int16Array | Uint32Ar
 export type InputTensor =
   | { name: string; shape: number[]; datatype: 'BYTES'; /** JSON strings, or binary elements. */ elements: (string | Uint8Array)[] }
   | { name: string; shape: number[]; datatype: NumericDatatype; values: NumericArray };
+
+/** A tensor in model metadata: -1 for a dimension of any size (the batch). */
+export interface TensorMetadata {
+  name: string;
+  datatype: Datatype;
+  shape: number[];
+}
 
 /** One output tensor the server computed. */
 export type OutputTensor =

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/runtimes/tfjs/backend.js';
-import { ImageClassifier } from '../../src/runtimes/tfjs/classifier.js';
+import { loadImageModel } from '../helpers/tfjs.js';
 import { InstancePool } from '../../src/inference/pool.js';
 import { SHIPPED_MODEL } from '../helpers/app.js';
 
@@ -19,33 +19,33 @@ function copyWithMetadata(change: (m: Record<string, unknown>) => void): string 
   return dir;
 }
 
-describe('ImageClassifier', () => {
+describe('TfjsModel', () => {
   beforeAll(async () => {
     await initBackend('wasm');
   });
 
   it('loads, warms up and classifies a batch as one tensor without leaking', async () => {
-    const model = await ImageClassifier.load(SHIPPED_MODEL, 1);
+    const model = await loadImageModel(SHIPPED_MODEL, 1);
     const before = tf.memory().numTensors;
     const inputs = [new Float32Array(3072).fill(0.5), new Float32Array(3072).fill(-0.5)];
-    const batch = await model.classify(inputs);
-    const single = await model.classify([inputs[1]!]);
+    const batch = await model.predict(inputs);
+    const single = await model.predict([inputs[1]!]);
     expect(batch).toHaveLength(2);
     for (const p of batch) expect(p.reduce((a, b) => a + b, 0)).toBeCloseTo(1, 4);
     batch[1]!.forEach((p, i) => expect(p).toBeCloseTo(single[0]![i]!, 5));
     expect(tf.memory().numTensors).toBe(before);
-    await expect(model.classify([new Float32Array(10)])).rejects.toThrow(/expected 3072/);
+    await expect(model.predict([new Float32Array(10)])).rejects.toThrow(/expected 3072/);
     model.dispose();
-    await expect(model.classify(inputs)).rejects.toThrow(/disposed/);
+    await expect(model.predict(inputs)).rejects.toThrow(/disposed/);
   });
 
   it('refuses metadata that disagrees with the model', async () => {
     const wrongLabels = copyWithMetadata((m) => (m.labels = ['a', 'b', 'c']));
-    await expect(ImageClassifier.load(wrongLabels)).rejects.toThrow(/output shape .* 3 outputs/);
+    await expect(loadImageModel(wrongLabels)).rejects.toThrow(/output shape .* 3 outputs/);
     const wrongInput = copyWithMetadata((m) => (m.inputShape = [64, 64, 3]));
-    await expect(ImageClassifier.load(wrongInput)).rejects.toThrow(/input shape/);
+    await expect(loadImageModel(wrongInput)).rejects.toThrow(/input shape/);
     const invalid = copyWithMetadata((m) => delete m.preprocessing);
-    await expect(ImageClassifier.load(invalid)).rejects.toThrow(/invalid .*metadata.json/);
+    await expect(loadImageModel(invalid)).rejects.toThrow(/invalid .*metadata.json/);
   });
 
   it('the in-thread pool holds several versions, runs each by key, and frees them', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { isModelName, isVersion } from '../../src/repository/names.js';
-import { parseModelConfig, selectVersions } from '../../src/repository/policy.js';
+import { parseModelConfig, selectVersions } from '../../src/repository/model-config.js';
 import { isContainedPath } from '../../src/repository/version-files.js';
 
 describe('version policy', () => {

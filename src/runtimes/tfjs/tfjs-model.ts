@@ -1,20 +1,14 @@
 /**
  * One loaded TF.js Layers model and batched prediction: `n` inputs of `signature.inputShape`
  * in, `n × signature.outputs` values out. Image classifiers and tabular models alike; what
- * the numbers mean is the model kind's business.
+ * the numbers mean is the model kind's business. Every TF.js model the server runs is one of these.
  */
 import * as tf from '@tensorflow/tfjs';
 import { foldForInference, type FoldedModel } from './fold.js';
-import { readMetadata } from '../../inference/metadata.js';
+import type { ModelSignature } from '../runtime.js';
 import { loadModelFromDir } from './model-files.js';
 
-/** The shapes a loaded model must have: one input (without the batch axis), and its outputs. */
-export interface ModelSignature {
-  inputShape: number[];
-  outputs: number;
-}
-
-export class ImageClassifier {
+export class TfjsModel {
   private disposed = false;
   /** Seconds spent loading and warming up. */
   loadSeconds = 0;
@@ -28,18 +22,16 @@ export class ImageClassifier {
   ) {}
 
   /**
-   * Load `dir` (model.json and shards), check its shapes against `signature` (by default the
-   * image classifier's metadata.json), and warm up.
+   * Load `dir` (model.json and shards), check its shapes against `signature`, and warm up.
    */
-  static async load(dir: string, warmupRuns = 2, signature?: ModelSignature): Promise<ImageClassifier> {
+  static async load(dir: string, sig: ModelSignature, warmupRuns = 2): Promise<TfjsModel> {
     const started = performance.now();
-    const sig = signature ?? (await imageSignature(dir));
     const model = await loadModelFromDir(dir);
     try {
       checkShapes(model, sig);
-      const classifier = new ImageClassifier(model, sig, dir);
+      const classifier = new TfjsModel(model, sig, dir);
       classifier.folded = verifiedFold(model, sig);
-      for (let i = 0; i < warmupRuns; i++) await classifier.classify([new Float32Array(classifier.inputSize)]);
+      for (let i = 0; i < warmupRuns; i++) await classifier.predict([new Float32Array(classifier.inputSize)]);
       classifier.loadSeconds = (performance.now() - started) / 1000;
       return classifier;
     } catch (err) {
@@ -54,7 +46,7 @@ export class ImageClassifier {
   }
 
   /** Outputs for each input, computed as one batched tensor. */
-  async classify(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+  async predict(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     const n = inputs.length;
     if (n === 0) return [];
     const size = this.inputSize;
@@ -63,13 +55,13 @@ export class ImageClassifier {
       if (input.length !== size) throw new RangeError(`input ${i} has ${input.length} values, expected ${size}`);
       batch.set(input, i * size);
     });
-    const flat = await this.classifyPacked(batch, n);
+    const flat = await this.predictPacked(batch, n);
     const k = this.signature.outputs;
     return Array.from({ length: n }, (_, i) => flat.slice(i * k, (i + 1) * k));
   }
 
   /** Probabilities (n × classes) for `n` images packed one after another in `batch`. */
-  async classifyPacked(batch: Float32Array, n: number): Promise<Float32Array> {
+  async predictPacked(batch: Float32Array, n: number): Promise<Float32Array> {
     if (this.disposed) throw new Error(`the model in ${this.dir} has been disposed`);
     if (batch.length !== n * this.inputSize) throw new RangeError(`batch has ${batch.length} values, expected ${n} × ${this.inputSize}`);
     const probs = tf.tidy(() => {
@@ -107,11 +99,6 @@ function verifiedFold(model: tf.LayersModel, signature: ModelSignature): FoldedM
   if (diff <= 1e-4) return folded;
   folded.dispose();
   return null;
-}
-
-async function imageSignature(dir: string): Promise<ModelSignature> {
-  const metadata = await readMetadata(dir);
-  return { inputShape: [...metadata.inputShape], outputs: metadata.labels.length };
 }
 
 function checkShapes(model: tf.LayersModel, signature: ModelSignature): void {

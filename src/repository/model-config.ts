@@ -20,7 +20,7 @@ export const modelConfigSchema = z
   .object({
     version_policy: versionPolicySchema.default({ latest: { num_versions: 1 } }),
     default_version: versionString.optional(),
-    /** Checked by repository/traffic.ts, which keeps the previous policy when this one is refused. */
+    /** Checked by repository/traffic-policy.ts, which keeps the previous policy when this one is refused. */
     traffic: z.unknown().optional(),
   })
   .strict();

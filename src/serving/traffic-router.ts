@@ -5,13 +5,14 @@
  * of versions: per version requests, errors, latency, class distribution and confidence; per
  * shadow pair the top-1 agreement and the mean absolute probability difference.
  */
-import { badRequest } from '../http/problems.js';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import type { ModelRepository } from '../repository/repository.js';
 import type { Lease } from '../repository/types.js';
-import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions, type TrafficPolicy } from '../repository/traffic.js';
+import { parseTrafficPolicy, pickVersion, roleOf, unavailableVersions, type TrafficPolicy } from '../repository/traffic-policy.js';
 import { argMax } from '../inference/postprocess.js';
 import type { ServedVersion } from '../inference/served-version.js';
+import type { Summary } from '../kinds/kind.js';
+import { invalidInput } from './errors.js';
 
 export type Role = 'primary' | 'canary' | 'shadow';
 
@@ -152,17 +153,17 @@ export class TrafficRouter {
     }
   }
 
-  /** Set a policy through the admin API: refused with 400 (the previous stays) unless valid now. */
+  /** Set a policy through the admin API: refused as invalid input (the previous stays) unless valid now. */
   put(name: string, raw: unknown): TrafficSummary {
     const st = this.state(name);
     let policy: TrafficPolicy;
     try {
       policy = parseTrafficPolicy(raw);
     } catch (err) {
-      throw badRequest('invalid-traffic-policy', (err as Error).message);
+      throw invalidInput('invalid-traffic-policy', (err as Error).message);
     }
     const missing = unavailableVersions(policy, this.repo.availableVersions(name));
-    if (missing) throw badRequest('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
+    if (missing) throw invalidInput('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
     [st.policy, st.source, st.problem] = [policy, 'api', undefined];
     st.counters.clear();
     return this.summary(name);
@@ -175,8 +176,8 @@ export class TrafficRouter {
     return v;
   }
 
-  /** One answered (or failed) unversioned request. */
-  record(name: string, version: string, role: Role, seconds: number, answer: { label: string; confidence: number } | { value: number } | undefined): void {
+  /** One answered (or failed) input of an unversioned request. */
+  record(name: string, version: string, role: Role, seconds: number, answer: Summary | undefined): void {
     const v = this.versionStats(this.state(name), version, role);
     v.requests++;
     if (!answer) v.errors++;
@@ -190,52 +191,51 @@ export class TrafficRouter {
   }
 
   /**
-   * After the primary answer was sent: with the policy's probability, run the same input on
-   * the shadow version (`run` gives its output), and compare. At most `shadowQueue` run at
-   * once; the rest are dropped. Never throws.
+   * After the primary answer was sent: with the policy's probability, run the same inputs on
+   * the shadow version (`run` gives its outputs), and compare each. At most `shadowQueue` run
+   * at once; the rest are dropped. Never throws.
    */
-  mirror(name: string, primary: { version: string; output: Float32Array; labels: readonly string[] }, run: (shadow: ServedVersion) => Promise<Float32Array>): void {
+  mirror(name: string, primary: { version: string; outputs: readonly Float32Array[] }, run: (shadow: ServedVersion) => Promise<Float32Array[]>): void {
     const st = this.models.get(name);
     const shadow = st?.policy?.shadow;
     if (!st || !shadow || shadow.version === primary.version || this.random() >= shadow.fraction) return;
     const stats = st.shadow.get(shadow.version) ?? { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0, failed: 0 };
     st.shadow.set(shadow.version, stats);
-    // Shadows use spare capacity only: dropped while their queue is full or the server is busy.
-    if (this.shadowsRunning >= this.opts.shadowQueue || this.opts.busy?.()) {
+    const drop = (): void => {
       stats.dropped++;
       this.metrics.recordShadowDropped({ name, version: shadow.version });
-      return;
-    }
+    };
+    // Shadows use spare capacity only: dropped while their queue is full or the server is busy.
+    if (this.shadowsRunning >= this.opts.shadowQueue || this.opts.busy?.()) return drop();
     let lease;
     try {
       lease = this.repo.acquire(name, shadow.version);
     } catch {
-      stats.dropped++;
-      this.metrics.recordShadowDropped({ name, version: shadow.version });
-      return;
+      return drop();
     }
     // A shadow version with work already queued is busy: the copy is dropped, never queued.
     if (lease.value.stats().queued > 0) {
       lease.release();
-      stats.dropped++;
-      this.metrics.recordShadowDropped({ name, version: shadow.version });
-      return;
+      return drop();
     }
     this.shadowsRunning++;
     const started = performance.now();
     const held = lease;
     void run(held.value)
-      .then((output) => {
-        const agree = argMax(output) === argMax(primary.output);
-        let diff = 0;
-        for (let i = 0; i < output.length; i++) diff += Math.abs(output[i]! - (primary.output[i] ?? 0));
-        diff /= Math.max(1, output.length);
-        stats.compared++;
-        if (agree) stats.agreed++;
-        stats.absDiffSum += diff;
-        const best = argMax(output);
-        this.record(name, shadow.version, 'shadow', (performance.now() - started) / 1000, held.value.labels.length > 0 ? { label: held.value.labels[best]!, confidence: output[best]! } : { value: output[0]! });
-        this.metrics.recordShadowComparison({ name, version: primary.version }, shadow.version, agree, diff);
+      .then((outputs) => {
+        const seconds = (performance.now() - started) / 1000;
+        outputs.forEach((output, i) => {
+          const first = primary.outputs[i]!;
+          const agree = argMax(output) === argMax(first);
+          let diff = 0;
+          for (let j = 0; j < output.length; j++) diff += Math.abs(output[j]! - (first[j] ?? 0));
+          diff /= Math.max(1, output.length);
+          stats.compared++;
+          if (agree) stats.agreed++;
+          stats.absDiffSum += diff;
+          this.record(name, shadow.version, 'shadow', seconds, held.value.kind.summarize(output));
+          this.metrics.recordShadowComparison({ name, version: primary.version }, shadow.version, agree, diff);
+        });
       })
       .catch(() => {
         stats.failed++;

@@ -3,29 +3,28 @@
  * and how its inputs must be prepared. Its bounds keep hostile files from asking for
  * unbounded memory (an input of 100000 × 100000 pixels, a million labels).
  */
-import { readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { z } from 'zod';
-import { preprocessingContractSchema } from '../preprocessing/contract.js';
-import { onnxSectionSchema } from '../runtimes/onnx/metadata.js';
+import { preprocessingContractSchema } from '../../preprocessing/contract.js';
+import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
+import { readMetadataJson } from '../metadata.js';
 
-/** Largest side of an input image, values in one input, labels, and metadata.json's size. */
-export const METADATA_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000, maxFileBytes: 1024 * 1024 };
+/** Largest side of an input image, values in one input, and labels. */
+export const IMAGE_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000 };
 
-const side = z.number().int().positive().max(METADATA_LIMITS.maxSide);
+const side = z.number().int().positive().max(IMAGE_LIMITS.maxSide);
 
-export const modelMetadataSchema = z.object({
+export const imageMetadataSchema = z.object({
   kind: z.literal('image-classifier').default('image-classifier'),
   /** Informational: the repository folder names the model. */
   name: z.string().min(1).max(200).optional(),
   /** Informational: the version folder's number is the served version. */
   version: z.string().min(1).max(200).optional(),
   description: z.string().max(10_000).optional(),
-  labels: z.array(z.string().min(1).max(200)).min(2).max(METADATA_LIMITS.maxLabels),
+  labels: z.array(z.string().min(1).max(200)).min(2).max(IMAGE_LIMITS.maxLabels),
   /** [height, width, channels] of one input image. */
   inputShape: z
     .tuple([side, side, z.literal(3)])
-    .refine(([h, w, c]) => h * w * c <= METADATA_LIMITS.maxInputValues, { message: `an input may hold at most ${METADATA_LIMITS.maxInputValues} values` }),
+    .refine(([h, w, c]) => h * w * c <= IMAGE_LIMITS.maxInputValues, { message: `an input may hold at most ${IMAGE_LIMITS.maxInputValues} values` }),
   output: z.literal('probabilities'),
   preprocessing: preprocessingContractSchema,
   parameters: z.number().int().nonnegative(),
@@ -44,28 +43,16 @@ export const modelMetadataSchema = z.object({
   createdAt: z.string().optional(),
 });
 
-export type ModelMetadata = z.infer<typeof modelMetadataSchema>;
-
-/** The parsed JSON of `dir/metadata.json`, refused past METADATA_LIMITS.maxFileBytes. */
-export async function readMetadataJson(dir: string): Promise<unknown> {
-  const path = join(dir, 'metadata.json');
-  const { size } = await stat(path);
-  if (size > METADATA_LIMITS.maxFileBytes) throw new Error(`metadata.json is ${size} bytes; the limit is ${METADATA_LIMITS.maxFileBytes}`);
-  try {
-    return JSON.parse(await readFile(path, 'utf8'));
-  } catch (err) {
-    throw new Error(`invalid metadata.json: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-  }
-}
+export type ImageMetadata = z.infer<typeof imageMetadataSchema>;
 
 /** Read and validate `dir/metadata.json` of an image classifier. */
-export async function readMetadata(dir: string): Promise<ModelMetadata> {
-  const parsed = modelMetadataSchema.safeParse(await readMetadataJson(dir));
+export async function readImageMetadata(dir: string): Promise<ImageMetadata> {
+  const parsed = imageMetadataSchema.safeParse(await readMetadataJson(dir));
   if (!parsed.success) throw new Error(`invalid metadata.json: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`);
   return parsed.data;
 }
 
 /** Values in one input image (H × W × C). */
-export function inputSizeOf(metadata: ModelMetadata): number {
+export function inputSizeOf(metadata: ImageMetadata): number {
   return metadata.inputShape.reduce((a, b) => a * b, 1);
 }

@@ -1,0 +1,39 @@
+/** A Fastify request's body as the kinds read it: multipart files, a raw body, JSON, or none. */
+import type { FastifyRequest } from 'fastify';
+import type { NativeBody, UploadedFile } from '../kinds/kind.js';
+import { ProblemError } from '../http/problems.js';
+import { invalidInput } from '../serving/errors.js';
+
+/** Multipart parser failures that carry no HTTP status are framing errors: the client's fault. */
+function framingError(err: unknown): unknown {
+  if (err instanceof ProblemError) return err;
+  const status = (err as { statusCode?: unknown }).statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) return err;
+  return invalidInput('malformed-multipart', `the multipart body is malformed: ${err instanceof Error ? err.message : String(err)}`);
+}
+
+async function* multipartFiles(request: FastifyRequest): AsyncGenerator<UploadedFile> {
+  const parts = request.parts();
+  for (;;) {
+    let file: UploadedFile | undefined;
+    try {
+      const next = await parts.next();
+      if (next.done) return;
+      const part = next.value;
+      if (part.type !== 'file') continue;
+      const bytes = await part.toBuffer();
+      file = { field: part.fieldname, filename: part.filename || null, bytes, truncated: part.file.truncated };
+    } catch (err) {
+      throw framingError(err);
+    }
+    yield file;
+  }
+}
+
+export function nativeBody(request: FastifyRequest): NativeBody {
+  if (request.isMultipart()) return { type: 'multipart', files: () => multipartFiles(request) };
+  const body: unknown = request.body;
+  if (Buffer.isBuffer(body)) return { type: 'raw', bytes: body };
+  if (body === undefined || body === null) return { type: 'none' };
+  return { type: 'json', value: body };
+}
