@@ -6,6 +6,7 @@ import app from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { serverOptions } from '../../src/server-options.js';
 import type { ServedVersion } from '../../src/inference/served-version.js';
+import type { ModelKind } from '../../src/kinds/kind.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const SHIPPED_REPOSITORY = join(ROOT, 'models');
@@ -28,11 +29,11 @@ export function testConfig(env: Record<string, string> = {}): Config {
   });
 }
 
-/** The app with the shipped model loaded (unless `waitForModels` is false). */
-export async function buildApp(env: Record<string, string> = {}, waitForModels = true): Promise<FastifyInstance> {
+/** The app with the shipped model loaded (unless `waitForModels` is false), serving `kinds` beside the built-in ones. */
+export async function buildApp(env: Record<string, string> = {}, waitForModels = true, kinds: readonly ModelKind[] = []): Promise<FastifyInstance> {
   const config = testConfig(env);
   const server = Fastify(serverOptions(config, false));
-  await server.register(fp(app), { config });
+  await server.register(fp(app), { config, kinds });
   await server.ready();
   if (waitForModels) await server.models.settled();
   return server;

@@ -94,12 +94,12 @@ describe('traffic policies', () => {
     expect(v2['2']!).toBeGreaterThan(60);
     const summary = (await admin('GET')).body;
     expect(summary).toMatchObject({ policy: { split: { '1': 70, '2': 30 }, sticky: false }, source: 'api' });
-    // Every answered unversioned request is counted for its version (V2 routes are routed, not counted).
-    expect(requestsOf(summary, '1') - requestsOf(earlier, '1')).toBe(counts['1']);
-    expect(requestsOf(summary, '2') - requestsOf(earlier, '2')).toBe(counts['2']);
+    // Every answered unversioned request is counted for its version, native and V2 alike.
+    expect(requestsOf(summary, '1') - requestsOf(earlier, '1')).toBe(counts['1']! + v2['1']!);
+    expect(requestsOf(summary, '2') - requestsOf(earlier, '2')).toBe(counts['2']! + v2['2']!);
     expect(summary.versions).toEqual(expect.arrayContaining([expect.objectContaining({ version: '1', role: 'primary', errors: 0 }), expect.objectContaining({ version: '2', role: 'canary', errors: 0 })]));
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    expect(metrics).toContain(`mlapi_traffic_requests_total{model="iris",version="2",role="canary"} ${counts['2']}`);
+    expect(metrics).toContain(`mlapi_traffic_requests_total{model="iris",version="2",role="canary"} ${counts['2']! + v2['2']!}`);
   });
 
   it('sticky: a client keeps its version; moving 5 % to 20 % moves only clients from 1 to 2, about 15 %', async () => {
