@@ -7,7 +7,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** Shorter keys are refused at start: they can be guessed. */
-export const MIN_KEY_LENGTH = 16;
+const MIN_KEY_LENGTH = 16;
 
 function digest(key: string): Buffer {
   return createHash('sha256').update(key, 'utf8').digest();

@@ -33,7 +33,7 @@ export function occlusionEvaluations(g: Pick<OcclusionGeometry, 'height' | 'widt
 }
 
 /** The occluded copies of `input`, one per patch position, with their top-left corners. */
-export function occludedVariants(input: Float32Array, g: OcclusionGeometry, o: OcclusionOptions): { variants: Float32Array[]; corners: [number, number][] } {
+function occludedVariants(input: Float32Array, g: OcclusionGeometry, o: OcclusionOptions): { variants: Float32Array[]; corners: [number, number][] } {
   const plane = g.height * g.width;
   const variants: Float32Array[] = [];
   const corners: [number, number][] = [];
@@ -53,7 +53,7 @@ export function occludedVariants(input: Float32Array, g: OcclusionGeometry, o: O
 }
 
 /** Per-pixel mean drop of `target`'s probability over the patches covering each pixel. */
-export function attributionMap(base: number, scores: readonly number[], corners: readonly [number, number][], g: Pick<OcclusionGeometry, 'height' | 'width'>, patch: number): number[][] {
+function attributionMap(base: number, scores: readonly number[], corners: readonly [number, number][], g: Pick<OcclusionGeometry, 'height' | 'width'>, patch: number): number[][] {
   const sum = Array.from({ length: g.height }, () => new Float64Array(g.width));
   const count = Array.from({ length: g.height }, () => new Uint16Array(g.width));
   corners.forEach(([y0, x0], k) => {

@@ -29,7 +29,7 @@ export class ProblemError extends Error {
   }
 }
 
-export function problemType(slug: string): string {
+function problemType(slug: string): string {
   return `urn:ml-inference-api:problem:${slug}`;
 }
 
@@ -62,7 +62,7 @@ export interface RequestLimits {
 }
 
 /** Content types the JSON and upload routes accept, for 415 answers. */
-export const ACCEPTED_CONTENT_TYPES = 'multipart/form-data, application/json, image/* or application/octet-stream';
+const ACCEPTED_CONTENT_TYPES = 'multipart/form-data, application/json, image/* or application/octet-stream';
 
 export interface RenderedProblem {
   status: number;
@@ -111,7 +111,7 @@ const FASTIFY_SLUGS: Record<string, string> = {
 };
 
 /** The problem an error is, with domain codes mapped by `statusOf` (the protocol's mapping), or undefined for a server fault. */
-export function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits, statusOf: (code: ErrorCode) => number): RenderedProblem | undefined {
+function classifyError(error: FastifyError | Error, request: FastifyRequest, limits: RequestLimits, statusOf: (code: ErrorCode) => number): RenderedProblem | undefined {
   const domain = servingError(error);
   if (domain) {
     if (domain.code === 'internal') return undefined;
@@ -134,7 +134,7 @@ export function classifyError(error: FastifyError | Error, request: FastifyReque
 }
 
 /** The 500 body: nothing internal is disclosed. */
-export const INTERNAL_PROBLEM: RenderedProblem = {
+const INTERNAL_PROBLEM: RenderedProblem = {
   status: 500,
   slug: 'internal',
   detail: 'an unexpected error occurred; quote the request_id when reporting it',

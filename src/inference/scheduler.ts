@@ -1,19 +1,19 @@
 /**
  * Dynamic batching: concurrent requests queue, and whenever a model instance is free the
- * queued images run through it as one batched tensor (Triton's dynamic batcher, TF Serving's
+ * queued inputs run through it as one batched tensor (Triton's dynamic batcher, TF Serving's
  * batching session). The queue is bounded: past MAX_QUEUE a request fails at once.
  */
 
 /** A model instance: runs one batch at a time. */
 export interface Executor {
-  /** Class probabilities for `n` images packed in `batch` (which it may take over), n × classes. */
+  /** The model's outputs for `n` inputs packed in `batch` (which it may take over), n × outputs. */
   run(batch: Float32Array, n: number): Promise<Float32Array>;
   readonly name: string;
   /** False once the instance is gone (a dead worker): it gets no more batches. */
   readonly healthy: boolean;
 }
 
-/** The instance died while running a batch; its images are retried once on another instance. */
+/** The instance died while running a batch; its inputs are retried once on another instance. */
 export class ExecutorCrashedError extends Error {
   constructor(name: string, reason: string) {
     super(`inference instance ${name} stopped: ${reason}`);
@@ -23,9 +23,9 @@ export class ExecutorCrashedError extends Error {
 
 export interface SchedulerOptions {
   maxBatchSize: number;
-  /** How long a partial batch may wait for more images while an instance is free (0: never). */
+  /** How long a partial batch may wait for more inputs while an instance is free (0: never). */
   maxDelayMs: number;
-  /** Most images waiting; beyond it `submit` rejects with QueueFullError. */
+  /** Most inputs waiting; beyond it `submit` rejects with QueueFullError. */
   maxQueue: number;
   inputSize: number;
   numClasses: number;
@@ -33,7 +33,7 @@ export interface SchedulerOptions {
 
 export class QueueFullError extends Error {
   constructor(readonly queued: number) {
-    super(`the inference queue is full (${queued} images waiting)`);
+    super(`the inference queue is full (${queued} inputs waiting)`);
     this.name = 'QueueFullError';
   }
 }
@@ -55,7 +55,7 @@ interface Pending {
 
 export interface BatchEvent {
   size: number;
-  /** Seconds the oldest image of the batch waited in the queue. */
+  /** Seconds the oldest input of the batch waited in the queue. */
   queueSeconds: number;
   computeSeconds: number;
   executor: string;
@@ -65,7 +65,7 @@ export interface SchedulerStats {
   queued: number;
   inFlightBatches: number;
   batches: number;
-  images: number;
+  inputs: number;
 }
 
 export class BatchScheduler {
@@ -75,7 +75,7 @@ export class BatchScheduler {
   private closed = false;
   private inFlight = 0;
   private batches = 0;
-  private images = 0;
+  private inputs = 0;
   /** Called after every batch (metrics). */
   onBatch: (event: BatchEvent) => void = () => {};
 
@@ -87,7 +87,7 @@ export class BatchScheduler {
     this.idle = [...executors];
   }
 
-  /** Queue one image; resolves with its class probabilities. */
+  /** Queue one input; resolves with the model's outputs for it. */
   submit(input: Float32Array): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new SchedulerClosedError());
     if (input.length !== this.opts.inputSize) {
@@ -100,14 +100,14 @@ export class BatchScheduler {
     });
   }
 
-  /** Queue several images; they may share batches with other requests. */
+  /** Queue several inputs; they may share batches with other requests. */
   submitAll(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
     if (this.queue.length + inputs.length > this.opts.maxQueue) return Promise.reject(new QueueFullError(this.queue.length));
     return Promise.all(inputs.map((i) => this.submit(i)));
   }
 
   stats(): SchedulerStats {
-    return { queued: this.queue.length, inFlightBatches: this.inFlight, batches: this.batches, images: this.images };
+    return { queued: this.queue.length, inFlightBatches: this.inFlight, batches: this.batches, inputs: this.inputs };
   }
 
   /** Add an instance (a replacement for one that died). */
@@ -169,7 +169,7 @@ export class BatchScheduler {
     this.inFlight--;
     if (event) {
       this.batches++;
-      this.images += event.size;
+      this.inputs += event.size;
       this.onBatch(event);
     }
     if (executor.healthy) this.idle.push(executor);

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 
 /** The largest metadata.json read. */
-export const METADATA_MAX_BYTES = 1024 * 1024;
+const METADATA_MAX_BYTES = 1024 * 1024;
 
 /** The parsed JSON of `dir/metadata.json`, refused past METADATA_MAX_BYTES. */
 export async function readMetadataJson(dir: string): Promise<unknown> {

@@ -9,7 +9,7 @@ const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5
 const FAST_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1];
 
 export interface ServingGauges {
-  /** Images waiting for a model instance, and batches running, summed over models. */
+  /** Inputs waiting for a model instance, and batches running, summed over models. */
   queued(): number;
   inFlightBatches(): number;
   /** Every AVAILABLE version, read at scrape time. */
@@ -114,14 +114,14 @@ export class ServiceMetrics {
     });
     this.batchSize = new Histogram({
       name: `${prefix}inference_batch_size`,
-      help: 'Images per model call, as formed by the dynamic batcher',
+      help: 'Inputs per model call, as formed by the dynamic batcher',
       labelNames: ['model', 'version'],
       buckets: [1, 2, 4, 8, 16, 32, 64, 128],
       registers,
     });
     this.queueWait = new Histogram({
       name: `${prefix}inference_queue_wait_seconds`,
-      help: 'Time the oldest image of a batch waited for a model instance',
+      help: 'Time the oldest input of a batch waited for a model instance',
       labelNames: ['model', 'version'],
       buckets: FAST_BUCKETS,
       registers,
@@ -135,14 +135,14 @@ export class ServiceMetrics {
     });
     this.preprocess = new Histogram({
       name: `${prefix}preprocess_duration_seconds`,
-      help: 'Time to check, decode, resize and normalise one image',
+      help: 'Time to prepare one input for its model (an image decoded, resized and normalised; a row standardized)',
       labelNames: ['model', 'version'],
       buckets: FAST_BUCKETS,
       registers,
     });
     new Gauge({
       name: `${prefix}inference_queue_depth`,
-      help: 'Images waiting for a model instance',
+      help: 'Inputs waiting for a model instance',
       registers,
       collect() {
         this.set(queue.queued());
@@ -195,7 +195,7 @@ export class ServiceMetrics {
     });
     this.predictions = new Counter({
       name: `${prefix}predictions_total`,
-      help: 'Images classified, by predicted class (cache hits included): the input mix',
+      help: 'Inputs classified, by predicted class (cache hits included): the input mix',
       labelNames: ['model', 'version', 'class'],
       registers,
     });

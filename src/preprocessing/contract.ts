@@ -1,8 +1,8 @@
 /** The preprocessing contract: exactly what turns an image file into model input. */
 import { z } from 'zod';
 
-export const RESIZE_KERNELS = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'] as const;
-export const RESIZE_FITS = ['cover', 'contain', 'fill'] as const;
+const RESIZE_KERNELS = ['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3'] as const;
+const RESIZE_FITS = ['cover', 'contain', 'fill'] as const;
 
 export const preprocessingContractSchema = z.object({
   width: z.number().int().positive(),

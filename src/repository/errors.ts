@@ -1,4 +1,4 @@
-/** What the repository refuses, as types the HTTP layer maps to problems. */
+/** What the repository refuses, as types serving/errors.ts gives a code (invalid input, not found, unavailable). */
 import { MODEL_NAME_RULE, printable, VERSION_RULE } from './names.js';
 
 export class InvalidModelRefError extends Error {

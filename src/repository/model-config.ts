@@ -10,13 +10,13 @@ const versionString = z
   .transform((v) => String(v))
   .refine(isVersion, { message: `a version must be ${VERSION_RULE}` });
 
-export const versionPolicySchema = z.union([
+const versionPolicySchema = z.union([
   z.object({ latest: z.object({ num_versions: z.number().int().min(1).max(1000) }).strict() }).strict(),
   z.object({ specific: z.object({ versions: z.array(versionString).min(1).max(1000) }).strict() }).strict(),
   z.object({ all: z.object({}).strict() }).strict(),
 ]);
 
-export const modelConfigSchema = z
+const modelConfigSchema = z
   .object({
     version_policy: versionPolicySchema.default({ latest: { num_versions: 1 } }),
     default_version: versionString.optional(),

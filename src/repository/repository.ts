@@ -3,7 +3,7 @@
  * model's policy selects, swaps a new or changed version in only once it has loaded and passed
  * its check, and disposes a retired one after the requests holding it have finished. A
  * version that fails to load never replaces one that serves (availability-preserving, as TF
- * Serving's policy). Fastify-free: the HTTP layer maps its errors to problems.
+ * Serving's policy). Fastify-free: serving/errors.ts gives its errors their codes.
  */
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
 import { byVersionDesc, isModelName, isVersion } from './names.js';

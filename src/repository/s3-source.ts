@@ -39,7 +39,7 @@ export function isS3Url(value: string): boolean {
 }
 
 /** `s3://bucket/prefix` → bucket and prefix (ending in '/' unless empty). */
-export function parseS3Url(url: string): { bucket: string; prefix: string } {
+function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);
   if (!m) throw new Error(`not an s3://bucket[/prefix] URL: ${url}`);
   const prefix = (m[2] ?? '').replace(/^\/+|\/+$/g, '');

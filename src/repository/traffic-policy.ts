@@ -20,7 +20,7 @@ const versionString = z
   .transform((v) => String(v))
   .refine(isVersion, { message: `a version must be ${VERSION_RULE}` });
 
-export const trafficPolicySchema = z
+const trafficPolicySchema = z
   .object({
     split: z
       .record(z.string(), z.number().finite().min(0, { message: 'weights must not be negative' }))
@@ -62,7 +62,7 @@ function unitHash(key: string, version: string): number {
  * weight to its counter, takes the largest and subtracts the total from it. Over any run of
  * requests each version's share is exact to within one request, and versions interleave.
  */
-export function smoothWeighted(eligible: readonly (readonly [string, number])[], counters: Map<string, number>): string {
+function smoothWeighted(eligible: readonly (readonly [string, number])[], counters: Map<string, number>): string {
   const total = eligible.reduce((a, [, w]) => a + w, 0);
   let best: string | undefined;
   let bestValue = -Infinity;

@@ -8,7 +8,7 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync } from 'fastify';
 
 /** public/demo, from src/routes or dist/routes alike. */
-export const DEMO_ROOT = join(import.meta.dirname, '..', '..', 'public', 'demo');
+const DEMO_ROOT = join(import.meta.dirname, '..', '..', 'public', 'demo');
 
 const demoRoutes: FastifyPluginAsync = async (app) => {
   await app.register(fastifyStatic, { root: DEMO_ROOT, prefix: '/demo/', index: ['index.html'], decorateReply: false, cacheControl: true, maxAge: '5m' });

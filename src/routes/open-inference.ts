@@ -42,7 +42,7 @@ export interface OpenInferenceOptions {
 }
 
 /** The extensions this server speaks, as Triton names them. */
-export const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'];
+const V2_EXTENSIONS = ['binary_tensor_data', 'model_repository'];
 
 const HEADER_LENGTH = 'inference-header-content-length';
 

@@ -5,7 +5,7 @@ const ms = z.number().nullable();
 export const metricsSummarySchema = z
   .object({
     total_requests: z.number().int().describe('HTTP requests answered since start, every route'),
-    total_predictions: z.number().int().describe('Images classified since start, cache hits included'),
+    total_predictions: z.number().int().describe('Inputs classified since start, cache hits included'),
     cache_hit_rate: z.number().min(0).max(1).nullable().describe('Cache hits ÷ lookups; null before the first lookup or with the cache off'),
     avg_latency_ms: ms.describe('Mean latency of successful prediction requests since start'),
     p50_latency_ms: ms.describe('Median prediction latency over the last 10 minutes'),

@@ -11,7 +11,7 @@ import { decodeToContract } from '../preprocessing/decode.js';
 
 export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
-export const IMAGE_SIZE = 32;
+const IMAGE_SIZE = 32;
 export const IMAGE_BYTES = IMAGE_SIZE * IMAGE_SIZE * 3;
 
 export interface DatasetEntry {

@@ -58,8 +58,3 @@ export function buildNetworks(spec: NetworkSpec = DEFAULT_SPEC, seed = 42): Netw
     logits: tf.model({ inputs: input, outputs: logits, name: 'cifar10_logits' }),
   };
 }
-
-/** Rebuild the logits view of a loaded (or built) probability model. */
-export function logitsView(model: tf.LayersModel): tf.LayersModel {
-  return tf.model({ inputs: model.inputs, outputs: model.getLayer('logits').output as tf.SymbolicTensor });
-}

@@ -22,7 +22,7 @@ describe('scheduling', () => {
     );
     expect(statuses).toEqual(Array(24).fill(200));
     const after = model.stats();
-    expect(after.images - before.images).toBe(24);
+    expect(after.inputs - before.inputs).toBe(24);
     expect(after.batches - before.batches).toBeLessThan(24);
   });
 

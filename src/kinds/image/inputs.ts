@@ -12,7 +12,7 @@ export interface ImageInput {
 }
 
 /** Decode strict base64 (whitespace and a data: URL prefix allowed). */
-export function decodeBase64(value: string, what: string): Uint8Array {
+function decodeBase64(value: string, what: string): Uint8Array {
   const bytes = parseBase64(value);
   if (!bytes) throw invalidInput('invalid-base64', `${what} is not valid base64`);
   return bytes;

@@ -1,6 +1,6 @@
 /** The image-classifier kind: metadata.json with labels and a preprocessing contract, and a model (TF.js or ONNX) over prepared images. */
 import sharp from 'sharp';
-import { prepareImage, preparePixels } from '../../preprocessing/image.js';
+import { configureImageDecoding, prepareImage, preparePixels } from '../../preprocessing/image.js';
 import { tooLarge } from '../../serving/errors.js';
 import { classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, KindModel, ModelKind } from '../kind.js';
@@ -37,6 +37,7 @@ function check(metadata: ImageMetadata): ImageMetadata {
 }
 
 function bind(metadata: ImageMetadata, { limits }: BindContext): KindModel<ImageInput> {
+  configureImageDecoding();
   const contract = metadata.preprocessing;
   const [h, w, c] = metadata.inputShape;
   const nchw = contract.layout === 'NCHW';

@@ -9,7 +9,7 @@ import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
 import { readMetadataJson } from '../metadata.js';
 
 /** Largest side of an input image, values in one input, and labels. */
-export const IMAGE_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000 };
+const IMAGE_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000 };
 
 const side = z.number().int().positive().max(IMAGE_LIMITS.maxSide);
 

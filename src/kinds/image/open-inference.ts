@@ -12,7 +12,7 @@ import type { ImageInput } from './inputs.js';
 import type { ImageMetadata } from './metadata.js';
 import { SUPPORTED_FORMATS } from '../../preprocessing/image.js';
 
-export const IMAGE_INPUT = 'image';
+const IMAGE_INPUT = 'image';
 
 function decode(input: InputTensor): Outcome<ImageInput>[] {
   if (input.datatype === 'BYTES') {

@@ -5,9 +5,9 @@
 import { z } from 'zod';
 import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
 
-export const TABULAR_LIMITS = { maxFeatures: 1000, maxLabels: 10_000 };
+const TABULAR_LIMITS = { maxFeatures: 1000, maxLabels: 10_000 };
 
-export const featureSchema = z.object({
+const featureSchema = z.object({
   name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'a feature name is 1-64 lower-case letters, digits or _, starting with a letter'),
   description: z.string().max(500).optional(),
   unit: z.string().max(50).optional(),
@@ -32,13 +32,13 @@ const common = {
   createdAt: z.string().optional(),
 };
 
-export const tabularClassifierSchema = z.object({
+const tabularClassifierSchema = z.object({
   kind: z.literal('tabular-classifier'),
   ...common,
   labels: z.array(z.string().min(1).max(200)).min(2).max(TABULAR_LIMITS.maxLabels),
 });
 
-export const tabularRegressorSchema = z.object({
+const tabularRegressorSchema = z.object({
   kind: z.literal('tabular-regressor'),
   ...common,
   /** What the number means, e.g. "quality score (3-8)". */

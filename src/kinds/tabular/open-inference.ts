@@ -9,7 +9,7 @@ import { classTensors, valueTensors } from '../answers.js';
 import type { OpenInferenceMapping } from '../kind.js';
 import type { TabularMetadata } from './metadata.js';
 
-export const FEATURES_INPUT = 'features';
+const FEATURES_INPUT = 'features';
 
 export function tabularTensors(metadata: TabularMetadata): OpenInferenceMapping<unknown> {
   const names = metadata.features.map((f) => f.name);

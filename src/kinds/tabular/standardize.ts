@@ -14,7 +14,7 @@ export function fitStandardization(rows: readonly (readonly number[])[]): Standa
 }
 
 /** (value − mean) / std for each feature, into `out` at `offset`. */
-export function standardizeInto(values: readonly number[], s: Standardization, out: Float32Array, offset = 0): void {
+function standardizeInto(values: readonly number[], s: Standardization, out: Float32Array, offset = 0): void {
   for (let j = 0; j < values.length; j++) out[offset + j] = (values[j]! - s.mean[j]!) / s.std[j]!;
 }
 

@@ -15,7 +15,7 @@ declare module 'fastify' {
 const WARN_EVERY_MS = 10_000;
 
 /** The prediction cache: embedded LRU by default, Redis when REDIS_URL is set. */
-export function createPredictionCache(
+function createPredictionCache(
   config: Pick<Config, 'CACHE_MAX_ENTRIES' | 'CACHE_TTL_S' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'REDIS_TIMEOUT_MS'>,
   events: CacheEvents = {},
 ): PredictionCache | null {

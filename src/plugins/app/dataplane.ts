@@ -1,6 +1,5 @@
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
-import { configureImageDecoding } from '../../preprocessing/image.js';
 import { Dataplane } from '../../serving/dataplane.js';
 
 declare module 'fastify' {
@@ -12,7 +11,6 @@ declare module 'fastify' {
 /** The dataplane every protocol reaches models through, with the cache, traffic router and metrics of this app. */
 export default fp<{ config: Config }>(
   async (app, { config }) => {
-    configureImageDecoding();
     app.decorate(
       'dataplane',
       new Dataplane({

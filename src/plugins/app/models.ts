@@ -36,7 +36,7 @@ declare module 'fastify' {
   }
 }
 
-export function repositorySource(config: Config): RepositorySource {
+function repositorySource(config: Config): RepositorySource {
   if (isS3Url(config.MODEL_REPOSITORY)) {
     return new S3Source(config.MODEL_REPOSITORY, {
       endpoint: config.S3_ENDPOINT,

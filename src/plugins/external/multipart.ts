@@ -6,7 +6,7 @@ import type { Config } from '../../config.js';
 export const MAX_FORM_FIELDS = 8;
 
 /** Tight limits: a file never exceeds MAX_UPLOAD_BYTES, a request never holds more than MAX_BATCH_FILES. */
-export function multipartOptions(config: Config): FastifyMultipartOptions {
+function multipartOptions(config: Config): FastifyMultipartOptions {
   return {
     throwFileSizeLimit: true,
     limits: {

@@ -7,7 +7,7 @@ import { BINARY_SCHEMA, jsonSchema } from '../../http/openapi-schema.js';
 import { inferenceRequestSchema } from '../../protocols/open-inference/tensors.js';
 
 /** One realistic example per error status (the Problem schema itself carries none). */
-export const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
+const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: string; instance: string }> = {
   '400': { slug: 'missing-file', title: 'Bad Request', detail: "the multipart body has no file; send the image in the field 'file'", instance: '/predict' },
   '401': { slug: 'unauthorized', title: 'Unauthorized', detail: 'an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>', instance: '/predict' },
   '403': { slug: 'admin-disabled', title: 'Forbidden', detail: 'the admin API is disabled: set ADMIN_API_KEYS to enable it', instance: '/v1/models/cifar10/reload' },

@@ -19,7 +19,7 @@ export class TensorError extends ServingError {
 }
 
 /** Element sizes in bytes; BYTES elements are variable (a 4-byte length prefix each in binary). */
-export const DATATYPE_BYTES = {
+const DATATYPE_BYTES = {
   BOOL: 1,
   UINT8: 1,
   UINT16: 2,
@@ -36,10 +36,10 @@ export const DATATYPE_BYTES = {
 
 export type NumericDatatype = keyof typeof DATATYPE_BYTES;
 export type Datatype = NumericDatatype | 'BYTES';
-export const DATATYPES: readonly Datatype[] = [...(Object.keys(DATATYPE_BYTES) as NumericDatatype[]), 'BYTES'];
+const DATATYPES: readonly Datatype[] = [...(Object.keys(DATATYPE_BYTES) as NumericDatatype[]), 'BYTES'];
 
 /** Limits on what a request may declare, before any data is looked at. */
-export const TENSOR_LIMITS = { maxDims: 8, maxElements: 1 << 28, maxInputs: 16, maxNameLength: 256 };
+const TENSOR_LIMITS = { maxDims: 8, maxElements: 1 << 28, maxInputs: 16, maxNameLength: 256 };
 
 const parameterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const parametersSchema = z.record(z.string(), parameterValue);
@@ -97,7 +97,7 @@ export interface ParsedRequest {
 }
 
 /** Elements a shape holds; refused past TENSOR_LIMITS.maxElements. */
-export function elementCount(shape: readonly number[], what: string): number {
+function elementCount(shape: readonly number[], what: string): number {
   let n = 1;
   for (const d of shape) {
     n *= d;

@@ -12,7 +12,7 @@ import type { InferencePlan } from '../tfjs/plan.js';
 const { onnx } = onnxProto;
 
 /** ONNX IR version 7 with operator set 13: read by every ONNX Runtime since 1.6. */
-export const ONNX_IR_VERSION = 7;
+const ONNX_IR_VERSION = 7;
 export const ONNX_OPSET = 13;
 
 export interface ExportOptions {
