@@ -162,6 +162,11 @@ export class Dataplane {
     }
   }
 
+  /** A routed request that failed before any of its inputs ran (an unreadable body): one error for its version. */
+  recordFailure(model: ServedVersion, role: Role, seconds: number): void {
+    this.deps.traffic.record(model.name, model.version, role, seconds, undefined);
+  }
+
   /** After the answer was sent: copy the request's inputs to the shadow version, if the policy has one. */
   mirror(model: ServedVersion, inputs: readonly Outcome<unknown>[], results: readonly Outcome<Computed>[]): void {
     const answered = results.flatMap((r, i) => (r.ok ? [{ input: inputs[i]!, result: r.value }] : []));
@@ -219,7 +224,7 @@ export class Exchange {
 
   /** Let the version go; a routed request that failed before any input ran counts as one error. */
   release(): void {
-    if (this.role && !this.recorded) this.plane.record(this.model, this.role, (performance.now() - this.started) / 1000, [{ ok: false, error: new ServingError('internal', 'failed', 'no answer') }]);
+    if (this.role && !this.recorded) this.plane.recordFailure(this.model, this.role, (performance.now() - this.started) / 1000);
     this.recorded = true;
     this.lease.release();
   }
