@@ -44,7 +44,7 @@ describe('BatchScheduler', () => {
     ex.release();
     const out = await Promise.all(results);
     expect(out.map((p) => p[0])).toEqual([1, 2, 3, 4, 5, 6].map((v) => Math.fround(v / 10)));
-    expect(s.stats()).toMatchObject({ batches: 3, images: 6, queued: 0 });
+    expect(s.stats()).toMatchObject({ batches: 3, inputs: 6, queued: 0 });
   });
 
   it('waits up to maxDelayMs for a fuller batch', async () => {
@@ -91,7 +91,7 @@ describe('BatchScheduler', () => {
     expect(await Promise.all(accepted)).toHaveLength(9);
   });
 
-  it('retries the images of a crashed instance once on another, and fails other errors', async () => {
+  it('retries the inputs of a crashed instance once on another, and fails other errors', async () => {
     const a = new FakeExecutor('a');
     const b = new FakeExecutor('b');
     const s = new BatchScheduler([a], options);
@@ -111,7 +111,7 @@ describe('BatchScheduler', () => {
     await expect(q).rejects.toThrow('model error');
   });
 
-  it('close() fails queued images', async () => {
+  it('close() fails queued inputs', async () => {
     const ex = new FakeExecutor('a');
     const s = new BatchScheduler([ex], options);
     const running = s.submit(input(1));
