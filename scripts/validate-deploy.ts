@@ -3,20 +3,20 @@
  * cluster:
  *   Dockerfile          dockerfile-utils lint (the linter of the VS Code Docker extension)
  *   docker-compose.yml  `docker-compose config` (Compose's own validator; apt docker-compose)
- *   deploy/k8s          each resource of the kustomization against the Kubernetes OpenAPI
- *                       schema of its kind (kubernetes-models)
- *   deploy/kserve       KServe resources against the CRD schemas in specs/kserve-crds (unknown
- *                       fields refused, as kubectl --validate=strict), the rest as deploy/k8s
+ *   kustomizations      every one the docs name (`kubectl apply -k DIR`) and every one under
+ *                       deploy/, built with `kubectl kustomize` and validated as rendered:
+ *                       KServe resources against the CRD schemas in specs/kserve-crds (unknown
+ *                       fields refused, as kubectl --validate=strict), the rest against the
+ *                       Kubernetes OpenAPI schema of their kind (kubernetes-models)
  *   .github/workflows   the GitHub Actions workflow schema (action-validator)
  *
  *   npm run validate:deploy
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseAllDocuments } from 'yaml';
-import { CrdValidator } from './lib/crd-schema.js';
+import { checkKustomization, documentedKustomizations, kserveCrds, kustomizationsUnder } from './lib/kustomize.js';
 
 const root = process.cwd();
 const failures: string[] = [];
@@ -61,59 +61,17 @@ check('docker-compose.yml (docker-compose config)', () => {
   }
 });
 
-/** kubernetes-models module of an apiVersion: `apps/v1` → apps/v1, `v1` → v1. */
-async function modelClass(apiVersion: string, kind: string): Promise<new (data: unknown) => { validate(): void }> {
-  const mod = (await import(`kubernetes-models/${apiVersion}/${kind}`)) as Record<string, new (data: unknown) => { validate(): void }>;
-  const cls = mod[kind] ?? mod.default;
-  if (!cls) throw new Error(`no schema for ${apiVersion} ${kind}`);
-  return cls;
+// Every kustomization the docs name, and every one under deploy/, built as `kubectl apply -k`
+// builds it and validated as rendered (overlays included: a cycle or a bad patch fails here).
+const crds = kserveCrds(root);
+const documented = documentedKustomizations(root);
+for (const dir of documented) {
+  if (!existsSync(join(root, dir, 'kustomization.yaml'))) check(`${dir} (named in the docs)`, () => `the docs apply -k ${dir}, which holds no kustomization.yaml`);
 }
-
-const k8sDir = join(root, 'deploy', 'k8s');
-/** The base's resources, and the overlays' patches (each a complete object of its kind). */
-const k8sFiles = (dir: string): string[] => {
-  const k = parseAllDocuments(readFileSync(join(k8sDir, dir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources?: string[]; patches?: { path: string }[] };
-  return [...(k.resources ?? []).filter((r) => r.endsWith('.yaml')), ...(k.patches ?? []).map((p) => p.path)].map((f) => join(dir, f));
-};
-for (const file of [...k8sFiles('.'), ...k8sFiles('s3')].map((f) => f.replace(/^\.\//, ''))) {
-  for (const doc of parseAllDocuments(readFileSync(join(k8sDir, file), 'utf8'))) {
-    if (doc.errors.length > 0) {
-      check(`deploy/k8s/${file}`, () => doc.errors.map((e) => e.message).join('\n'));
-      continue;
-    }
-    const obj = doc.toJS() as { apiVersion: string; kind: string; metadata?: { name?: string } };
-    const name = `deploy/k8s/${file}: ${obj.kind} ${obj.metadata?.name ?? ''} (${obj.apiVersion})`;
-    try {
-      const Model = await modelClass(obj.apiVersion, obj.kind);
-      check(name, () => {
-        new Model(obj).validate();
-        return undefined;
-      });
-    } catch (err) {
-      check(name, () => String(err));
-    }
-  }
-}
-
-const crds = new CrdValidator(['serving.kserve.io_servingruntimes.yaml', 'serving.kserve.io_inferenceservices.yaml'].map((f) => join(root, 'specs', 'kserve-crds', f)));
-const kserveDir = join(root, 'deploy', 'kserve');
-const kserveFiles = (parseAllDocuments(readFileSync(join(kserveDir, 'kustomization.yaml'), 'utf8'))[0]!.toJS() as { resources: string[] }).resources;
-for (const file of kserveFiles) {
-  for (const doc of parseAllDocuments(readFileSync(join(kserveDir, file), 'utf8'))) {
-    const obj = doc.toJS() as { apiVersion: string; kind: string; metadata?: { name?: string } };
-    const name = `deploy/kserve/${file}: ${obj.kind} ${obj.metadata?.name ?? ''} (${obj.apiVersion})`;
-    if (doc.errors.length > 0) {
-      check(name, () => doc.errors.map((e) => e.message).join('\n'));
-    } else if (crds.defines(obj.apiVersion, obj.kind)) {
-      check(`${name} against its CRD`, () => crds.validate(obj).join('\n') || undefined);
-    } else {
-      const Model = await modelClass(obj.apiVersion, obj.kind);
-      check(name, () => {
-        new Model(obj).validate();
-        return undefined;
-      });
-    }
-  }
+for (const dir of [...new Set([...documented, ...kustomizationsUnder(root, 'deploy')])].sort()) {
+  if (!existsSync(join(root, dir, 'kustomization.yaml'))) continue;
+  const { objects, problems } = await checkKustomization(join(root, dir), crds);
+  check(`${dir} (kubectl kustomize, ${objects} objects)`, () => problems.join('\n') || undefined);
 }
 
 const workflows = join(root, '.github', 'workflows');

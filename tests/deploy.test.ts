@@ -2,17 +2,19 @@
  * The deployment artifacts agree with each other and with the service: the schemas are
  * checked by `npm run validate:deploy`; these are the relations no schema knows.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { configSchema, loadConfig } from '../src/config.js';
 import { CrdValidator } from '../scripts/lib/crd-schema.js';
+import { checkKustomization, documentedKustomizations, kserveCrds, kustomize } from '../scripts/lib/kustomize.js';
 import { ROOT } from './helpers/app.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
 
-const k8s = (file: string): Obj => parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', file), 'utf8'))[0]!.toJS() as Obj;
+const k8s = (file: string): Obj => parseAllDocuments(readFileSync(join(ROOT, 'deploy', 'k8s', 'base', file), 'utf8'))[0]!.toJS() as Obj;
 const deployment = k8s('deployment.yaml');
 const configMap = k8s('configmap.yaml');
 const pod = deployment.spec.template.spec;
@@ -22,10 +24,22 @@ const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as
 const seconds = (duration: string): number => Number(/^(\d+)s$/.exec(duration)?.[1] ?? NaN);
 
 describe('Kubernetes manifests', () => {
-  it('the ConfigMap holds valid settings of this service', () => {
+  it('the ConfigMap holds valid settings of this service, and needs nothing else in the cluster', () => {
     const config = loadConfig(configMap.data);
     expect(config.INFERENCE_WORKERS).toBeLessThanOrEqual(Number(container.resources.limits.cpu));
-    expect(config.REDIS_URL).toMatch(/^redis:\/\//);
+    expect(config.REDIS_URL).toBeUndefined();
+  });
+
+  it('the Redis overlay ships the Redis its REDIS_URL names', () => {
+    const built = kustomize(join(ROOT, 'deploy', 'k8s', 'redis'));
+    if ('error' in built) throw new Error(built.error);
+    const objects = built.objects as Obj[];
+    const config = loadConfig(objects.find((o) => o.kind === 'ConfigMap' && o.metadata.name === 'ml-inference-api')!.data);
+    const url = new URL(config.REDIS_URL!);
+    const service = objects.find((o) => o.kind === 'Service' && o.metadata.name === url.hostname)!;
+    expect(service.spec.ports[0].port).toBe(Number(url.port));
+    const redis = objects.find((o) => o.kind === 'Deployment' && o.metadata.name === url.hostname)!;
+    expect(redis.spec.template.metadata.labels).toMatchObject(service.spec.selector);
   });
 
   it('serves the repository baked into the image, with its download cache on the writable /tmp', () => {
@@ -73,6 +87,40 @@ describe('Kubernetes manifests', () => {
     expect(k8s('service.yaml').spec.ports[0].targetPort).toBe('http');
     expect(k8s('hpa.yaml').spec.scaleTargetRef).toEqual({ apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
     expect(container.resources.requests.cpu).toBeDefined(); // the autoscaler's utilisation needs requests
+  });
+});
+
+describe('kustomizations', () => {
+  it('every one the docs apply builds and renders valid objects, each with the image of the one setting', async () => {
+    const documented = documentedKustomizations(ROOT);
+    expect(documented).toEqual(expect.arrayContaining(['deploy/k8s/base', 'deploy/k8s/redis', 'deploy/k8s/s3', 'deploy/kserve']));
+    const crds = kserveCrds(ROOT);
+    for (const dir of documented) {
+      expect(await checkKustomization(join(ROOT, dir), crds), dir).toEqual({ objects: expect.any(Number), problems: [] });
+      const built = kustomize(join(ROOT, dir));
+      const images = JSON.stringify('objects' in built ? built.objects : []).match(/"image":"[^"]+"/g) ?? [];
+      expect(images.filter((i) => i.includes('ml-inference-api')), dir).toEqual(expect.arrayContaining(['"image":"ml-inference-api:0.1.0"']));
+    }
+  });
+
+  it('refuses an overlay that sits inside its own base (the cycle kubectl apply -k reports)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kustomize-cycle-'));
+    try {
+      mkdirSync(join(dir, 's3'));
+      writeFileSync(join(dir, 'configmap.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  A: "1"\n');
+      writeFileSync(join(dir, 'kustomization.yaml'), 'resources:\n  - configmap.yaml\n');
+      writeFileSync(join(dir, 's3', 'kustomization.yaml'), 'resources:\n  - ../\n');
+      const { problems } = await checkKustomization(join(dir, 's3'), kserveCrds(ROOT));
+      expect(problems.join()).toMatch(/cycle detected/);
+      // The same files laid out as base and overlay side by side build.
+      mkdirSync(join(dir, 'base'));
+      renameSync(join(dir, 'configmap.yaml'), join(dir, 'base', 'configmap.yaml'));
+      renameSync(join(dir, 'kustomization.yaml'), join(dir, 'base', 'kustomization.yaml'));
+      writeFileSync(join(dir, 's3', 'kustomization.yaml'), 'resources:\n  - ../base\n');
+      expect(await checkKustomization(join(dir, 's3'), kserveCrds(ROOT))).toEqual({ objects: 1, problems: [] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -126,7 +174,15 @@ describe('KServe (deploy/kserve)', () => {
     expect(config.MODEL_CACHE_DIR.startsWith('/tmp/')).toBe(true);
     expect(runtimeContainer.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: config.PORT });
     expect(runtimeContainer.livenessProbe.httpGet).toEqual({ path: '/v2/health/live', port: config.PORT });
-    expect(runtimeContainer.image).toMatch(/:\d+\.\d+\.\d+$/);
+    // The image is set by the kustomization's one `images` setting.
+    expect(runtimeContainer.image).toBe('ml-inference-api');
+  });
+
+  it('gives the read-only root filesystem a writable /tmp, where MODEL_CACHE_DIR is', () => {
+    expect(runtimeContainer.securityContext.readOnlyRootFilesystem).toBe(true);
+    const mount = (runtimeContainer.volumeMounts as Obj[]).find((m) => m.mountPath === '/tmp')!;
+    expect(runtime.spec.volumes).toContainEqual({ name: mount.name, emptyDir: {} });
+    expect(env.MODEL_CACHE_DIR!.startsWith('/tmp/')).toBe(true);
   });
 
   it('the InferenceService uses that runtime, over v2, with a model repository in S3', () => {
