@@ -41,6 +41,14 @@ export interface MetricsSummary {
   model: { name: string; version: string; runtime: string; backend: string } | null;
 }
 
+/**
+ * Observe `value` unless it is not a finite number: prom-client throws on NaN, and an
+ * observation must never fail the request that records it.
+ */
+function observe<L extends string>(histogram: Histogram<L> | Summary<L>, labels: Partial<Record<L, string | number>>, value: number): void {
+  if (Number.isFinite(value)) histogram.observe(labels, value);
+}
+
 /** The API a request came through: the native REST API, or the Open Inference Protocol. */
 export type Protocol = 'native' | 'v2';
 
@@ -291,24 +299,24 @@ export class ServiceMetrics {
   recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean, protocol: Protocol = 'native'): void {
     const labels = { method, route, status_code: String(status), protocol };
     this.httpRequests.inc(labels);
-    this.httpDuration.observe(labels, seconds);
-    if (prediction && status < 400) this.predictLatency.observe(seconds);
+    observe(this.httpDuration, labels, seconds);
+    if (prediction && status < 400) observe(this.predictLatency, {}, seconds);
   }
 
   recordBatch(ref: VersionLabels, size: number, queueSeconds: number, computeSeconds: number): void {
     const labels = { model: ref.name, version: ref.version };
-    this.batchSize.observe(labels, size);
-    this.queueWait.observe(labels, queueSeconds);
-    this.compute.observe(labels, computeSeconds);
+    observe(this.batchSize, labels, size);
+    observe(this.queueWait, labels, queueSeconds);
+    observe(this.compute, labels, computeSeconds);
   }
 
   recordPreprocess(ref: VersionLabels, seconds: number): void {
-    this.preprocess.observe({ model: ref.name, version: ref.version }, seconds);
+    observe(this.preprocess, { model: ref.name, version: ref.version }, seconds);
   }
 
   recordPrediction(ref: VersionLabels, label: string, confidence: number): void {
     this.predictions.inc({ model: ref.name, version: ref.version, class: label });
-    this.confidence.observe({ model: ref.name, version: ref.version }, confidence);
+    observe(this.confidence, { model: ref.name, version: ref.version }, confidence);
   }
 
   recordCacheLookup(cache: string, hit: boolean): void {
@@ -326,8 +334,8 @@ export class ServiceMetrics {
   recordExplanation(ref: VersionLabels, method: string, seconds: number, evaluations: number): void {
     const labels = { model: ref.name, version: ref.version, method };
     this.explanations.inc(labels);
-    this.explanationDuration.observe(labels, seconds);
-    this.explanationEvaluations.observe({ method }, evaluations);
+    observe(this.explanationDuration, labels, seconds);
+    observe(this.explanationEvaluations, { method }, evaluations);
   }
 
   recordExplanationRefused(): void {
@@ -342,16 +350,16 @@ export class ServiceMetrics {
     const labels = { model: ref.name, version: ref.version, role };
     this.trafficRequests.inc(labels);
     if (failed) this.trafficErrors.inc(labels);
-    this.trafficLatency.observe(labels, seconds);
+    observe(this.trafficLatency, labels, seconds);
     if (answer) {
       this.trafficClasses.inc({ ...labels, class: answer.label });
-      this.trafficConfidence.observe(labels, answer.confidence);
+      observe(this.trafficConfidence, labels, answer.confidence);
     }
   }
 
   recordShadowComparison(primary: VersionLabels, shadowVersion: string, agree: boolean, absDiff: number): void {
     this.shadowComparisons.inc({ model: primary.name, version: primary.version, shadow_version: shadowVersion, agreement: agree ? 'agree' : 'disagree' });
-    this.shadowAbsDiff.observe({ model: primary.name, version: primary.version, shadow_version: shadowVersion }, absDiff);
+    observe(this.shadowAbsDiff, { model: primary.name, version: primary.version, shadow_version: shadowVersion }, absDiff);
   }
 
   recordShadowDropped(shadow: VersionLabels): void {

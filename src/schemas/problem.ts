@@ -30,7 +30,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   404: 'No such route, model or version',
   413: 'Upload larger than MAX_UPLOAD_BYTES, or too many files',
   415: 'Unsupported Content-Type, or an image format that is not accepted (SVG, PDF, HEIC ...)',
-  422: 'The image could not be decoded or has more than MAX_INPUT_PIXELS pixels; or tabular features are missing, unknown or not finite numbers (each named in errors)',
+  422: 'The image could not be decoded or has more than MAX_INPUT_PIXELS pixels; or tabular features are missing, unknown, not finite numbers or too large for the model (each named in errors); or the model gives no finite answer for the input',
   500: 'Unexpected server error (nothing internal is disclosed)',
   429: 'Rate limit exceeded (RATE_LIMIT_MAX per RATE_LIMIT_WINDOW); see Retry-After',
   503: 'Not ready, shutting down, or overloaded (queue full, under pressure); see Retry-After',

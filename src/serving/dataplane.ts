@@ -52,6 +52,10 @@ interface Computed extends Inference {
   tensor?: Float32Array;
 }
 
+/** The input's values are too extreme for the model; its warnings name the suspects (values outside the training range). */
+const nonFiniteOutput = (warnings: readonly string[] = []): ServingError =>
+  new ServingError('unprocessable', 'non-finite-output', `the model gives no finite answer for this input: its values are too extreme for the model${warnings.length > 0 ? ` (${warnings.join('; ')})` : ''}`);
+
 export class Dataplane {
   private explaining = 0;
 
@@ -118,6 +122,8 @@ export class Dataplane {
     return steps.map((step): Outcome<Computed> => {
       if ('done' in step) return step.done;
       const output = outputs[next++]!;
+      // An input the model cannot compute with (values too extreme for it) fails alone, with a client error.
+      if (!output.every(Number.isFinite)) return { ok: false, error: nonFiniteOutput(step.warnings) };
       if (cache && step.key) void cache.set(step.key, { output: Array.from(output), ...(step.note !== undefined && { note: step.note }) });
       return { ok: true, value: { output, cached: false, warnings: step.warnings, tensor: step.tensor, ...(step.note !== undefined && { note: step.note }), summary: model.kind.summarize(output) } };
     });
@@ -143,6 +149,7 @@ export class Dataplane {
         } catch (err) {
           throw asServingError(err);
         }
+        if (!out.every((o) => o.every(Number.isFinite))) throw nonFiniteOutput();
         return out;
       };
       const result = await plan.run(evaluate);

@@ -170,6 +170,17 @@ describe('a model kind defined outside src/', () => {
     expect(bad.body).toMatchObject({ type: 'urn:ml-inference-api:problem:invalid-values', detail: `values must be ${SIZE} finite numbers` });
     const media = await request(app.server).post('/predict').set('content-type', 'image/png').send(Buffer.from('png'));
     expect(media.status).toBe(415);
+    // Finite values whose sum is not (float32 overflows): a client error, on every route form, never a 500.
+    const overflow = await request(app.server).post('/v1/models/summer/versions/1/predict').send({ values: [3e38, 3e38, 0, 0] });
+    expect(overflow.status).toBe(422);
+    expect(overflow.body).toMatchObject({ type: 'urn:ml-inference-api:problem:non-finite-output', detail: 'the model gives no finite answer for this input: its values are too extreme for the model' });
+    const mixed = await request(app.server).post('/v1/models/summer/versions/1/predict/batch').send({ instances: [[3e38, 3e38, 0, 0], [1, 1, 1, 1]] });
+    expect(mixed.body.predictions.map((p: { sum?: number; error?: { status: number } }) => p.sum ?? p.error?.status)).toEqual([422, 4]);
+    const v2 = await request(app.server).post('/v2/models/summer/versions/1/infer').send({ inputs: [{ name: 'values', shape: [1, SIZE], datatype: 'FP32', data: [3e38, 3e38, 0, 0] }] });
+    expect(v2.status).toBe(400);
+    expect(v2.body.error).toBe("input 'values' row 0: the model gives no finite answer for this input: its values are too extreme for the model");
+    const explained = await request(app.server).post('/v1/models/summer/versions/1/explain').send({ values: [3e38, 3e38, 0, 0] });
+    expect(explained.status).toBe(422);
   });
 
   it('speaks the Open Inference Protocol, in JSON and binary', async () => {

@@ -5,7 +5,7 @@ import { invalidInput } from '../../serving/errors.js';
 import { checkMethod, round6, targetIndex } from '../explain-common.js';
 import type { ExplainPlan, ExplainRequest } from '../kind.js';
 import type { TabularMetadata } from './metadata.js';
-import { parseRow } from './request.js';
+import { parseRow, standardizedRow } from './request.js';
 import { standardize } from './standardize.js';
 
 export const TABULAR_METHODS = ['shapley'] as const;
@@ -19,6 +19,7 @@ export function planRowExplanation(metadata: TabularMetadata, name: string, row:
   const wanted = labels ? targetIndex(labels, request.target) : undefined;
   if (!labels && request.target !== undefined) throw invalidInput('unknown-target', 'a regressor has one output; target applies to classifiers');
   const x = parseRow(row, features);
+  standardizedRow(x, features, standardization);
   const baseline = standardization.mean;
   const prepare = (r: readonly number[]): Float32Array => Float32Array.from(standardize(r, standardization));
   return {

@@ -7,7 +7,7 @@ import { readRow, readRows } from './inputs.js';
 import { tabularMetadataSchema, type TabularMetadata } from './metadata.js';
 import { tabularTensors } from './open-inference.js';
 import { tabularOpenApi } from './openapi.js';
-import { outOfRange, parseRow } from './request.js';
+import { outOfRange, parseRow, standardizedRow } from './request.js';
 import { rowExplanationSchema } from './schemas.js';
 import { standardize } from './standardize.js';
 
@@ -49,11 +49,12 @@ function bind(metadata: TabularMetadata, { name, limits }: BindContext): KindMod
     readBatch: async (body) => readRows(body, what, limits),
     inspect(row) {
       const values = parseRow(row, features);
+      const tensor = standardizedRow(values, features, standardization);
       return {
         // The canonical form: values in declared order, so {"a":1,"b":2} and {"b":2,"a":1} share an entry.
         key: { bytes: Buffer.from(JSON.stringify(values)) },
         warnings: outOfRange(values, features).map((f) => ({ feature: f.feature, message: f.warning })),
-        prepare: async () => ({ tensor: standardize(values, standardization) }),
+        prepare: async () => ({ tensor }),
       };
     },
     answer: classifier ? (output, { topK }) => classAnswer(labels)(output, topK) : (output) => ({ prediction: roundValue(output[0]!) }),

@@ -4,6 +4,7 @@
  */
 import { ServingError } from '../../serving/errors.js';
 import type { Feature } from './metadata.js';
+import { standardize, type Standardization } from './standardize.js';
 
 export interface FeatureError {
   feature?: string;
@@ -26,12 +27,37 @@ function shown(value: unknown): string {
   return String(value);
 }
 
+/** The largest magnitude a model's 32-bit float input holds. */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+
 function checkValue(feature: Feature, value: unknown, errors: FeatureError[]): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     errors.push({ feature: feature.name, message: `${feature.name} must be a finite number, got ${shown(value)}` });
     return Number.NaN;
   }
+  if (Math.abs(value) > FLOAT32_MAX) {
+    errors.push({ feature: feature.name, message: `${feature.name} ${value} is too large for the model's 32-bit inputs (at most ±3.4e38)` });
+    return Number.NaN;
+  }
   return value;
+}
+
+/**
+ * The model's input for a checked row: standardized into 32-bit floats. A value that is
+ * representable but so far from the training mean that its standardized value is not (it
+ * would reach the model as ±Infinity) is refused, naming the feature.
+ */
+export function standardizedRow(values: readonly number[], features: readonly Feature[], s: Standardization): Float32Array {
+  const input = standardize(values, s);
+  const errors: FeatureError[] = [];
+  input.forEach((v, i) => {
+    if (!Number.isFinite(v)) {
+      const name = features[i]!.name;
+      errors.push({ feature: name, message: `${name} ${values[i]} is too far from its training values (mean ${s.mean[i]}) for the model's 32-bit inputs` });
+    }
+  });
+  if (errors.length > 0) throw new FeatureInputError(errors);
+  return input;
 }
 
 /** The feature values in declared order; throws FeatureInputError. */
@@ -50,7 +76,10 @@ export function parseRow(raw: unknown, features: readonly Feature[]): number[] {
     if (keys.length > features.length * 2 + 16) {
       throw new FeatureInputError([{ message: `expected ${features.length} features (${names.join(', ')}), got ${keys.length} keys` }]);
     }
-    for (const key of keys) if (!names.includes(key)) errors.push({ feature: key.slice(0, 64), message: `unknown feature ${JSON.stringify(key.slice(0, 64))}; the features are ${names.join(', ')}` });
+    const unknown = keys.filter((key) => !names.includes(key));
+    for (const key of unknown) errors.push({ feature: key.slice(0, 64), message: `unknown feature ${JSON.stringify(key.slice(0, 64))}` });
+    // The accepted names once, however many are unknown.
+    if (unknown.length > 0) errors.push({ message: `the features are ${names.join(', ')}` });
     values = features.map((f) => {
       if (!Object.hasOwn(given, f.name)) {
         errors.push({ feature: f.name, message: `missing feature ${f.name}` });
