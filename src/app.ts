@@ -2,7 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { errorHandler, nativeProblems } from './http/problems.js';
+import { errorHandler, nativeProblems, noRoute } from './http/problems.js';
+import { RouteMethods } from './http/route-methods.js';
 import { KindRegistry } from './kinds/index.js';
 import type { ModelKind } from './kinds/kind.js';
 import { ServingError } from './serving/errors.js';
@@ -62,9 +63,10 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
 
   const limits = { maxUploadBytes: config.MAX_UPLOAD_BYTES, maxBatchFiles: config.MAX_BATCH_FILES, maxFormFields: MAX_FORM_FIELDS };
   fastify.setErrorHandler(errorHandler(nativeProblems, limits));
-  fastify.setNotFoundHandler((request, reply) =>
-    nativeProblems.send(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  // Every route, for the 405 of a path that exists under another method.
+  const routes = new RouteMethods();
+  fastify.addHook('onRoute', (route) => routes.add(route.method, route.url ?? route.path));
+  fastify.setNotFoundHandler((request, reply) => nativeProblems.send(request, reply, noRoute(request, routes)));
 
   await fastify.register(security, { config });
   await fastify.register(auth, { keys: readApiKeys(config.API_KEYS, config.API_KEYS_FILE), adminKeys: readApiKeys(config.ADMIN_API_KEYS, undefined) });
@@ -81,6 +83,6 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   await fastify.register(predictRoutes, { config });
   await fastify.register(explainRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });
-  await fastify.register(openInferenceRoutes, { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits });
+  await fastify.register(openInferenceRoutes, { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits, routes });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { servingError, type ErrorCode } from '../serving/errors.js';
+import type { RouteMethods } from './route-methods.js';
 
 /** An error of the HTTP layer itself, with its status. */
 export class ProblemError extends Error {
@@ -120,7 +121,8 @@ function classifyError(error: FastifyError | Error, request: FastifyRequest, lim
   }
   if (error instanceof ProblemError) return { status: error.status, slug: error.slug, detail: error.message, headers: error.headers, extensions: error.extensions };
   if (hasZodFastifySchemaValidationErrors(error) || ('validation' in error && error.validation)) {
-    return { status: 400, slug: 'invalid-request', detail: error.message };
+    // "querystring/ unknown …" for an issue of the whole object: "querystring: unknown …".
+    return { status: 400, slug: 'invalid-request', detail: error.message.replace(/^(querystring|body|params|headers)\/ /, '$1: ') };
   }
   const status = 'statusCode' in error ? error.statusCode : undefined;
   if (typeof status === 'number' && status >= 400 && status < 500) {
@@ -131,6 +133,16 @@ function classifyError(error: FastifyError | Error, request: FastifyRequest, lim
     return { status: mapped, slug: FASTIFY_SLUGS[code] ?? (mapped === 400 ? 'invalid-body' : 'client-error'), detail: error.message };
   }
   return undefined;
+}
+
+/** No route for the request: 405 with Allow when the path is served under other methods, else 404. */
+export function noRoute(request: FastifyRequest, routes: RouteMethods): RenderedProblem {
+  const path = request.url.split('?')[0]!;
+  const allowed = routes.allowed(path);
+  if (allowed.length > 0) {
+    return { status: 405, slug: 'method-not-allowed', detail: `${request.method} is not served on ${path}; use ${allowed.join(' or ')}`, headers: { allow: allowed.join(', ') } };
+  }
+  return { status: 404, slug: 'not-found', detail: `no route ${request.method} ${path}` };
 }
 
 /** The 500 body: nothing internal is disclosed. */

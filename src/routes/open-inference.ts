@@ -10,7 +10,8 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { errorHandler, type RequestLimits } from '../http/problems.js';
+import { errorHandler, noRoute, type RequestLimits } from '../http/problems.js';
+import type { RouteMethods } from '../http/route-methods.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
 import { v2Errors } from '../protocols/open-inference/errors.js';
@@ -39,6 +40,8 @@ export interface OpenInferenceOptions {
   name: string;
   version: string;
   limits: RequestLimits;
+  /** Every route of the app, for 405 answers. */
+  routes: RouteMethods;
 }
 
 /** The extensions this server speaks, as Triton names them. */
@@ -83,9 +86,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     route.config = { ...route.config, protocol: 'v2' };
   });
   app.setErrorHandler(errorHandler(v2Errors, opts.limits));
-  app.setNotFoundHandler((request, reply) =>
-    v2Errors.send(request, reply, { status: 404, slug: 'not-found', detail: `no route ${request.method} ${request.url.split('?')[0]}` }),
-  );
+  app.setNotFoundHandler((request, reply) => v2Errors.send(request, reply, noRoute(request, opts.routes)));
   const guarded = app.apiKeys.enabled;
   const security = guarded ? { security: SECURITY } : {};
   const authErrors: number[] = guarded ? [401] : [];

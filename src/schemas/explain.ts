@@ -1,7 +1,8 @@
 /** Explanations: the query (each kind's answer schema lives with the kind). */
 import { z } from 'zod';
+import { queryParams } from './predict.js';
 
-export const explainQuerySchema = z.object({
+export const explainQuerySchema = queryParams({
   target: z.string().min(1).max(200).optional().describe('The class to explain (a label); default: the predicted class'),
   method: z.string().max(40).optional().describe('Images: occlusion (the default) or sampling (512 random pixel masks). Rows: shapley (the default)'),
   format: z.enum(['json', 'png']).optional().describe('Images: png for the attribution map drawn over the image (as Accept: image/png)'),

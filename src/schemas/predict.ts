@@ -5,7 +5,15 @@ export const modelRefSchema = z.object({ name: z.string(), version: z.string() }
 
 export const topKEntrySchema = z.object({ label: z.string(), probability: z.number().min(0).max(1) }).meta({ id: 'TopKEntry' });
 
-export const predictQuerySchema = z.object({
+/** A querystring that refuses a parameter it does not know, naming the ones it takes (a misspelt `topk` is not silently ignored). */
+export function queryParams<S extends z.ZodRawShape>(shape: S) {
+  const accepted = Object.keys(shape).join(', ');
+  return z.strictObject(shape, {
+    error: (issue) => (issue.code === 'unrecognized_keys' ? `unknown query parameter ${issue.keys.map((k) => `'${k.slice(0, 64)}'`).join(', ')}; this route takes ${accepted}` : undefined),
+  });
+}
+
+export const predictQuerySchema = queryParams({
   top_k: z.coerce.number().int().min(1).max(10).optional().describe('How many labels to return in top_k (1–10, default 3)'),
 });
 

@@ -65,6 +65,8 @@ export interface TrafficOptions {
   /** Whether the server has other work in hand (requests or batches): shadows are dropped first. */
   busy?: () => boolean;
   random?: () => number;
+  /** A policy that cannot be followed as written (its shadow version gone): said once per change, for the log. */
+  onWarning?: (model: string, message: string) => void;
 }
 
 export class TrafficRouter {
@@ -210,9 +212,16 @@ export class TrafficRouter {
     let lease;
     try {
       lease = this.repo.acquire(name, shadow.version);
-    } catch {
+    } catch (err) {
+      // Removed, unloaded or failed: say so (in the summary and the log), not only count drops.
+      const problem = `shadow version ${shadow.version} is not available (${err instanceof Error ? err.message : String(err)}); its copies are dropped until it is`;
+      if (st.problem !== problem) {
+        st.problem = problem;
+        this.opts.onWarning?.(name, problem);
+      }
       return drop();
     }
+    if (st.problem?.startsWith(`shadow version ${shadow.version} `)) st.problem = undefined;
     // A shadow version with work already queued is busy: the copy is dropped, never queued.
     if (lease.value.stats().queued > 0) {
       lease.release();

@@ -80,9 +80,11 @@ function setup(versions: Fake[], opts: { cache?: boolean; explainConcurrency?: n
   const byVersion = new Map(versions.map((f) => [f.version.version, f.version]));
   const latest = versions.at(-1)!.version.version;
   const released: string[] = [];
+  const gone = new Set<string>();
+  const warnings: [string, string][] = [];
   const repository = {
     acquire(name: string, version?: string): Lease<ServedVersion> {
-      const value = byVersion.get(version ?? latest);
+      const value = gone.has(version ?? latest) ? undefined : byVersion.get(version ?? latest);
       if (!value) throw new ServingError('not-found', 'unknown-version', `model '${name}' has no version ${version}`);
       return { value, name, version: value.version, release: () => released.push(value.version) };
     },
@@ -90,9 +92,9 @@ function setup(versions: Fake[], opts: { cache?: boolean; explainConcurrency?: n
     trafficConfig: () => ({ raw: undefined }),
   } as unknown as ModelRepository<ServedVersion>;
   const metrics = new ServiceMetrics({ queued: () => 0, inFlightBatches: () => 0, models: () => [], defaultModel: () => null });
-  const traffic = new TrafficRouter(repository, metrics, { shadowQueue: 4, random: () => 0 });
+  const traffic = new TrafficRouter(repository, metrics, { shadowQueue: 4, random: () => 0, onWarning: (m, w) => warnings.push([m, w]) });
   const plane = new Dataplane({ repository, traffic, cache: opts.cache ? new MemoryCache(100, 60) : null, metrics, maxBatch: opts.maxBatch ?? 32, explainConcurrency: opts.explainConcurrency ?? 1 });
-  return { plane, traffic, metrics, released };
+  return { plane, traffic, metrics, released, gone, warnings };
 }
 
 const ok = (values: number[]): Outcome<unknown> => ({ ok: true, value: values });
@@ -166,6 +168,29 @@ describe('the dataplane', () => {
     ]);
     // The outputs differ (×2): the same top "class" of one output, and a mean |Δ| of (3 + 4) / 2.
     expect(traffic.summary('m').shadow!.mean_abs_diff).toBeCloseTo(3.5, 6);
+  });
+
+  it('says when the shadow version is gone, once, and clears it when the version is back', async () => {
+    const shadow = fakeVersion('2');
+    const { plane, traffic, warnings, gone } = setup([fakeVersion('1'), shadow]);
+    traffic.put('m', { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
+    gone.add('2');
+    for (let i = 0; i < 3; i++) {
+      const ex = plane.hold({ name: 'm' });
+      await ex.infer([ok([1, 1])]);
+      ex.release();
+      ex.sent();
+    }
+    expect(traffic.summary('m').shadow).toMatchObject({ dropped: 3, compared: 0 });
+    expect(traffic.summary('m').problem).toBe("shadow version 2 is not available (model 'm' has no version 2); its copies are dropped until it is");
+    expect(warnings).toEqual([['m', traffic.summary('m').problem]]);
+    gone.delete('2');
+    const ex = plane.hold({ name: 'm' });
+    await ex.infer([ok([1, 1])]);
+    ex.release();
+    ex.sent();
+    await until(() => traffic.summary('m').shadow?.compared === 1);
+    expect(traffic.summary('m').problem).toBeNull();
   });
 
   it('explains in a bounded number of slots, evaluating MAX_BATCH_SIZE inputs at a time', async () => {

@@ -146,6 +146,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
         shadowQueue: config.SHADOW_QUEUE,
         // Other requests in hand, or batches queued or running: no capacity to spare for a shadow.
         busy: () => inFlightPredictions > 0 || repository.available().some((a) => a.value.stats().queued > 0 || a.value.stats().inFlightBatches > 0),
+        onWarning: (model, problem) => app.log.warn({ model, problem }, 'traffic policy not followed as written'),
       }),
     } satisfies Models);
 
