@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
 import { errorHandler, nativeProblems, noRoute } from './http/problems.js';
+import { requestLog } from './http/request-log.js';
 import { RouteMethods } from './http/route-methods.js';
 import { KindRegistry } from './kinds/index.js';
 import type { ModelKind } from './kinds/kind.js';
@@ -45,6 +46,7 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   fastify.addContentTypeParser(/^image\/[\w.+-]+$/, { parseAs: 'buffer' }, rawBody);
   fastify.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, rawBody);
 
+  requestLog(fastify);
   fastify.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (fastify.lifecycle.refusing && request.url !== '/health') {

@@ -106,12 +106,22 @@ describe('server process', () => {
       expect(seen).toContain('200/503');
       expect(seen.at(-1)).toBe('200/200');
 
-      // A prediction is logged as one JSON line, without image bytes.
+      // A prediction is logged as one JSON line, with what an operator needs and without image bytes.
       const one = await fetch(`${base}/predict`, { method: 'POST', body: predictBody(), headers: { 'x-request-id': 'log-check' } });
       expect(one.status).toBe(200);
       await sleep(50);
-      const line = proc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.msg === 'prediction');
-      expect(line).toMatchObject({ reqId: 'log-check', prediction: { label: expect.any(String), confidence: expect.any(Number), latency_ms: expect.any(Number) } });
+      const lines = proc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'log-check');
+      expect(lines).toEqual([
+        expect.objectContaining({ level: 30, msg: 'request', method: 'POST', route: '/predict', status: 200, ms: expect.any(Number), prediction: expect.objectContaining({ label: expect.any(String), confidence: expect.any(Number), latency_ms: expect.any(Number), model: 'cifar10', version: '1' }) }),
+      ]);
+      expect(JSON.stringify(lines).length).toBeLessThan(2000);
+      // A refused request: one line too, naming the problem.
+      const refused = await fetch(`${base}/predict`, { method: 'POST', body: 'not json', headers: { 'x-request-id': 'log-refused', 'content-type': 'text/plain' } });
+      expect(refused.status).toBe(415);
+      await sleep(50);
+      expect(proc.stdout.map((l) => JSON.parse(l) as Record<string, unknown>).filter((l) => l.reqId === 'log-refused')).toEqual([
+        expect.objectContaining({ msg: 'request', status: 415, problem: 'unsupported-media-type' }),
+      ]);
 
       // Shutdown under load: in-flight requests finish, readiness drops at once, the process exits 0.
       const inflight = Array.from({ length: 6 }, () => fetch(`${base}/predict/batch`, { method: 'POST', body: batchBody(32) }).then((r) => r.status));

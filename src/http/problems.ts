@@ -10,6 +10,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { servingError, type ErrorCode } from '../serving/errors.js';
+import { annotate } from './request-log.js';
 import type { RouteMethods } from './route-methods.js';
 
 /** An error of the HTTP layer itself, with its status. */
@@ -182,7 +183,7 @@ export function errorHandler(protocol: ErrorProtocol, limits: RequestLimits) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const problem = classifyError(error, request, limits, protocol.statusOf);
     if (problem) {
-      request.log.info({ status: problem.status, problem: problem.slug, detail: problem.detail }, 'request rejected');
+      annotate(request, { problem: problem.slug, detail: problem.detail });
       return protocol.send(request, reply, problem);
     }
     request.log.error({ err: error }, 'unhandled error');

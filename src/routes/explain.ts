@@ -4,6 +4,7 @@
  * the answer (a JSON map, or a drawn PNG where the kind draws one). A thin adapter over the
  * dataplane, which holds the version and runs the explanation in a bounded slot.
  */
+import { annotate } from '../http/request-log.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -69,7 +70,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
             pngWidth: PNG_WIDTH,
           });
           const latency = Math.round((performance.now() - started) * 100) / 100;
-          request.log.info({ explanation: { model: model.name, version: model.version, ...explanation.log, latency_ms: latency } }, 'explanation');
+          annotate(request, { explanation: { model: model.name, version: model.version, ...explanation.log, latency_ms: latency } });
           if (explanation.png) {
             return await reply
               .type('image/png')

@@ -6,6 +6,7 @@
  * scheduler, batching, cache, auth, rate limits, shedding). This scope's error handler
  * answers `{"error": "<message>"}` (protocols/open-inference/errors.ts).
  */
+import { annotate } from '../http/request-log.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -205,7 +206,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
             };
             const encoded = encodeInferenceResponse(head, result.outputs);
             const latency = Math.round((performance.now() - started) * 100) / 100;
-            request.log.info({ inference: { model: model.name, version: model.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }, 'v2 inference');
+            annotate(request, { inference: { model: model.name, version: model.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } });
             if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
             return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
           } finally {

@@ -3,6 +3,7 @@
  * adapter over the dataplane. The version's kind reads the body and shapes the answer; the
  * route names no kind.
  */
+import { annotate } from '../../http/request-log.js';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { Config } from '../../config.js';
@@ -75,10 +76,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           const latency = round(performance.now() - started);
           const logged = 'label' in summary ? { label: summary.label, confidence: summary.confidence } : { value: summary.value };
           const role = exchange.role;
-          request.log.info(
-            { prediction: { ...logged, ...(note !== undefined && { format: note }), cached, warnings: warnings.length, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } },
-            'prediction',
-          );
+          annotate(request, { prediction: { ...logged, ...(note !== undefined && { format: note }), cached, warnings: warnings.length, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } });
           return { ...model.kind.answer(output, { topK: topK(request) }), cached, ...(warnings.length > 0 && { warnings }), model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           exchange.release();
@@ -124,7 +122,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           const latency = round(performance.now() - started);
           const ok = outcomes.filter((o) => o.ok);
           if (plane.cacheEnabled) reply.header('x-cache-hits', String(ok.filter((o) => o.value.cached).length));
-          request.log.info({ batch: { inputs: predictions.length, ok: ok.length, latency_ms: latency, model: model.name, version: model.version } }, 'batch prediction');
+          annotate(request, { batch: { inputs: predictions.length, ok: ok.length, latency_ms: latency, model: model.name, version: model.version } });
           return { predictions, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           exchange.release();
