@@ -64,4 +64,11 @@ describe('Swagger UI in a browser', () => {
     expect(dom).toMatch(/class="btn authorize/);
     expect(log).not.toMatch(/Content Security Policy/i);
   });
+
+  it('shows the Open Inference Protocol error shape as written, not as an emptied HTML tag', { timeout: 90_000 }, async () => {
+    const { dom } = await render(`${url}?url=/docs/json&docExpansion=full`);
+    // The description, rendered from Markdown, keeps <message> (escaped in the DOM).
+    expect(dom).toContain('{"error": "&lt;message&gt;"}');
+    expect(dom).not.toContain('{"error": ""}');
+  });
 });

@@ -61,7 +61,8 @@ function finish(doc: OpenAPIV3.Document, bodies: KindBodies): OpenAPIV3.Document
         if (Number(status) >= 400 && path.startsWith('/v2')) {
           // The Open Inference Protocol's errors are {"error": "<message>"}, as it specifies.
           const ex = PROBLEM_EXAMPLES[status];
-          response.description = ex ? `${ex.title}: {"error": "<message>"}` : 'Error: {"error": "<message>"}';
+          // A code span: Swagger UI renders descriptions as Markdown, where a bare <message> is an HTML tag and vanishes.
+          response.description = ex ? `${ex.title}: \`{"error": "<message>"}\`` : 'Error: `{"error": "<message>"}`';
           const schema = content['application/json']?.schema;
           response.content = { 'application/json': { ...(schema ? { schema } : {}), ...(ex ? { example: { error: ex.detail } } : {}) } };
         } else if (Number(status) >= 400) {
@@ -127,7 +128,7 @@ export default fp<SwaggerOptions>(
         info: {
           title: 'ml-inference-api',
           description:
-            'A model server: a repository of named, versioned models (image classifiers, tabular models) on ONNX Runtime or TensorFlow.js, reloaded live. The native API answers errors as RFC 9457 problem details; the Open Inference Protocol (KServe V2) routes under /v2 as {"error": "<message>"}.',
+            'A model server: a repository of named, versioned models (image classifiers, tabular models) on ONNX Runtime or TensorFlow.js, reloaded live. The native API answers errors as RFC 9457 problem details; the Open Inference Protocol (KServe V2) routes under /v2 as `{"error": "<message>"}`.',
           version: opts.version,
         },
         components: {
@@ -142,7 +143,7 @@ export default fp<SwaggerOptions>(
           { name: 'models', description: 'The model repository: models, versions and their states' },
           { name: 'admin', description: 'Load, unload and reload models (ADMIN_API_KEYS)' },
           { name: 'service', description: 'Health, readiness and service information' },
-          { name: 'open inference protocol', description: 'The Open Inference Protocol (KServe V2 REST), with the binary tensor data and model repository extensions; errors are {"error": "<message>"}' },
+          { name: 'open inference protocol', description: 'The Open Inference Protocol (KServe V2 REST), with the binary tensor data and model repository extensions; errors are `{"error": "<message>"}`' },
         ],
       },
       transform: jsonSchemaTransform,
