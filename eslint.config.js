@@ -14,6 +14,11 @@ export default tseslint.config(
     },
   },
   {
+    // Plain-JavaScript scripts run in Node.
+    files: ['scripts/**/*.mjs'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+  },
+  {
     // The demo page's script runs in browsers.
     files: ['public/**/*.js'],
     languageOptions: {
