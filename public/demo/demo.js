@@ -10,10 +10,18 @@ function headers(extra = {}) {
   return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
 }
 
+/** An error replaces the previous answer: what stays on screen is never an answer to other input. */
 function showError(message) {
   const box = $('error');
   box.textContent = message;
   box.hidden = !message;
+  if (message) for (const id of ['result', 'preview', 'heatmap']) $(id).hidden = true;
+}
+
+/** `v` with `digits` decimals, never "-0.000" for a value that rounds to zero. */
+function fixed(v, digits = 3) {
+  const text = v.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text;
 }
 
 /** JSON from the API, or an Error with the problem's detail. */
@@ -56,7 +64,7 @@ function bar(label, value, { max = 1, top = false, signed = false, text } = {}) 
   track.append(fill);
   const number = document.createElement('span');
   number.className = 'value';
-  number.textContent = text ?? value.toFixed(3);
+  number.textContent = text ?? fixed(value);
   row.append(name, track, number);
   row.setAttribute('aria-label', `${label}: ${number.textContent}`);
   return row;
@@ -79,8 +87,8 @@ function showShapley(explanation) {
   const entries = Object.entries(explanation.attributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   const max = Math.max(...entries.map(([, v]) => Math.abs(v)), 1e-12);
   const chart = $('shapley');
-  chart.replaceChildren(...entries.map(([name, v]) => bar(name, v, { max, signed: true, text: v.toFixed(3) })));
-  $('shapley-note').textContent = `${explanation.output}: ${explanation.value.toFixed(3)} here, ${explanation.baseline_value.toFixed(3)} at the training mean; the values add up to the difference.`;
+  chart.replaceChildren(...entries.map(([name, v]) => bar(name, v, { max, signed: true, text: fixed(v) })));
+  $('shapley-note').textContent = `${explanation.output}: ${fixed(explanation.value)} here, ${fixed(explanation.baseline_value)} at the training mean; the values add up to the difference.`;
   for (const id of ['shapley', 'shapley-heading', 'shapley-note']) $(id).hidden = false;
 }
 
@@ -195,7 +203,7 @@ async function predictRow(event) {
     const body = await (await api(`${base()}/predict?top_k=5`, init)).json();
     const classifier = 'class_label' in body;
     showResult({
-      answer: classifier ? `${body.class_label} (${(body.confidence * 100).toFixed(1)} %)` : `${body.prediction.toFixed(3)}`,
+      answer: classifier ? `${body.class_label} (${(body.confidence * 100).toFixed(1)} %)` : fixed(body.prediction),
       meta: `model ${body.model.name}, version ${body.model.version} · ${body.latency_ms} ms${body.warnings ? ` · ${body.warnings.join('; ')}` : ''}`,
       probabilities: classifier ? body.probabilities : null,
       labels: state.detail.metadata.labels,

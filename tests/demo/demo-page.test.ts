@@ -5,7 +5,7 @@
  * SCREENSHOTS=docs (`npm run screenshots`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -130,6 +130,59 @@ describe('demo page in a browser', () => {
       expect(await inPage(page, FITS)).toBe(true);
       await page.screenshot({ path: join(SHOTS, `demo-tabular-${name}.png`), fullPage: true });
       expect(await cspViolations(page)).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('after an error the previous answer is gone: a file that is not an image, an empty field', { timeout: 120_000 }, async () => {
+    const page = await open(DESKTOP);
+    await enterKey(page);
+    const input = (await page.$('#file')) as unknown as { uploadFile(path: string): Promise<void> };
+    await input.uploadFile(join(FIXTURES, 'truck.jpg'));
+    await page.waitForSelector('#heatmap:not([hidden])', { timeout: 60_000 });
+    const notImage = join(mkdtempSync(join(tmpdir(), 'demo-')), 'notes.txt');
+    writeFileSync(notImage, 'not a photo');
+    await input.uploadFile(notImage);
+    await page.waitForSelector('#error:not([hidden])');
+    expect(await page.$eval('#error', (e) => e.textContent)).toBe('That is not an image file.');
+    expect(await inPage(page, "['result', 'preview', 'heatmap'].map((id) => document.getElementById(id).hidden)")).toEqual([true, true, true]);
+    await page.close();
+
+    const form = await open(DESKTOP, '/demo/?model=iris');
+    await enterKey(form);
+    await form.waitForSelector('#f-petal_width');
+    await form.click('#features-form button[type="submit"]');
+    await form.waitForSelector('#shapley:not([hidden])', { timeout: 60_000 });
+    await inPage(form, "document.getElementById('f-petal_width').value = ''");
+    await form.click('#features-form button[type="submit"]');
+    await form.waitForSelector('#error:not([hidden])');
+    expect(await form.$eval('#error', (e) => e.textContent)).toBe('Fill in petal_width.');
+    expect(await inPage(form, "document.getElementById('result').hidden")).toBe(true);
+    await form.close();
+  });
+
+  it('wine quality: long feature names stay clear of the bars, and no value shows as -0.000', { timeout: 120_000 }, async () => {
+    for (const viewport of [DESKTOP, PHONE]) {
+      const page = await open(viewport, '/demo/?model=wine-quality');
+      await enterKey(page);
+      await page.waitForSelector('#f-total_sulfur_dioxide');
+      const shown: string[] = [];
+      for (const example of await page.$$('#examples button')) {
+        await example.click();
+        await inPage(page, "document.getElementById('shapley').hidden = true");
+        await page.click('#features-form button[type="submit"]');
+        await page.waitForSelector('#shapley:not([hidden])', { timeout: 60_000 });
+        // Each name's text (not only its box) ends before its bar starts.
+        const overlaps = await inPage(
+          page,
+          "[...document.querySelectorAll('#shapley .bar, #bars .bar')].filter((b) => { const text = document.createRange(); text.selectNodeContents(b.children[0]); return text.getBoundingClientRect().right > b.children[1].getBoundingClientRect().left + 0.5; }).map((b) => b.children[0].textContent)",
+        );
+        expect(overlaps).toEqual([]);
+        shown.push(...((await inPage(page, "[...document.querySelectorAll('#shapley .value, #answer, #shapley-note')].map((e) => e.textContent)")) as string[]));
+      }
+      expect(shown.length).toBeGreaterThan(20);
+      expect(shown.filter((t) => /-0\.0+\b(?!\d*[1-9])/.test(t))).toEqual([]);
+      expect(await inPage(page, FITS)).toBe(true);
       await page.close();
     }
   });
