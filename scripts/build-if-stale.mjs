@@ -36,7 +36,10 @@ export function isStale(root) {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const root = process.cwd();
-  if (isStale(root)) {
+  if (process.argv.includes('--stamp')) {
+    // `npm run build` has just built dist/: record it.
+    writeFileSync(join(root, STAMP), `${new Date().toISOString()}\n`);
+  } else if (isStale(root)) {
     const started = Date.now();
     const built = spawnSync('npm', ['run', 'build', '--silent'], { stdio: 'inherit' });
     if (built.status !== 0) process.exit(built.status ?? 1);

@@ -28,6 +28,12 @@ const NEEDS: Need[] = [
     apt: 'chromium',
     elsewhere: 'macOS: brew install --cask chromium (then CHROME_BIN=/Applications/Chromium.app/Contents/MacOS/Chromium); Fedora: dnf install chromium; or set CHROME_BIN to any Chrome/Chromium',
   },
+  {
+    what: 'jq (the docs\' walkthroughs, replayed by tests/docs)',
+    found: () => onPath('jq'),
+    apt: 'jq',
+    elsewhere: 'macOS: brew install jq; Fedora: dnf install jq',
+  },
 ];
 
 const missing = NEEDS.filter((n) => !n.found());
