@@ -139,3 +139,14 @@ describe('walkthroughs in the docs', () => {
     });
   }
 });
+
+describe('the supported Node.js', () => {
+  it('is stated in the README as package.json declares it, and this process meets it', () => {
+    const engines = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+    const minimum = /^>=(\d+)\.(\d+)$/.exec(engines);
+    expect(minimum, engines).not.toBeNull();
+    expect(readFileSync(join(ROOT, 'README.md'), 'utf8')).toContain(`Node.js: ${minimum![1]}.${minimum![2]} or later (\`engines\` in package.json)`);
+    const [major, minor] = process.versions.node.split('.').map(Number);
+    expect(major! > Number(minimum![1]) || (major === Number(minimum![1]) && minor! >= Number(minimum![2]))).toBe(true);
+  });
+});
