@@ -125,9 +125,26 @@ describe('walkthroughs in the docs', () => {
     expect(all.map((w) => w.page)).toEqual(expect.arrayContaining(['README.md', 'docs/traffic.md', 'docs/open-inference.md', 'docs/explanations.md']));
   });
 
+  it('use no GNU-only forms in any shell block (the README gives macOS set-up too)', () => {
+    const GNU_ONLY = [/base64 -w/, /stat -c/, /readlink -f/, /date -d/, /grep -P/, /xargs -r/, /sed -i (?!'')/];
+    const pages = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+    const found = pages.flatMap((page) =>
+      [...readFileSync(join(ROOT, page), 'utf8').matchAll(/```bash\n([\s\S]*?)```/g)].flatMap((m) =>
+        m[1]!.split('\n').filter((l) => GNU_ONLY.some((g) => g.test(l))).map((l) => `${page}: ${l.trim()}`),
+      ),
+    );
+    expect(found).toEqual([]);
+  });
+
+  // Tracked and untracked files, and the root's entries (ignored ones included, as a stray truck-why.png would be).
+  const gitStatus = (): string => `${spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ROOT, encoding: 'utf8' }).stdout}\n${readdirSync(ROOT).sort().join(' ')}`;
+
   for (const w of all) {
     it(`${w.page}:${w.line} runs as written and prints what it shows`, { timeout: 300_000 }, async () => {
+      const before = gitStatus();
       const { code, stdout, stderr } = await run(w.script);
+      // It leaves nothing in the repository (an example writing a file writes it elsewhere).
+      expect(gitStatus()).toBe(before);
       expect(code, `${stderr}\n${stdout}`).toBe(0);
       const lines = stdout.split('\n');
       let at = 0;
