@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
-import type { FastifyHttpOptions, FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -9,8 +9,8 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 export function serverOptions(config: Config, logger: FastifyServerOptions['logger'] = { level: config.LOG_LEVEL }): FastifyHttpOptions<Server> {
   return {
     logger,
-    // One line per request, written when its response is sent (app.ts), instead of Fastify's two.
-    disableRequestLogging: true,
+    // One line per request, written when its response is sent (http/request-log.ts), instead of Fastify's two.
+    logController: new LogController({ disableRequestLogging: true }),
     // Requests carry X-Request-Id through; a missing or odd one is replaced.
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
