@@ -175,8 +175,6 @@ export interface KindModel<I = unknown> {
   summarize(output: Float32Array): Summary;
 
   readonly openInference: OpenInferenceMapping<I>;
-  /** Methods, in order; the first is the default. */
-  readonly explainMethods: readonly string[];
   /** Check an explanation request (throws ServingError) before it takes a slot. */
   planExplanation(input: I, request: ExplainRequest): ExplainPlan;
   openApi(): OpenApiPieces;

@@ -94,7 +94,6 @@ const sumKind: ModelKind<SumMetadata> = {
         },
         encode: (rows) => ({ sum: { name: 'sum', datatype: 'FP32', shape: [rows.length], values: Float32Array.from(rows, (r) => r[0]!) } }),
       },
-      explainMethods: ['leave-one-out'],
       planExplanation(values, req) {
         if (req.method !== undefined && req.method !== 'leave-one-out') throw invalidInput('unknown-method', 'use leave-one-out');
         return {

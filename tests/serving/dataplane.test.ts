@@ -36,7 +36,6 @@ function numbersKind(contract = 'numbers'): KindModel<number[]> {
     answer: (o) => ({ value: o[0] }),
     summarize: (o) => ({ value: o[0]! }),
     openInference: { inputs: [], outputs: [], properties: {}, items: 'rows', decode: () => [], encode: () => ({}) },
-    explainMethods: ['each'],
     planExplanation: (values) => ({
       method: 'each',
       run: async (evaluate) => {

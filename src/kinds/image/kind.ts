@@ -6,7 +6,7 @@ import { classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, KindModel, ModelKind } from '../kind.js';
 import { parseMetadata } from '../metadata.js';
 import { imageStep } from './errors.js';
-import { planImageExplanation, IMAGE_METHODS } from './explain.js';
+import { planImageExplanation } from './explain.js';
 import { readBatchImages, readSingleImage, type ImageInput } from './inputs.js';
 import { imageMetadataSchema, type ImageMetadata } from './metadata.js';
 import { imageTensors } from './open-inference.js';
@@ -84,7 +84,6 @@ function bind(metadata: ImageMetadata, { limits }: BindContext): KindModel<Image
     answer: (output, { topK }) => classAnswer(labels)(output, topK),
     summarize: classSummary(labels),
     openInference: imageTensors(metadata),
-    explainMethods: IMAGE_METHODS,
     planExplanation: (input, request) => planImageExplanation(metadata, () => inspect(input), request),
     openApi: imageOpenApi,
   };

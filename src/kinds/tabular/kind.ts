@@ -2,7 +2,7 @@
 import { classAnswer, classSummary, predictionSchema, regressionSchema, roundValue } from '../answers.js';
 import type { BindContext, KindModel, ModelKind, Summary } from '../kind.js';
 import { parseMetadata } from '../metadata.js';
-import { planRowExplanation, TABULAR_METHODS } from './explain.js';
+import { planRowExplanation } from './explain.js';
 import { readRow, readRows } from './inputs.js';
 import { tabularMetadataSchema, type TabularMetadata } from './metadata.js';
 import { tabularTensors } from './open-inference.js';
@@ -60,7 +60,6 @@ function bind(metadata: TabularMetadata, { name, limits }: BindContext): KindMod
     answer: classifier ? (output, { topK }) => classAnswer(labels)(output, topK) : (output) => ({ prediction: roundValue(output[0]!) }),
     summarize: classifier ? classSummary(labels) : (output): Summary => ({ value: output[0]! }),
     openInference: tabularTensors(metadata),
-    explainMethods: TABULAR_METHODS,
     planExplanation: (row, request) => planRowExplanation(metadata, name, row, request),
     openApi: () => tabularOpenApi(metadata),
   };
