@@ -5,7 +5,7 @@
  * SCREENSHOTS=docs (`npm run screenshots`).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -24,6 +24,23 @@ const FITS = 'document.documentElement.scrollWidth <= window.innerWidth';
 /** An expression evaluated in the page (kept as text: these tests compile without the DOM library). */
 function inPage(page: Page, expression: string): Promise<unknown> {
   return page.evaluate(expression);
+}
+
+/**
+ * Choose a file in the page's file input as a user would, through the input's own `change`
+ * event (a DataTransfer, as a drop or a picker gives), without the DevTools file chooser.
+ */
+async function chooseFile(page: Page, name: string, bytes: Buffer, type: string): Promise<void> {
+  await page.evaluate(
+    `(() => {
+      const bytes = Uint8Array.from(atob(${JSON.stringify(bytes.toString('base64'))}), (c) => c.charCodeAt(0));
+      const transfer = new DataTransfer();
+      transfer.items.add(new File([bytes], ${JSON.stringify(name)}, { type: ${JSON.stringify(type)} }));
+      const input = document.getElementById('file');
+      input.files = transfer.files;
+      input.dispatchEvent(new Event('change'));
+    })()`,
+  );
 }
 
 function chromiumPath(): string {
@@ -45,7 +62,7 @@ describe('demo page in a browser', () => {
     app = await buildApp({ API_KEYS: KEY });
     await app.listen({ host: '127.0.0.1', port: 0 });
     base = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-    browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    browser = await puppeteer.launch({ executablePath: chromiumPath(), headless: true, protocolTimeout: 60_000, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   }, 60_000);
   afterAll(async () => {
     await browser?.close();
@@ -137,12 +154,9 @@ describe('demo page in a browser', () => {
   it('after an error the previous answer is gone: a file that is not an image, an empty field', { timeout: 120_000 }, async () => {
     const page = await open(DESKTOP);
     await enterKey(page);
-    const input = (await page.$('#file')) as unknown as { uploadFile(path: string): Promise<void> };
-    await input.uploadFile(join(FIXTURES, 'truck.jpg'));
+    await chooseFile(page, 'truck.jpg', photo('truck'), 'image/jpeg');
     await page.waitForSelector('#heatmap:not([hidden])', { timeout: 60_000 });
-    const notImage = join(mkdtempSync(join(tmpdir(), 'demo-')), 'notes.txt');
-    writeFileSync(notImage, 'not a photo');
-    await input.uploadFile(notImage);
+    await chooseFile(page, 'notes.txt', Buffer.from('not a photo'), 'text/plain');
     await page.waitForSelector('#error:not([hidden])');
     expect(await page.$eval('#error', (e) => e.textContent)).toBe('That is not an image file.');
     expect(await inPage(page, "['result', 'preview', 'heatmap'].map((id) => document.getElementById(id).hidden)")).toEqual([true, true, true]);
