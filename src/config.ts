@@ -47,6 +47,8 @@ export const configSchema = z.object({
   MAX_UPLOAD_BYTES: z.coerce.number().int().positive().default(10 * MiB),
   MAX_BATCH_UPLOAD_BYTES: z.coerce.number().int().positive().default(64 * MiB),
   MAX_INPUT_PIXELS: z.coerce.number().int().positive().default(25_000_000),
+  /** Largest text (or e-mail, or the text an e-mail or HTML holds) one text-model input may be, in UTF-8 bytes. */
+  MAX_TEXT_BYTES: z.coerce.number().int().positive().default(512 * 1024),
   MAX_BATCH_FILES: z.coerce.number().int().min(1).max(1024).default(32),
   DEFAULT_TOP_K: z.coerce.number().int().min(1).max(10).default(3),
   WARMUP_RUNS: z.coerce.number().int().min(0).max(100).default(2),

@@ -6,5 +6,5 @@ import type { KindModel } from '../../src/kinds/kind.js';
 import { inputLimits } from '../../src/plugins/app/models.js';
 
 export function openKind(dir: string): Promise<KindModel> {
-  return new KindRegistry().open(dir, { name: basename(dirname(resolve(dir))), limits: inputLimits(loadConfig({})) });
+  return new KindRegistry().open(dir, { name: basename(dirname(resolve(dir))), dir, limits: inputLimits(loadConfig({})) });
 }

@@ -5,10 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 
-/** What is stored per input: the model's whole output (any top_k can be cut from it), and its kind's note (an image's format). */
+/** What is stored per input: the model's whole output (any top_k can be cut from it), its kind's note (an image's format) and the warnings found while reading it. */
 export interface CachedPrediction {
   output: number[];
   note?: string;
+  warnings?: string[];
 }
 
 export interface PredictionCache {
@@ -38,8 +39,9 @@ export function cacheKey(bytes: Uint8Array, model: { name: string; version: stri
 /** A cached value must look like a prediction; anything else (another writer, an old format) is a miss. */
 export function parseCached(raw: unknown): CachedPrediction | undefined {
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const { output, note } = raw as Record<string, unknown>;
+  const { output, note, warnings } = raw as Record<string, unknown>;
   if (!Array.isArray(output) || !output.every((p) => typeof p === 'number')) return undefined;
   if (note !== undefined && typeof note !== 'string') return undefined;
-  return { output: output as number[], ...(note !== undefined && { note }) };
+  if (warnings !== undefined && !(Array.isArray(warnings) && warnings.every((w) => typeof w === 'string'))) return undefined;
+  return { output: output as number[], ...(note !== undefined && { note }), ...(warnings !== undefined && { warnings: warnings as string[] }) };
 }

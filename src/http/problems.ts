@@ -64,7 +64,7 @@ export interface RequestLimits {
 }
 
 /** Content types the JSON and upload routes accept, for 415 answers. */
-const ACCEPTED_CONTENT_TYPES = 'multipart/form-data, application/json, image/* or application/octet-stream';
+const ACCEPTED_CONTENT_TYPES = 'multipart/form-data, application/json, image/* or application/octet-stream (text models: text/plain or message/rfc822)';
 
 export interface RenderedProblem {
   status: number;

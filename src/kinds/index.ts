@@ -8,9 +8,10 @@ import { imageClassifierKind } from './image/kind.js';
 import type { AnswerSchema, BindContext, KindModel, ModelKind } from './kind.js';
 import { readMetadataJson } from './metadata.js';
 import { tabularKind } from './tabular/kind.js';
+import { textClassifierKind } from './text/kind.js';
 
 /** The kinds the server ships; the first is the kind of a metadata.json that names none. */
-export const KINDS: readonly ModelKind[] = [imageClassifierKind as ModelKind, tabularKind as ModelKind];
+export const KINDS: readonly ModelKind[] = [imageClassifierKind as ModelKind, tabularKind as ModelKind, textClassifierKind as ModelKind];
 
 export class KindRegistry {
   private readonly byName = new Map<string, ModelKind>();
@@ -39,7 +40,7 @@ export class KindRegistry {
     const name = (raw as { kind?: unknown } | null)?.kind ?? this.kinds[0]!.names[0]!;
     const kind = typeof name === 'string' ? this.byName.get(name) : undefined;
     if (!kind) throw new Error(`invalid metadata.json: unknown kind ${JSON.stringify(name)}; one of ${this.names.join(', ')}`);
-    return kind.bind(kind.parseMetadata(raw), context);
+    return await kind.bind(kind.parseMetadata(raw), context);
   }
 
   /** Every native answer form, once each (a union of them is what a prediction route answers). */
@@ -58,7 +59,15 @@ export class KindRegistry {
       const bodies = kind.requestBodies?.();
       if (!bodies) continue;
       for (const route of ['predict', 'batch'] as const) {
-        for (const [type, media] of Object.entries(bodies[route].content)) (merged[route].content as Record<string, OpenAPIV3.MediaTypeObject>)[type] ??= media;
+        const content = merged[route].content as Record<string, OpenAPIV3.MediaTypeObject>;
+        for (const [type, media] of Object.entries(bodies[route].content)) {
+          const known = content[type];
+          // Two kinds with the same media type (JSON): either shape is accepted.
+          if (known?.schema && media.schema && JSON.stringify(known.schema) !== JSON.stringify(media.schema)) {
+            const shapes = 'anyOf' in known.schema && known.schema.anyOf && !('type' in known.schema) ? known.schema.anyOf : [known.schema];
+            content[type] = { ...known, schema: { anyOf: [...shapes, media.schema] } };
+          } else content[type] ??= media;
+        }
       }
     }
     return merged;

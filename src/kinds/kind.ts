@@ -24,11 +24,14 @@ export interface InputLimits {
   maxBatchInputs: number;
   /** Pixels of one decoded image (MAX_INPUT_PIXELS). */
   maxInputPixels: number;
+  /** Bytes of one text or e-mail (MAX_TEXT_BYTES). */
+  maxTextBytes: number;
 }
 
-/** What a version is bound with: the model's name (for messages) and the request limits. */
+/** What a version is bound with: the model's name (for messages), its folder (files its kind reads, such as a vocabulary) and the request limits. */
 export interface BindContext {
   name: string;
+  dir: string;
   limits: InputLimits;
 }
 
@@ -44,7 +47,7 @@ export interface UploadedFile {
 /** A native request body as the protocol adapter received it, Fastify-free. */
 export type NativeBody =
   | { type: 'multipart'; files(): AsyncIterable<UploadedFile> }
-  | { type: 'raw'; bytes: Buffer }
+  | { type: 'raw'; bytes: Buffer; /** The Content-Type header as sent (with its parameters). */ contentType: string }
   | { type: 'json'; value: unknown }
   | { type: 'none' };
 
@@ -73,6 +76,8 @@ export interface Prepared {
   tensor: Float32Array;
   /** A note kept with the answer for logs (an image's real format). */
   note?: string;
+  /** Warnings found only while reading the input (a text cut at its token limit); cached with the output. */
+  warnings?: InputWarning[];
 }
 
 /** What an answer is, for metrics, traffic statistics and logs: a class or a value. */
@@ -186,8 +191,8 @@ export interface ModelKind<M = unknown> {
   readonly names: readonly string[];
   /** metadata.json parsed and checked (throws an Error with the reason). */
   parseMetadata(raw: unknown): M;
-  /** A version's behaviour, built once at load. */
-  bind(metadata: M, context: BindContext): KindModel;
+  /** A version's behaviour, built once at load (reading the version's own files where the kind has any). */
+  bind(metadata: M, context: BindContext): KindModel | Promise<KindModel>;
   /** The native answers it gives (one object schema per form, with `model` and `latency_ms`). */
   readonly answerSchemas: readonly AnswerSchema[];
   /** Its explanations' JSON answers. */

@@ -13,7 +13,7 @@ import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
 import { explainQuerySchema } from '../schemas/explain.js';
 import { problemResponses } from '../schemas/problem.js';
-import { nativeBody } from './native-body.js';
+import { acceptTextBodies, nativeBody } from './native-body.js';
 import { encodedBodyLimit, MODEL_TARGETS } from './targets.js';
 
 /** Width of a drawn explanation. */
@@ -26,6 +26,7 @@ function acceptsPng(request: FastifyRequest): boolean {
 
 const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { config }) => {
   await app.register(shedding, { config });
+  acceptTextBodies(app);
   const guarded = app.apiKeys.enabled;
   const auth = guarded ? { onRequest: app.authenticate } : {};
   const security = guarded ? { security: SECURITY } : {};
@@ -46,7 +47,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           description:
             'Same bodies as /predict. Image models: an attribution map (occlusion, or ?method=sampling) for the predicted class (or ?target=<label>) at the model\'s input resolution, as JSON, or with Accept: image/png (or ?format=png) drawn over the image as a 256-px PNG (red: evidence for the target). Tabular models: exact Shapley values of each feature against the training mean; they add up to value − baseline_value. Cost: occlusion (positions per side)² + 1 model evaluations (226 with the default 4-px patch on 32×32), ?method=sampling 513 (512 random pixel masks); Shapley 2^features + 1 (iris 17, wine 2,049). At most EXPLAIN_CONCURRENCY explanations run at once; more are answered 503 with Retry-After.',
           ...(target.params ? { params: target.params } : {}),
-          consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
+          consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream', 'text/plain', 'message/rfc822'],
           querystring: explainQuerySchema,
           response: { 200: answer, ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
         },

@@ -1,5 +1,5 @@
 /** A Fastify request's body as the kinds read it: multipart files, a raw body, JSON, or none. */
-import type { FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NativeBody, UploadedFile } from '../kinds/kind.js';
 import { ProblemError } from '../http/problems.js';
 import { invalidInput } from '../serving/errors.js';
@@ -33,7 +33,17 @@ async function* multipartFiles(request: FastifyRequest): AsyncGenerator<Uploaded
 export function nativeBody(request: FastifyRequest): NativeBody {
   if (request.isMultipart()) return { type: 'multipart', files: () => multipartFiles(request) };
   const body: unknown = request.body;
-  if (Buffer.isBuffer(body)) return { type: 'raw', bytes: body };
+  if (Buffer.isBuffer(body)) return { type: 'raw', bytes: body, contentType: request.headers['content-type'] ?? 'application/octet-stream' };
   if (body === undefined || body === null) return { type: 'none' };
   return { type: 'json', value: body };
+}
+
+/**
+ * text/plain and message/rfc822 bodies, kept as bytes for the model's kind to read (a text
+ * model decodes them; other kinds refuse them with 415). Only in the native routes' scope.
+ */
+export function acceptTextBodies(app: FastifyInstance): void {
+  const raw = (_req: FastifyRequest, body: Buffer | string, done: (err: Error | null, body?: unknown) => void): void => done(null, body);
+  app.addContentTypeParser('text/plain', { parseAs: 'buffer' }, raw);
+  app.addContentTypeParser('message/rfc822', { parseAs: 'buffer' }, raw);
 }

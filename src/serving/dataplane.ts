@@ -79,7 +79,7 @@ export class Dataplane {
    */
   async compute(model: ServedVersion, inputs: readonly Outcome<unknown>[]): Promise<Outcome<Computed>[]> {
     const { cache, metrics } = this.deps;
-    type Step = { done: Outcome<Computed> } | { key: string | undefined; warnings: string[]; tensor: Float32Array; note?: string };
+    type Step = { done: Outcome<Computed> } | { key: string | undefined; warnings: string[]; found: string[]; tensor: Float32Array; note?: string };
     const steps = await Promise.all(
       inputs.map(async (input): Promise<Step> => {
         if (!input.ok) return { done: input };
@@ -94,13 +94,15 @@ export class Dataplane {
             metrics.recordCacheLookup(cache.kind, hit !== undefined);
             if (hit) {
               const output = Float32Array.from(hit.output);
-              return { done: { ok: true, value: { output, cached: true, warnings, ...(hit.note !== undefined && { note: hit.note }), summary: model.kind.summarize(output) } } };
+              return { done: { ok: true, value: { output, cached: true, warnings: [...warnings, ...(hit.warnings ?? [])], ...(hit.note !== undefined && { note: hit.note }), summary: model.kind.summarize(output) } } };
             }
           }
           const started = performance.now();
           try {
             const prepared = await inspected.prepare();
-            return { key, warnings, tensor: prepared.tensor, ...(prepared.note !== undefined && { note: prepared.note }) };
+            // Warnings found only while reading the input are cached with its output.
+            const found = (prepared.warnings ?? []).map((w) => w.message);
+            return { key, warnings: [...warnings, ...found], found, tensor: prepared.tensor, ...(prepared.note !== undefined && { note: prepared.note }) };
           } finally {
             metrics.recordPreprocess(model, (performance.now() - started) / 1000);
           }
@@ -124,7 +126,7 @@ export class Dataplane {
       const output = outputs[next++]!;
       // An input the model cannot compute with (values too extreme for it) fails alone, with a client error.
       if (!output.every(Number.isFinite)) return { ok: false, error: nonFiniteOutput(step.warnings) };
-      if (cache && step.key) void cache.set(step.key, { output: Array.from(output), ...(step.note !== undefined && { note: step.note }) });
+      if (cache && step.key) void cache.set(step.key, { output: Array.from(output), ...(step.note !== undefined && { note: step.note }), ...(step.found.length > 0 && { warnings: step.found }) });
       return { ok: true, value: { output, cached: false, warnings: step.warnings, tensor: step.tensor, ...(step.note !== undefined && { note: step.note }), summary: model.kind.summarize(output) } };
     });
   }

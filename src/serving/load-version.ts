@@ -33,7 +33,7 @@ export async function loadVersion(given: LoadRequest, pool: InstancePool, opts: 
     request = { ...given, dir: await autotrain(given.dir, opts.cacheDir, `${given.name}/${given.version}-${given.revision}`) };
   }
   // Read once: it names the kind, which checks the files against it.
-  const kind = await opts.kinds.open(request.dir, { name: request.name, limits: opts.limits });
+  const kind = await opts.kinds.open(request.dir, { name: request.name, dir: request.dir, limits: opts.limits });
   const spec = await runtimeSpec(request.dir, kind.runtime, kind.signature, opts.maxBytes, opts.runtime);
   const ref: VersionRef = { name: request.name, version: request.version, revision: request.revision };
   const served = await ServedVersion.load(ref, spec, kind, pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));

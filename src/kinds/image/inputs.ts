@@ -1,6 +1,6 @@
 /** Read the image(s) of a native request from multipart, JSON (base64) or a raw body. */
 import { parseBase64 } from '../../preprocessing/base64.js';
-import { invalidInput, type ServingError, tooLarge } from '../../serving/errors.js';
+import { invalidInput, ServingError, tooLarge } from '../../serving/errors.js';
 import type { BatchEntry, InputLimits, NativeBody, UploadedFile } from '../kind.js';
 import { batchJsonBodySchema, predictJsonBodySchema } from './schemas.js';
 
@@ -20,6 +20,11 @@ function decodeBase64(value: string, what: string): Uint8Array {
 
 const missingFile = (message: string): ServingError => invalidInput('missing-file', message);
 
+/** A raw body an image model reads: image/* or application/octet-stream (text bodies are for text models). */
+const isImageBody = (contentType: string): boolean => /^(image\/|application\/octet-stream)/i.test(contentType.trim());
+const notAnImageBody = (contentType: string): ServingError =>
+  new ServingError('unsupported-media', 'unsupported-media-type', `Content-Type '${contentType.slice(0, 100)}' is not accepted here; send multipart/form-data, application/json, image/* or application/octet-stream`);
+
 async function firstFile(files: AsyncIterable<UploadedFile>): Promise<UploadedFile | undefined> {
   for await (const file of files) return file;
   return undefined;
@@ -36,6 +41,7 @@ export async function readSingleImage(body: NativeBody): Promise<ImageInput> {
       return { bytes: part.bytes };
     }
     case 'raw':
+      if (!isImageBody(body.contentType)) throw notAnImageBody(body.contentType);
       return { bytes: body.bytes };
     case 'none':
       throw missingFile('the request has no body; send an image');
@@ -62,6 +68,7 @@ export async function readBatchImages(body: NativeBody, limits: InputLimits): Pr
     return entries;
   }
   if (body.type === 'none') throw missingFile('the request has no body');
+  if (body.type === 'raw' && !isImageBody(body.contentType)) throw notAnImageBody(body.contentType);
   const parsed = batchJsonBodySchema.safeParse(body.type === 'json' ? body.value : undefined);
   if (!parsed.success) throw invalidInput('invalid-body', 'the JSON body must be {"images": ["<base64>", ...]} with at least one image');
   const { images } = parsed.data;

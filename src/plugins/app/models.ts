@@ -66,6 +66,7 @@ export function inputLimits(config: Config): InputLimits {
     maxBatchUploadBytes: config.MAX_BATCH_UPLOAD_BYTES,
     maxBatchInputs: config.MAX_BATCH_FILES,
     maxInputPixels: config.MAX_INPUT_PIXELS,
+    maxTextBytes: config.MAX_TEXT_BYTES,
   };
 }
 

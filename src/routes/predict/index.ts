@@ -14,7 +14,7 @@ import { batchResponseSchema, predictQuerySchema, predictResponseSchema } from '
 import { problemResponses } from '../../schemas/problem.js';
 import type { Exchange } from '../../serving/dataplane.js';
 import { clientKey } from '../client-key.js';
-import { nativeBody } from '../native-body.js';
+import { acceptTextBodies, nativeBody } from '../native-body.js';
 import { encodedBodyLimit, MODEL_TARGETS } from '../targets.js';
 import { STATUS_CODES } from 'node:http';
 
@@ -22,6 +22,7 @@ const round = (ms: number): number => Math.round(ms * 100) / 100;
 
 const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { config }) => {
   await app.register(shedding, { config });
+  acceptTextBodies(app);
   const guarded = app.apiKeys.enabled;
   const auth = guarded ? { onRequest: app.authenticate } : {};
   const security = guarded ? { security: SECURITY } : {};
@@ -56,9 +57,9 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           tags: ['inference'],
           summary: `Predict one input with ${target.what}`,
           description:
-            "Image models: the image as multipart field `file` (`curl -F file=@cat.jpg`), as JSON `{\"image\": \"<base64>\"}`, or as a raw `image/*` body; the real format is detected from the bytes. Tabular models: JSON `{\"features\": [5.1, 3.5, 1.4, 0.2]}` in declared order, or `{\"features\": {\"sepal_length\": 5.1, ...}}` by name (see GET /v1/models/{name} for the features). A classifier answers a class, a regressor `prediction`. The `X-Model-Version` header names the version that answered.",
+            "Image models: the image as multipart field `file` (`curl -F file=@cat.jpg`), as JSON `{\"image\": \"<base64>\"}`, or as a raw `image/*` body; the real format is detected from the bytes. Tabular models: JSON `{\"features\": [5.1, 3.5, 1.4, 0.2]}` in declared order, or `{\"features\": {\"sepal_length\": 5.1, ...}}` by name (see GET /v1/models/{name} for the features). Text models: JSON `{\"text\": \"...\"}` (or `{\"input\": \"...\"}`), a `text/plain` body, or a whole e-mail as `message/rfc822`. A classifier answers a class, a regressor `prediction`. The `X-Model-Version` header names the version that answered.",
           ...(target.params ? { params: target.params } : {}),
-          consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream'],
+          consumes: ['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream', 'text/plain', 'message/rfc822'],
           querystring: predictQuerySchema,
           response: { 200: predictResponseSchema(answers), ...problemResponses(400, ...authErrors, 404, 413, 415, 422, 429, 500, 503) },
         },
@@ -94,7 +95,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           tags: ['inference'],
           summary: `Predict up to MAX_BATCH_FILES inputs (default 32) in one request with ${target.what}`,
           description:
-            'Image models: repeated multipart fields `files`, or JSON `{"images": ["<base64>", ...]}`. Tabular models: JSON `{"instances": [<row>, ...]}`, each row an array or an object as for /predict. Results come back in request order; an input that cannot be used gets an `error` entry and does not fail the others. Valid inputs run through the model as one batch.',
+            'Image models: repeated multipart fields `files`, or JSON `{"images": ["<base64>", ...]}`. Tabular models: JSON `{"instances": [<row>, ...]}`, each row an array or an object as for /predict. Text models: JSON `{"instances": ["<text>", ...]}`. Results come back in request order; an input that cannot be used gets an `error` entry and does not fail the others. Valid inputs run through the model as one batch.',
           ...(target.params ? { params: target.params } : {}),
           consumes: ['multipart/form-data', 'application/json'],
           querystring: predictQuerySchema,

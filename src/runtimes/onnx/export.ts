@@ -157,3 +157,32 @@ export function exportPlan(plan: InferencePlan, opts: ExportOptions): Uint8Array
   });
   return onnx.ModelProto.encode(model).finish();
 }
+
+/**
+ * A linear classifier as an ONNX model: probabilities = Softmax(x · W + b), for inputs of
+ * `features` values (W is [features × classes], row-major). The batch axis is dynamic.
+ */
+export function exportLinearSoftmax(weights: Float32Array, bias: Float32Array, opts: Omit<ExportOptions, 'inputShape' | 'outputs'> & { features: number; classes: number }): Uint8Array {
+  if (weights.length !== opts.features * opts.classes || bias.length !== opts.classes) throw new Error('weights must be [features × classes] and bias [classes]');
+  const g = new GraphBuilder();
+  const w = g.weight('W', weights, [opts.features, opts.classes]);
+  const b = g.weight('b', bias, [opts.classes]);
+  const z = g.node('Add', [g.node('MatMul', [opts.inputName, w]), b]);
+  g.node('Softmax', [z], [{ name: 'axis', i: -1 }], opts.outputName);
+  const graph = onnx.GraphProto.create({
+    name: 'served',
+    node: g.nodes,
+    initializer: g.initializers,
+    input: [valueInfo(opts.inputName, ['N', opts.features])],
+    output: [valueInfo(opts.outputName, ['N', opts.classes])],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'ml-inference-api',
+    producerVersion: opts.producerVersion,
+    docString: opts.docString ?? '',
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
