@@ -19,7 +19,7 @@ describe('OpenAPI document', () => {
       components: { schemas: Record<string, unknown> };
     };
     const predict = doc.paths['/predict']!.post!;
-    expect(Object.keys(predict.requestBody!.content)).toEqual(['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream']);
+    expect(Object.keys(predict.requestBody!.content)).toEqual(['multipart/form-data', 'application/json', 'image/*', 'application/octet-stream', 'text/plain', 'message/rfc822']);
     expect(predict.requestBody!.content['multipart/form-data']).toMatchObject({
       schema: { properties: { file: { type: 'string', format: 'binary' } } },
     });
