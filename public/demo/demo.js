@@ -80,16 +80,107 @@ function showResult({ answer, meta, probabilities, labels }) {
     const order = probabilities.map((p, i) => [p, i]).sort((a, b) => b[0] - a[0]).slice(0, 5);
     order.forEach(([p, i], k) => bars.append(bar(labels[i], p, { top: k === 0, text: `${(p * 100).toFixed(1)} %` })));
   }
-  for (const id of ['shapley', 'shapley-heading', 'shapley-note']) $(id).hidden = true;
+  for (const id of ['shapley', 'shapley-heading', 'shapley-note', 'highlight', 'highlight-heading', 'highlight-note']) $(id).hidden = true;
 }
 
 function showShapley(explanation) {
+  $('shapley-heading').textContent = 'Why: Shapley values against the training mean';
+  $('shapley').classList.remove('toward-red');
   const entries = Object.entries(explanation.attributions).sort((a, b) => Math.abs(b[1]) - Math.abs(a[1]));
   const max = Math.max(...entries.map(([, v]) => Math.abs(v)), 1e-12);
   const chart = $('shapley');
   chart.replaceChildren(...entries.map(([name, v]) => bar(name, v, { max, signed: true, text: fixed(v) })));
   $('shapley-note').textContent = `${explanation.output}: ${fixed(explanation.value)} here, ${fixed(explanation.baseline_value)} at the training mean; the values add up to the difference.`;
   for (const id of ['shapley', 'shapley-heading', 'shapley-note']) $(id).hidden = false;
+}
+
+/**
+ * The text the spans index, with each token that has an attribution marked: red toward the
+ * explained class, green toward the other; the stronger, the deeper. Built from text nodes,
+ * never as HTML (the text is the user's).
+ */
+function showHighlight(explanation, submitted, labels) {
+  const text = explanation.spans === 'submitted' ? submitted : explanation.text;
+  const max = Math.max(...explanation.tokens.map((t) => Math.abs(t.attribution)), 1e-12);
+  const box = $('highlight');
+  const parts = [];
+  let at = 0;
+  for (const t of explanation.tokens) {
+    if (t.start > at) parts.push(document.createTextNode(text.slice(at, t.start)));
+    const mark = document.createElement('mark');
+    mark.textContent = text.slice(t.start, t.end);
+    const strength = Math.min(1, Math.abs(t.attribution) / max);
+    const alpha = (0.12 + 0.7 * Math.sqrt(strength)).toFixed(2);
+    mark.style.background = t.attribution > 0 ? `rgb(217 48 37 / ${alpha})` : `rgb(30 142 62 / ${alpha})`;
+    mark.className = t.attribution > 0 ? 'pos' : 'neg';
+    mark.title = `${fixed(t.attribution, 4)} toward ${explanation.target}`;
+    parts.push(mark);
+    at = t.end;
+  }
+  if (at < text.length) parts.push(document.createTextNode(text.slice(at)));
+  box.replaceChildren(...parts);
+  const other = labels.length === 2 ? labels.find((l) => l !== explanation.target) : `other classes`;
+  const note = $('highlight-note');
+  const pos = document.createElement('span');
+  pos.className = 'legend-pos';
+  pos.textContent = `red: toward ${explanation.target}`;
+  const neg = document.createElement('span');
+  neg.className = 'legend-neg';
+  neg.textContent = `green: toward ${other}`;
+  const source = explanation.form === 'email' ? 'the text read from the e-mail (header lines, then the body)' : explanation.form === 'html' ? 'the text of the HTML' : 'the text as sent';
+  note.replaceChildren(pos, document.createTextNode(' · '), neg, document.createTextNode(` · ${explanation.output}: ${fixed(explanation.value)}, ${fixed(explanation.baseline_value)} for an empty text · shown over ${source}`));
+  for (const id of ['highlight', 'highlight-heading', 'highlight-note']) $(id).hidden = false;
+  const top = explanation.top_features.slice(0, 10);
+  const scale = Math.max(...top.map((f) => Math.abs(f.attribution)), 1e-12);
+  $('shapley').replaceChildren(...top.map((f) => bar(`${f.term}${f.count > 1 ? ` ×${f.count}` : ''}`, f.attribution, { max: scale, signed: true, text: fixed(f.attribution) })));
+  $('shapley-heading').textContent = `The features that weighed most (red: toward ${explanation.target}, green: against)`;
+  $('shapley').classList.add('toward-red');
+  for (const id of ['shapley', 'shapley-heading']) $(id).hidden = false;
+}
+
+async function classifyText(event) {
+  event.preventDefault();
+  showError('');
+  const text = $('text').value;
+  if (text.trim() === '') {
+    showError('Paste an e-mail or a text first.');
+    $('text').focus();
+    return;
+  }
+  const labels = state.detail.metadata.labels;
+  const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) };
+  try {
+    const started = performance.now();
+    const body = await (await api(`${base()}/predict?top_k=5`, init)).json();
+    showResult({
+      answer: `${body.class_label} (${(body.confidence * 100).toFixed(1)} %)`,
+      meta: `model ${body.model.name}, version ${body.model.version} · ${body.latency_ms} ms on the server, ${(performance.now() - started).toFixed(0)} ms here${body.warnings ? ` · ${body.warnings.join('; ')}` : ''}`,
+      probabilities: body.probabilities,
+      labels,
+    });
+    // Two classes: always explain the second (spam), so red means the same whatever the answer.
+    const target = labels.length === 2 ? labels[1] : body.class_label;
+    const explanation = await (await api(`${base()}/explain?target=${encodeURIComponent(target)}`, init)).json();
+    showHighlight(explanation, text, labels);
+  } catch (err) {
+    showError(err.message);
+  }
+}
+
+function textExamples(metadata) {
+  const box = $('text-examples');
+  box.replaceChildren(
+    ...(metadata.examples ?? []).map((example) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.textContent = example.title;
+      b.addEventListener('click', () => {
+        $('text').value = example.text;
+      });
+      return b;
+    }),
+  );
+  if (!$('text').value && metadata.examples?.length) $('text').value = metadata.examples[0].text;
 }
 
 function dataUrl(blob) {
@@ -227,10 +318,13 @@ async function selectVersion() {
   }
   const m = state.detail.metadata;
   const image = m.kind === 'image-classifier';
+  const text = m.kind === 'text-classifier';
   $('image-input').hidden = !image;
-  $('tabular-input').hidden = image;
+  $('text-input').hidden = !text;
+  $('tabular-input').hidden = image || text;
   $('model-info').textContent = `${m.kind}${m.description ? ` · ${m.description}` : ''}${m.accuracy ? ` · validation accuracy ${(m.accuracy * 100).toFixed(1)} %` : ''} · ${state.detail.runtime ?? ''}`;
-  if (!image) {
+  if (text) textExamples(m);
+  else if (!image) {
     featureFields(m.features);
     examples(m);
   }
@@ -252,6 +346,7 @@ async function start() {
   $('model').addEventListener('change', selectModel);
   $('version').addEventListener('change', selectVersion);
   $('features-form').addEventListener('submit', predictRow);
+  $('text-form').addEventListener('submit', classifyText);
   $('file').addEventListener('change', (e) => classifyImage(e.target.files[0]));
   const drop = $('drop');
   drop.addEventListener('dragover', (e) => {

@@ -13,6 +13,7 @@ import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, ROOT } from '../helpers/app.js';
 import { FIXTURES, photo } from '../helpers/images.js';
+import { SPAM_EMAIL } from '../helpers/text.js';
 
 const KEY = 'demo-key-0123456789abcdef';
 const SHOTS = process.env.SCREENSHOTS === 'docs' ? join(ROOT, 'docs') : mkdtempSync(join(tmpdir(), 'demo-shots-'));
@@ -146,6 +147,33 @@ describe('demo page in a browser', () => {
       expect(await page.$eval('#shapley-note', (e) => e.textContent)).toMatch(/^probability of virginica: 1\.000 here/);
       expect(await inPage(page, FITS)).toBe(true);
       await page.screenshot({ path: join(SHOTS, `demo-tabular-${name}.png`), fullPage: true });
+      expect(await cspViolations(page)).toEqual([]);
+      await page.close();
+    }
+  });
+
+  it('the spam filter: a pasted e-mail gets its label and the words that pushed it highlighted', { timeout: 120_000 }, async () => {
+    for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
+      const page = await open(viewport, '/demo/?model=spam');
+      await enterKey(page);
+      await page.waitForSelector('#text-input:not([hidden])');
+      expect(await page.$$eval('#text-examples button', (b) => b.map((e) => e.textContent))).toEqual(['An offer (spam)', 'A mailing-list reply (ham)', 'A whole e-mail (headers and body)']);
+      // An example fills the box; a pasted e-mail replaces it.
+      await page.click('#text-examples button:nth-child(2)');
+      expect(await inPage(page, "document.getElementById('text').value")).toMatch(/^On Tue, Aug 6, Matt wrote/);
+      await inPage(page, `document.getElementById('text').value = ${JSON.stringify(SPAM_EMAIL.toString('latin1'))}`);
+      await page.click('#classify-text');
+      await page.waitForSelector('#highlight:not([hidden])', { timeout: 60_000 });
+      expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(/^spam \(\d+\.\d %\)$/);
+      expect(await page.$$eval('#highlight mark.pos', (m) => m.length)).toBeGreaterThan(5);
+      expect(await page.$$eval('#highlight mark.neg', (m) => m.length)).toBeGreaterThan(0);
+      // The highlighted text is the text the model read: every mark is a word of it.
+      const marked = await page.$$eval('#highlight mark', (m) => m.map((e) => e.textContent ?? ''));
+      expect(marked.every((w) => /^[\p{L}\p{N}$€£!][\p{L}\p{N}'’._@-]*$/u.test(w))).toBe(true);
+      expect(await page.$eval('#highlight', (e) => e.textContent)).toContain('claim your prize');
+      expect(await page.$eval('#highlight-note', (e) => e.textContent)).toMatch(/^red: toward spam · green: toward ham · log-odds of spam/);
+      expect(await inPage(page, FITS)).toBe(true);
+      await page.screenshot({ path: join(SHOTS, `demo-text-${name}.png`), fullPage: true });
       expect(await cspViolations(page)).toEqual([]);
       await page.close();
     }
