@@ -26,7 +26,7 @@ export const { values } = parseArgs({
 });
 
 
-export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic'] as const;
+export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text'] as const;
 const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
 for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
 /** Whether this run measures `phase` (--phases, default all). */
@@ -92,6 +92,8 @@ export interface Results {
   protocols?: { rps: Record<string, number[]>; p50: Record<string, number[]>; errors: Record<string, number> };
   /** Keyed `<shadow|none>-<concurrency>`: p50 and p99 of primary latency per round, and the shadow counts. */
   traffic?: { p50: Record<string, number[]>; p99: Record<string, number[]>; rps: Record<string, number[]>; shadow?: Record<string, number> };
+  /** The spam filter on a 4 KB e-mail, keyed `<rfc822|json>-<concurrency>`, with the server's CPU per request. */
+  text?: Record<string, LoadResult & { cpuMsPerRequest: number; bytes: number }>;
 }
 
 export const results: Results =

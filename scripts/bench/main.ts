@@ -28,6 +28,8 @@
  *   traffic   shadow traffic's cost to primary latency: one server with two versions of the
  *             model, /predict at concurrency 1 and 8 with no shadow and with every request
  *             mirrored to the other version (fraction 1), alternating, --rounds each
+ *   text      the spam filter on a typical 4 KB e-mail, cache off: req/s at concurrency 32 and p50 at
+ *             concurrency 1, as message/rfc822 and as JSON {"text"}, with the server's CPU per request
  *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
  *             run with its own defaults and bundled model) against this one at concurrency 32
  *             on ONNX Runtime, /predict multipart and V2 binary UINT8 pixels, --rounds times
@@ -47,9 +49,10 @@ import * as protocols from './phases/protocols.js';
 import * as runtimes from './phases/runtimes.js';
 import * as service from './phases/service.js';
 import * as soak from './phases/soak.js';
+import * as text from './phases/text.js';
 import * as traffic from './phases/traffic.js';
 import { report } from './report.js';
 
 // Each phase saves its results as they complete and skips what --resume finds done.
-for (const phase of [ceiling, service, runtimes, profile, baseline, soak, cache, protocols, traffic]) await phase.run();
+for (const phase of [ceiling, service, runtimes, profile, baseline, soak, cache, protocols, traffic, text]) await phase.run();
 await report();

@@ -93,6 +93,15 @@ export async function report(): Promise<void> {
     return lines;
   }
 
+  function textReport(): string[] {
+    const t = results.text ?? {};
+    const rows = Object.entries(t).map(([k, r]): [string, LoadResult] => [`text ${k.replace(/-\d+$/, '')}`, r]);
+    if (rows.length === 0) return [];
+    const lines = ['', `Spam filter, a ${Object.values(t)[0]!.bytes}-byte e-mail (cache off):`, '', table(rows), ''];
+    for (const [k, r] of Object.entries(t)) lines.push(`- text ${k}: ${(ok(r) / duration).toFixed(0)} req/s, p50 ${r.p50} ms, ${r.cpuMsPerRequest} ms of server CPU per request`);
+    return lines;
+  }
+
   const peak = results.machine.peak!;
   const ceilingLines = RUNTIMES.flatMap((r) => {
     const c = ce[r];
@@ -108,6 +117,7 @@ export async function report(): Promise<void> {
     ...ratios.map((r) => `- ${r}`),
     ...profileLines,
     ...cacheReport(),
+    ...textReport(),
     ...(results.soak ? [`- soak: ${results.soak.seconds} s at concurrency 32, ${results.soak.rps} req/s, RSS ${results.soak.rssMb[5]} → ${results.soak.rssMb.at(-1)} MB (drift ${results.soak.driftPct}%)`] : []),
     '',
     `${results.machine.cpus} CPUs, Node ${results.machine.node}; ${duration} s per run; load generator (autocannon) on the same machine; 32×32 JPEG uploads as multipart.`,
