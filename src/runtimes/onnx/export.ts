@@ -71,6 +71,26 @@ function valueInfo(name: string, dims: (number | string)[]): InstanceType<typeof
   });
 }
 
+/** The graph `g` builds as a serialized ModelProto, with one input and one output of these shapes. */
+function encodeModel(g: GraphBuilder, opts: Pick<ExportOptions, 'inputName' | 'outputName' | 'producerVersion' | 'docString'>, input: (number | string)[], output: (number | string)[]): Uint8Array {
+  const graph = onnx.GraphProto.create({
+    name: 'served',
+    node: g.nodes,
+    initializer: g.initializers,
+    input: [valueInfo(opts.inputName, input)],
+    output: [valueInfo(opts.outputName, output)],
+  });
+  const model = onnx.ModelProto.create({
+    irVersion: ONNX_IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'ml-inference-api',
+    producerVersion: opts.producerVersion,
+    docString: opts.docString ?? '',
+    graph,
+  });
+  return onnx.ModelProto.encode(model).finish();
+}
+
 const autoPad = (pad: 'same' | 'valid'): string => (pad === 'same' ? 'SAME_UPPER' : 'VALID');
 
 /** The ONNX model (serialized ModelProto) computing `plan` on inputs of `opts.inputShape`. */
@@ -140,22 +160,7 @@ export function exportPlan(plan: InferencePlan, opts: ExportOptions): Uint8Array
   }
   if (at.layout !== 'flat') throw new Error('the model does not end in a flat output');
   g.node('Identity', [x], [], opts.outputName);
-  const graph = onnx.GraphProto.create({
-    name: 'served',
-    node: g.nodes,
-    initializer: g.initializers,
-    input: [valueInfo(opts.inputName, ['N', ...opts.inputShape])],
-    output: [valueInfo(opts.outputName, ['N', opts.outputs])],
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    producerName: 'ml-inference-api',
-    producerVersion: opts.producerVersion,
-    docString: opts.docString ?? '',
-    graph,
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(g, opts, ['N', ...opts.inputShape], ['N', opts.outputs]);
 }
 
 /**
@@ -169,20 +174,5 @@ export function exportLinearSoftmax(weights: Float32Array, bias: Float32Array, o
   const b = g.weight('b', bias, [opts.classes]);
   const z = g.node('Add', [g.node('MatMul', [opts.inputName, w]), b]);
   g.node('Softmax', [z], [{ name: 'axis', i: -1 }], opts.outputName);
-  const graph = onnx.GraphProto.create({
-    name: 'served',
-    node: g.nodes,
-    initializer: g.initializers,
-    input: [valueInfo(opts.inputName, ['N', opts.features])],
-    output: [valueInfo(opts.outputName, ['N', opts.classes])],
-  });
-  const model = onnx.ModelProto.create({
-    irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
-    producerName: 'ml-inference-api',
-    producerVersion: opts.producerVersion,
-    docString: opts.docString ?? '',
-    graph,
-  });
-  return onnx.ModelProto.encode(model).finish();
+  return encodeModel(g, opts, ['N', opts.features], ['N', opts.classes]);
 }
