@@ -27,6 +27,7 @@ describe('service routes', () => {
     expect(res.body.models).toEqual([
       { name: 'cifar10', version: '1', runtime: 'onnx', backend: 'cpu' },
       { name: 'iris', version: '1', runtime: 'onnx', backend: 'cpu' },
+      { name: 'spam', version: '1', runtime: 'onnx', backend: 'cpu' },
       { name: 'wine-quality', version: '1', runtime: 'onnx', backend: 'cpu' },
     ]);
   });
