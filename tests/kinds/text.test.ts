@@ -72,6 +72,12 @@ describe('text classifier (the shipped spam filter)', () => {
     }
   });
 
+  it('answers an HTML document with no text (images only) with a warning, as the trainer scored it', async () => {
+    const res = await predict().send({ text: '<html><body><img src="offer.gif"><br><table><tr><td><img src="sale.gif"></td></tr></table></body></html>' });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((res.body as Prediction).warnings).toEqual(["the HTML holds no text (only markup or images): the answer is the model's answer to an empty text"]);
+  });
+
   it('text/plain in another declared charset is decoded by it', async () => {
     const latin1 = Buffer.from(`${HAM_TEXT} Ça marche, merci.`, 'latin1');
     const res = await predict().set('content-type', 'text/plain; charset=iso-8859-1').send(latin1);

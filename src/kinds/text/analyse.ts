@@ -25,7 +25,8 @@ export function analyser(spec: TextPipelineSpec, vocabulary: Vocabulary, maxText
     const features = featuresOf(tokens, vocabulary.index, vocabulary.idf, spec);
     const warnings: InputWarning[] = [];
     if (truncated) warnings.push({ message: `the text has more than ${spec.tokenizer.maxTokens} tokens; only the first ${spec.tokenizer.maxTokens} were read` });
-    if (features.vector.indices.length === 0) warnings.push({ message: "none of the text's words are in the model's vocabulary: the answer is the model's answer to an empty text" });
+    if (text.trim() === '') warnings.push({ message: `the ${form === 'email' ? 'e-mail' : 'HTML'} holds no text (only markup or images): the answer is the model's answer to an empty text` });
+    else if (features.vector.indices.length === 0) warnings.push({ message: "none of the text's words are in the model's vocabulary: the answer is the model's answer to an empty text" });
     return { text, form, tokens, truncated, features, terms: vocabulary.terms, tensor: dense(features.vector, spec.features.size), warnings };
   };
 }

@@ -14,7 +14,7 @@
 import { Parser } from 'htmlparser2';
 import { convert } from 'html-to-text';
 import PostalMime, { decodeWords, type Email } from 'postal-mime';
-import { invalidInput, ServingError } from '../../serving/errors.js';
+import { ServingError } from '../../serving/errors.js';
 import type { TextPipelineSpec } from './metadata.js';
 
 /** A text input: text as sent (plain text or an e-mail, detected), or the bytes of an e-mail. */
@@ -199,7 +199,6 @@ export async function extractText(input: TextInput, spec: TextPipelineSpec, maxT
   else extracted = { text: input.text, form: 'text' };
   const bytes = Buffer.byteLength(extracted.text);
   if (bytes > maxTextBytes) throw tooLargeText(`the ${extracted.form === 'text' ? 'text' : `text of the ${extracted.form === 'email' ? 'e-mail' : 'HTML'}`} is ${bytes} bytes; MAX_TEXT_BYTES is ${maxTextBytes}`);
-  if (extracted.form !== 'text' && extracted.text.trim() === '') throw invalidInput('empty-text', `the ${extracted.form === 'email' ? 'e-mail' : 'HTML'} holds no text`);
   return extracted;
 }
 
