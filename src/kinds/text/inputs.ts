@@ -57,14 +57,18 @@ function decodeText(bytes: Uint8Array, charset = 'utf-8'): string {
   }
 }
 
+/** The `text` (or `input`) field of a JSON object, and which of the two it is; undefined for anything else. */
+function textField(value: unknown): { field: 'text' | 'input'; given: unknown } | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  const { text, input } = value as Record<string, unknown>;
+  if (text !== undefined) return { field: 'text', given: text };
+  return input !== undefined ? { field: 'input', given: input } : undefined;
+}
+
 /** A JSON value as one text, or why it cannot be (`where` names it in messages). */
 function textValue(value: unknown, where: string): Outcome<TextInput> {
-  if (typeof value === 'string') return { ok: true, value: { text: value } };
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    const { text, input } = value as Record<string, unknown>;
-    const given = text ?? input;
-    if (typeof given === 'string') return { ok: true, value: { text: given } };
-  }
+  const given = typeof value === 'string' ? value : textField(value)?.given;
+  if (typeof given === 'string') return { ok: true, value: { text: given } };
   return { ok: false, error: invalidInput('invalid-body', `${where} must be a string, or {"text": "<text>"}`) };
 }
 
@@ -82,14 +86,10 @@ export function readSingleText(body: NativeBody, what: string): TextInput {
       throw unsupported(what, body.contentType);
     }
     case 'json': {
-      const value = body.value;
-      if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-        const { text, input } = value as Record<string, unknown>;
-        const given = text ?? input;
-        if (typeof given === 'string') return { text: given };
-        if (given !== undefined) throw invalidInput('invalid-body', `"${text !== undefined ? 'text' : 'input'}" must be a string; send ${SINGLE_SHAPE}`);
-      }
-      throw invalidInput('invalid-body', `the JSON body must be ${SINGLE_SHAPE}`);
+      const found = textField(body.value);
+      if (!found) throw invalidInput('invalid-body', `the JSON body must be ${SINGLE_SHAPE}`);
+      if (typeof found.given !== 'string') throw invalidInput('invalid-body', `"${found.field}" must be a string; send ${SINGLE_SHAPE}`);
+      return { text: found.given };
     }
   }
 }

@@ -146,6 +146,35 @@ function examplesOf(tokens: readonly Token[][], labels: readonly number[], vocab
   return tokens.map((t, i) => ({ x: featuresOf(t, vocabulary.index, vocabulary.idf, spec).vector, y: labels[i]! }));
 }
 
+/** The vocabulary fitted on `docs`, its pipeline, and their training examples: every message counted whole and body only. */
+function fitDocuments(docs: readonly Document[], variant: Pick<Variant, 'headers' | 'scope' | 'ngrams'>, opts: TextTrainOptions): { vocabulary: Vocabulary; spec: TextPipelineSpec; examples: Example[] } {
+  const tokens = docs.flatMap((d) => [d.whole, d.body]);
+  const vocabulary = fitVocabulary(tokens, variant.ngrams, opts);
+  const spec = pipelineSpec(variant, { maxTokens: opts.maxTokens, size: vocabulary.terms.length });
+  const labels = docs.flatMap((d) => [d.message.label, d.message.label]);
+  return { vocabulary, spec, examples: examplesOf(tokens, labels, vocabulary, spec) };
+}
+
+/** Examples to score `docs` on, whole and body only, with their labels. */
+function heldExamples(docs: readonly Document[], vocabulary: Vocabulary, spec: TextPipelineSpec): { labels: number[]; whole: Example[]; body: Example[] } {
+  const labels = docs.map((d) => d.message.label);
+  return {
+    labels,
+    whole: examplesOf(
+      docs.map((d) => d.whole),
+      labels,
+      vocabulary,
+      spec,
+    ),
+    body: examplesOf(
+      docs.map((d) => d.body),
+      labels,
+      vocabulary,
+      spec,
+    ),
+  };
+}
+
 /** Spam score margins (z_spam − z_ham): the decision is spam when margin + shift > 0. */
 const margin = (model: LinearModel, e: Example): number => {
   const z = scores(model, e.x);
@@ -269,7 +298,7 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
   const needs = (r: Reading): boolean => opts.grid.some((v) => readingKey(v) === readingKey(r) && [...Array(opts.folds).keys()].some((f) => !checkpoint[`${f}|${keyOf(v)}`]));
   for (const reading of readings) if (needs(reading)) documents.set(readingKey(reading), await readDocuments(train, reading, opts));
 
-  let fit = done;
+  let fitted = done;
   for (let f = 0; f < opts.folds; f++) {
     const inFold = (i: number): boolean => folds[i] === f;
     for (const reading of readings) {
@@ -277,44 +306,27 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
         const variants = opts.grid.filter((v) => readingKey(v) === readingKey(reading) && v.ngrams === n && !checkpoint[`${f}|${keyOf(v)}`]);
         if (variants.length === 0) continue;
         const docs = documents.get(readingKey(reading))!;
-        const fitDocs = docs.filter((_, i) => !inFold(i));
-        const spec = pipelineSpec({ ...reading, ngrams: n }, { maxTokens: opts.maxTokens, size: 1 });
-        const vocabulary = fitVocabulary(
-          fitDocs.flatMap((d) => [d.whole, d.body]),
-          n,
+        const fit = fitDocuments(
+          docs.filter((_, i) => !inFold(i)),
+          { ...reading, ngrams: n },
           opts,
         );
-        const trainExamples = examplesOf(
-          fitDocs.flatMap((d) => [d.whole, d.body]),
-          fitDocs.flatMap((d) => [d.message.label, d.message.label]),
-          vocabulary,
-          spec,
-        );
-        const heldDocs = docs.filter((_, i) => inFold(i));
-        const heldLabels = heldDocs.map((d) => d.message.label);
-        const whole = examplesOf(
-          heldDocs.map((d) => d.whole),
-          heldLabels,
-          vocabulary,
-          spec,
-        );
-        const body = examplesOf(
-          heldDocs.map((d) => d.body),
-          heldLabels,
-          vocabulary,
-          spec,
+        const held = heldExamples(
+          docs.filter((_, i) => inFold(i)),
+          fit.vocabulary,
+          fit.spec,
         );
         for (const variant of variants) {
           const t = performance.now();
-          const model = trainLinear(trainExamples, vocabulary.terms.length, 2, variant.model);
-          const result = { labels: heldLabels, whole: whole.map((e) => r5(margin(model, e))), body: body.map((e) => r5(margin(model, e))) };
+          const model = trainLinear(fit.examples, fit.vocabulary.terms.length, 2, variant.model);
+          const result = { labels: held.labels, whole: held.whole.map((e) => r5(margin(model, e))), body: held.body.map((e) => r5(margin(model, e))) };
           checkpoint[`${f}|${keyOf(variant)}`] = result;
           await save();
-          fit++;
+          fitted++;
           const w = metricsOf(result.labels, result.whole, 0);
           const b = metricsOf(result.labels, result.body, 0);
           log(
-            `[cv ${fit}/${total}] fold ${f + 1}/${opts.folds} ${keyOf(variant)} (${vocabulary.terms.length} terms): whole ${(w.accuracy * 100).toFixed(2)} % body ${(b.accuracy * 100).toFixed(2)} % ham-as-spam ${(w.hamAsSpam * 100).toFixed(2)} % (${((performance.now() - t) / 1000).toFixed(1)} s)`,
+            `[cv ${fitted}/${total}] fold ${f + 1}/${opts.folds} ${keyOf(variant)} (${fit.vocabulary.terms.length} terms): whole ${(w.accuracy * 100).toFixed(2)} % body ${(b.accuracy * 100).toFixed(2)} % ham-as-spam ${(w.hamAsSpam * 100).toFixed(2)} % (${((performance.now() - t) / 1000).toFixed(1)} s)`,
           );
         }
       }
@@ -344,36 +356,15 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
 
   // The final model: the chosen variant on the whole training part.
   const docs = documents.get(readingKey(best.variant)) ?? (await readDocuments(train, best.variant, opts));
-  const vocabulary = fitVocabulary(
-    docs.flatMap((d) => [d.whole, d.body]),
-    best.variant.ngrams,
-    opts,
-  );
-  const spec = pipelineSpec(best.variant, { maxTokens: opts.maxTokens, size: vocabulary.terms.length });
-  const examples = examplesOf(
-    docs.flatMap((d) => [d.whole, d.body]),
-    docs.flatMap((d) => [d.message.label, d.message.label]),
-    vocabulary,
-    spec,
-  );
+  const { vocabulary, spec, examples } = fitDocuments(docs, best.variant, opts);
   log(`training the final model on ${train.length} messages (whole and body: ${examples.length} examples, ${vocabulary.terms.length} terms)`);
   const model = shifted(trainLinear(examples, vocabulary.terms.length, 2, best.variant.model), 1, shift);
 
   // Reported once: the held-out split, never used for any choice.
-  const testDocs = await readDocuments(test, best.variant, opts);
-  const testLabels = testDocs.map((d) => d.message.label);
-  const testWhole = examplesOf(
-    testDocs.map((d) => d.whole),
-    testLabels,
-    vocabulary,
-    spec,
-  ).map((e) => margin(model, e));
-  const testBody = examplesOf(
-    testDocs.map((d) => d.body),
-    testLabels,
-    vocabulary,
-    spec,
-  ).map((e) => margin(model, e));
+  const testSet = heldExamples(await readDocuments(test, best.variant, opts), vocabulary, spec);
+  const testLabels = testSet.labels;
+  const testWhole = testSet.whole.map((e) => margin(model, e));
+  const testBody = testSet.body.map((e) => margin(model, e));
   const heldWhole = metricsOf(testLabels, testWhole, 0);
   const heldBody = metricsOf(testLabels, testBody, 0);
   log(`held out (${test.length} messages): whole ${(heldWhole.accuracy * 100).toFixed(2)} % (ham as spam ${(heldWhole.hamAsSpam * 100).toFixed(2)} %), body only ${(heldBody.accuracy * 100).toFixed(2)} %`);
