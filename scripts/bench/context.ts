@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import type { RuntimeName } from '../../src/runtimes/runtime.js';
 import { cpuPeak, type CpuPeak } from '../lib/cpu-peak.js';
 import type { ProfileSummary } from '../lib/cpu-profile.js';
+import type { StageForm, StageRuns } from './phases/stages.js';
 
 export const { values } = parseArgs({
   options: {
@@ -26,7 +27,7 @@ export const { values } = parseArgs({
 });
 
 
-export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text'] as const;
+export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text', 'stages'] as const;
 const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
 for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
 /** Whether this run measures `phase` (--phases, default all). */
@@ -81,6 +82,8 @@ export interface Results {
   /** Concurrency 32, alternating TF.js and ONNX Runtime servers, --rounds each: 200s per second. */
   runtimeRounds?: Record<RuntimeName, number[]> & { p50c1?: Record<RuntimeName, number[]> };
   profile?: ProfileSummary;
+  /** The same profile of the --baseline server. */
+  profileBaseline?: ProfileSummary;
   naive: Record<string, LoadResult>;
   /** This server and another revision's (--baseline) at concurrency 32, alternating: /predict req/s, and V2 binary pixels req/s. */
   baseline?: { dir: string; concurrency: number; service: number[]; baseline: number[]; v2?: { service: number[]; baseline: number[] }; cpuMs?: Record<string, number[]> };
@@ -94,6 +97,8 @@ export interface Results {
   traffic?: { p50: Record<string, number[]>; p99: Record<string, number[]>; rps: Record<string, number[]>; shadow?: Record<string, number> };
   /** The spam filter on a 4 KB e-mail, keyed `<rfc822|json>-<concurrency>`, with the server's CPU per request. */
   text?: Record<string, LoadResult & { cpuMsPerRequest: number; bytes: number }>;
+  /** Per request form, per server (this one, and --baseline's): the runs of the stages phase. */
+  stages?: Partial<Record<'service' | 'baseline', Partial<Record<StageForm, StageRuns>>>>;
 }
 
 export const results: Results =

@@ -30,6 +30,11 @@
  *             mirrored to the other version (fraction 1), alternating, --rounds each
  *   text      the spam filter on a typical 4 KB e-mail, cache off: req/s at concurrency 32 and p50 at
  *             concurrency 1, as message/rfc822 and as JSON {"text"}, with the server's CPU per request
+ *   stages    what a request costs, form by form (/predict multipart JPEG and JSON base64, a
+ *             tabular row, V2 binary UINT8 and V2 JSON, a cache hit, /health): req/s at
+ *             concurrency 32, p50 at concurrency 1, and the server's CPU per request split into
+ *             the runtime's own time and everything else; with --baseline DIR, that server too,
+ *             alternating rounds
  *   baseline  with --baseline DIR: the server built in DIR (a checkout of another revision,
  *             run with its own defaults and bundled model) against this one at concurrency 32
  *             on ONNX Runtime, /predict multipart and V2 binary UINT8 pixels, --rounds times
@@ -49,10 +54,11 @@ import * as protocols from './phases/protocols.js';
 import * as runtimes from './phases/runtimes.js';
 import * as service from './phases/service.js';
 import * as soak from './phases/soak.js';
+import * as stages from './phases/stages.js';
 import * as text from './phases/text.js';
 import * as traffic from './phases/traffic.js';
 import { report } from './report.js';
 
 // Each phase saves its results as they complete and skips what --resume finds done.
-for (const phase of [ceiling, service, runtimes, profile, baseline, soak, cache, protocols, traffic, text]) await phase.run();
+for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, traffic, text]) await phase.run();
 await report();

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { duration, log, results, resultsFile, RUNTIMES, values, type LoadResult } from './context.js';
 import { fmt, median, ok, table } from './harness.js';
 import { flopsPerImage, peakShare } from './phases/ceiling.js';
+import { STAGE_FORMS, stageMedians } from './phases/stages.js';
 
 export async function report(): Promise<void> {
   const rows: [string, LoadResult][] = [
@@ -102,12 +103,42 @@ export async function report(): Promise<void> {
     return lines;
   }
 
+  function stagesReport(): string[] {
+    const st = results.stages;
+    if (!st?.service) return [];
+    const mine = st.service;
+    const theirs = st.baseline ?? {};
+    const r2 = (x: number): string => (Number.isFinite(x) ? x.toFixed(2) : '-');
+    const lines = [
+      '',
+      `What a request costs, form by form (ONNX Runtime; medians of ${mine['/health']?.rps.length ?? 0} rounds${values.baseline ? `, alternating with the baseline ${values.baseline}` : ''}; CPU is the server process's, all threads, per request; inference is the runtime's own time):`,
+      '',
+      '| form | req/s c32 | p50 c1 ms | CPU ms/request | inference ms | everything else ms | max RSS MB | baseline req/s | baseline p50 c1 ms | baseline CPU ms | throughput ÷ baseline |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ];
+    for (const form of STAGE_FORMS) {
+      const m = mine[form];
+      if (!m) continue;
+      const a = stageMedians(m);
+      const b = theirs[form] ? stageMedians(theirs[form]) : undefined;
+      lines.push(
+        `| ${form} | ${a.rps.toFixed(0)} | ${a.p50c1Ms.toFixed(2)} | ${r2(a.cpuMs)} | ${r2(a.inferenceCpuMs)} | ${r2(a.otherCpuMs)} | ${a.rssMb} | ${b ? b.rps.toFixed(0) : '-'} | ${b ? b.p50c1Ms.toFixed(2) : '-'} | ${b ? r2(b.cpuMs) : '-'} | ${b ? (a.rps / b.rps).toFixed(2) : '-'} |`,
+      );
+    }
+    const errors = STAGE_FORMS.reduce((n, f) => n + (mine[f]?.errors ?? 0) + (theirs[f]?.errors ?? 0), 0);
+    lines.push('', `Non-2xx answers, errors and timeouts over all stage runs: ${errors}.`);
+    return lines;
+  }
+
   const peak = results.machine.peak!;
   const ceilingLines = RUNTIMES.flatMap((r) => {
     const c = ce[r];
     return c ? [`- ${r}: **${c.imagesPerSecond} images/s** (${c.workers} worker thread(s)${c.intraOpThreads ? `, ${c.intraOpThreads} intra-op thread each` : ''}, batch ${c.batch}, no HTTP) = ${((c.imagesPerSecond * flopsPerImage) / 1e9).toFixed(0)} GFLOP/s = ${(peakShare(c.imagesPerSecond) * 100).toFixed(1)} % of the FP32 peak`] : [];
   });
-  const profileLines = results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : [];
+  const profileLines = [
+    ...(results.profile ? ['', 'CPU profile of the server at concurrency 32 on ONNX Runtime (self time, all threads):', '', ...results.profile.lines] : []),
+    ...(results.profileBaseline ? ['', `The same profile of the baseline (${values.baseline ?? 'another revision'}):`, '', ...results.profileBaseline.lines] : []),
+  ];
   const md = [
     // Phases not run (--phases) leave their parts out.
     ...(ceilingLines.length > 0
@@ -118,6 +149,7 @@ export async function report(): Promise<void> {
     ...profileLines,
     ...cacheReport(),
     ...textReport(),
+    ...stagesReport(),
     ...(results.soak ? [`- soak: ${results.soak.seconds} s at concurrency 32, ${results.soak.rps} req/s, RSS ${results.soak.rssMb[5]} → ${results.soak.rssMb.at(-1)} MB (drift ${results.soak.driftPct}%)`] : []),
     '',
     `${results.machine.cpus} CPUs, Node ${results.machine.node}; ${duration} s per run; load generator (autocannon) on the same machine; 32×32 JPEG uploads as multipart.`,

@@ -4,6 +4,7 @@ import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
+import { threadCpuSeconds } from './thread-cpu.js';
 import { startWorker } from './threads.js';
 
 export interface Host {
@@ -21,6 +22,8 @@ export interface Host {
   stop(): Promise<void>;
   /** For tests: end the thread as a crash would. */
   crash(): void;
+  /** CPU seconds the host's own thread has used (NaN: the calling thread's, or not known here). */
+  cpuSeconds(): number;
 }
 
 /** The calling thread (INFERENCE_WORKERS=0: the naive design). */
@@ -66,6 +69,11 @@ export class InThreadHost implements Host {
   crash(): void {
     throw new Error('the in-thread host cannot crash');
   }
+
+  /** Not told apart: the calling thread also serves HTTP. */
+  cpuSeconds(): number {
+    return Number.NaN;
+  }
 }
 
 interface Waiting {
@@ -80,12 +88,15 @@ export class WorkerHost implements Host {
   private exited = false;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
+  /** The last CPU reading: what the thread used, once it is gone. */
+  private lastCpuSeconds = 0;
 
   private constructor(
     private readonly worker: Worker,
     readonly name: string,
     readonly backend: string,
     readonly nativeMissing: string | null,
+    private readonly tid: number | null,
     onDeath: (host: WorkerHost, reason: string) => void,
   ) {
     worker.on('message', (reply: WorkerReply) => {
@@ -122,7 +133,7 @@ export class WorkerHost implements Host {
         worker.off('error', onError);
         worker.off('exit', onExit);
         if (reply.type !== 'ready') return reject(new Error(`inference thread ${name}: unexpected ${reply.type}`));
-        resolve(new WorkerHost(worker, name, reply.backend, reply.nativeMissing, onDeath));
+        resolve(new WorkerHost(worker, name, reply.backend, reply.nativeMissing, reply.tid, onDeath));
       });
     });
   }
@@ -168,5 +179,13 @@ export class WorkerHost implements Host {
   /** For tests: the thread exits as a fault would (between tasks, as stop does). */
   crash(): void {
     this.worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
+  }
+
+  /** The thread's CPU seconds: its runtime's work, and the receiving and posting of each batch. */
+  cpuSeconds(): number {
+    if (this.tid === null) return Number.NaN;
+    const now = this.exited ? Number.NaN : threadCpuSeconds(this.tid);
+    if (Number.isFinite(now)) this.lastCpuSeconds = now;
+    return this.lastCpuSeconds;
   }
 }

@@ -6,6 +6,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, nativeBackendMissing, type BackendChoice } from '../runtimes/tfjs/backend.js';
 import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
+import { currentThreadId } from './thread-cpu.js';
 
 /** What a worker is started with. */
 export interface WorkerOptions {
@@ -23,7 +24,8 @@ export type WorkerRequest =
   | { type: 'crash' };
 
 export type WorkerReply =
-  | { type: 'ready'; backend: string; nativeMissing: string | null }
+  /** tid: the thread's kernel id, for its CPU time (null where there is no /proc). */
+  | { type: 'ready'; backend: string; nativeMissing: string | null; tid: number | null }
   | { type: 'loaded'; id: number }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string };
@@ -77,4 +79,4 @@ port.on('message', (req: WorkerRequest) => {
     );
   }
 });
-port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing() } satisfies WorkerReply);
+port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing(), tid: currentThreadId() } satisfies WorkerReply);

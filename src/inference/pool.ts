@@ -34,6 +34,8 @@ export class InstancePool {
   /** Versions each thread holds. */
   private readonly held = new WeakMap<Host, Set<string>>();
   private closed = false;
+  /** CPU seconds of threads that died (replaced since). */
+  private retiredCpuSeconds = 0;
 
   private constructor(
     private readonly opts: PoolOptions,
@@ -58,6 +60,14 @@ export class InstancePool {
     self.pool = pool;
     for (const h of hosts) pool.add(h);
     return pool;
+  }
+
+  /**
+   * CPU seconds the inference threads have used since the pool started, dead ones included
+   * (NaN with no worker threads, or no /proc): the runtimes' work and each batch's hand-over.
+   */
+  cpuSeconds(): number {
+    return [...this.hosts].reduce((sum, h) => sum + h.cpuSeconds(), this.retiredCpuSeconds);
   }
 
   /** Threads running now. */
@@ -166,6 +176,7 @@ export class InstancePool {
   }
 
   private replace(dead: WorkerHost, reason: string, onDeath: (host: WorkerHost, reason: string) => void): void {
+    this.retiredCpuSeconds += dead.cpuSeconds();
     this.hosts.delete(dead);
     const at = this.idle.indexOf(dead);
     if (at >= 0) this.idle.splice(at, 1);

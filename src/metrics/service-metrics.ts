@@ -12,6 +12,8 @@ export interface ServingGauges {
   /** Inputs waiting for a model instance, and batches running, summed over models. */
   queued(): number;
   inFlightBatches(): number;
+  /** CPU seconds the inference threads have used (NaN: not known, e.g. inference on the main thread). */
+  inferenceCpuSeconds(): number;
   /** Every AVAILABLE version, read at scrape time. */
   models(): ModelInfo[];
   /** The default model's default version (for the JSON summary), or null. */
@@ -162,6 +164,16 @@ export class ServiceMetrics {
       registers,
       collect() {
         this.set(queue.inFlightBatches());
+      },
+    });
+    new Counter({
+      name: `${prefix}inference_thread_cpu_seconds_total`,
+      help: 'CPU time of the inference worker threads (Linux): the runtimes computing batches, and each batch received and answered; absent when inference runs on the main thread',
+      registers,
+      collect() {
+        const seconds = gauges.inferenceCpuSeconds();
+        this.reset();
+        if (Number.isFinite(seconds)) this.inc(seconds);
       },
     });
     new Gauge({

@@ -55,6 +55,7 @@ describe('/metrics', () => {
       'mlapi_inference_batch_size',
       'mlapi_inference_queue_wait_seconds',
       'mlapi_inference_compute_seconds',
+      'mlapi_inference_thread_cpu_seconds_total',
       'mlapi_inference_queue_depth',
       'mlapi_inference_in_flight_batches',
       'mlapi_preprocess_duration_seconds',
@@ -114,6 +115,8 @@ describe('/metrics', () => {
     expect(histAfter.preprocess! - histBefore.preprocess!).toBe(3); // two photos and the bad file
     expect(delta('mlapi_errors_total', { code: 'not-an-image', status_code: '400' })).toBe(1);
     expect(total(after, 'mlapi_inference_queue_depth')).toBe(0);
+    // The inference threads' CPU time moved with the two batches (Linux).
+    expect(delta('mlapi_inference_thread_cpu_seconds_total')).toBeGreaterThan(0);
   });
 
   it('answers Accept: application/json with a summary for people', async () => {

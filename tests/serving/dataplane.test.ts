@@ -90,7 +90,7 @@ function setup(versions: Fake[], opts: { cache?: boolean; explainConcurrency?: n
     availableVersions: () => new Set(byVersion.keys()),
     trafficConfig: () => ({ raw: undefined }),
   } as unknown as ModelRepository<ServedVersion>;
-  const metrics = new ServiceMetrics({ queued: () => 0, inFlightBatches: () => 0, models: () => [], defaultModel: () => null });
+  const metrics = new ServiceMetrics({ queued: () => 0, inFlightBatches: () => 0, inferenceCpuSeconds: () => Number.NaN, models: () => [], defaultModel: () => null });
   const traffic = new TrafficRouter(repository, metrics, { shadowQueue: 4, random: () => 0, onWarning: (m, w) => warnings.push([m, w]) });
   const plane = new Dataplane({ repository, traffic, cache: opts.cache ? new MemoryCache(100, 60) : null, metrics, maxBatch: opts.maxBatch ?? 32, explainConcurrency: opts.explainConcurrency ?? 1 });
   return { plane, traffic, metrics, released, gone, warnings };

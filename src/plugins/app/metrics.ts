@@ -35,6 +35,7 @@ export default fp(
     const metrics = new ServiceMetrics({
       queued: () => served().reduce((n, m) => n + m.stats().queued, 0),
       inFlightBatches: () => served().reduce((n, m) => n + m.stats().inFlightBatches, 0),
+      inferenceCpuSeconds: () => app.models.pool?.cpuSeconds() ?? Number.NaN,
       models: () => served().map(info),
       defaultModel: () => {
         const m = app.models.repository.peek(app.models.defaultModel);

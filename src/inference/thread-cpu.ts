@@ -1,0 +1,29 @@
+/**
+ * CPU time of one thread of this process, from Linux's /proc/self/task/<tid>/schedstat
+ * (nanoseconds on a CPU; stat's utime and stime count 10-ms ticks). Node 20 has no per-thread
+ * CPU clock, and a thread's own reading lags while it runs (the kernel adds a running slice at
+ * the next tick or switch), so the inference threads' time is read from outside, as a total:
+ * at most one slice behind. Elsewhere (no /proc) it reads as NaN and goes unreported.
+ */
+import { readFileSync, readlinkSync } from 'node:fs';
+
+/** The calling thread's kernel id (null where there is no /proc). */
+export function currentThreadId(): number | null {
+  try {
+    // "/proc/thread-self" links to "<pid>/task/<tid>".
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').at(-1));
+    return Number.isInteger(tid) && tid > 0 ? tid : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Seconds thread `tid` of this process has run on a CPU, or NaN (no /proc, or the thread is gone). */
+export function threadCpuSeconds(tid: number): number {
+  try {
+    const text = readFileSync(`/proc/self/task/${tid}/schedstat`, 'latin1');
+    return Number(text.slice(0, text.indexOf(' '))) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
