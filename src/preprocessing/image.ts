@@ -4,6 +4,7 @@
  * and normalise through the shared contract.
  */
 import sharp, { type Metadata } from 'sharp';
+import { decodeBaselineJpeg } from './baseline-jpeg.js';
 import type { PreprocessingContract } from './contract.js';
 import { decodeToContract, type RawPixels } from './decode.js';
 import { normalize } from './normalize.js';
@@ -86,8 +87,15 @@ export interface PreparedImage extends ImageHeader {
   input: Float32Array;
 }
 
-/** Bytes → normalised model input, or an ImageError saying what is wrong with the image. */
+/**
+ * Bytes → normalised model input, or an ImageError saying what is wrong with the image. A plain
+ * baseline JPEG already at the contract's size (the common small upload) is decoded in
+ * JavaScript, to the same pixels libjpeg-turbo gives (baseline-jpeg.ts) and with nothing to
+ * resize; everything else goes through sharp.
+ */
 export async function prepareImage(bytes: Uint8Array, contract: PreprocessingContract, limits: ImageLimits): Promise<PreparedImage> {
+  const small = decodeBaselineJpeg(bytes, { maxPixels: limits.maxInputPixels, width: contract.width, height: contract.height });
+  if (small) return { format: 'jpeg', width: small.width, height: small.height, input: normalize(small.rgb, contract) };
   const header = await inspectImage(bytes, limits);
   let rgb: Uint8Array;
   try {
