@@ -87,6 +87,10 @@ function frameworkProblem(code: string, request: FastifyRequest, limits: Request
     case 'FST_ERR_CTP_BODY_TOO_LARGE': {
       const url = request.routeOptions.url ?? '';
       const setting = url.endsWith('/batch') || url.endsWith('/infer') ? 'MAX_BATCH_UPLOAD_BYTES' : 'MAX_UPLOAD_BYTES';
+      // A form is read whole within the route's limit: past it on a one-file route, the file is too large.
+      if (setting === 'MAX_UPLOAD_BYTES' && /^multipart\/form-data/i.test(request.headers['content-type'] ?? '')) {
+        return { status: 413, slug: 'payload-too-large', detail: `the form is larger than ${request.routeOptions.bodyLimit ?? 0} bytes: a file may be at most MAX_UPLOAD_BYTES (${limits.maxUploadBytes} bytes)` };
+      }
       return {
         status: 413,
         slug: 'payload-too-large',
@@ -183,7 +187,7 @@ export function errorHandler(protocol: ErrorProtocol, limits: RequestLimits) {
   return (error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
     const problem = classifyError(error, request, limits, protocol.statusOf);
     if (problem) {
-      annotate(request, { problem: problem.slug, detail: problem.detail });
+      annotate(request, () => ({ problem: problem.slug, detail: problem.detail }));
       return protocol.send(request, reply, problem);
     }
     request.log.error({ err: error }, 'unhandled error');

@@ -66,6 +66,8 @@ export class ServiceMetrics {
 
   private readonly httpRequests: Counter<'method' | 'route' | 'status_code' | 'protocol'>;
   private readonly httpDuration: Histogram<'method' | 'route' | 'status_code' | 'protocol'>;
+  /** Route templates and statuses are few; unmatched URLs all count as one route. */
+  private readonly requestSeries = new Map<string, { count: { inc(): void }; duration: { observe(value: number): void } }>();
   /**
    * Successful prediction requests for the JSON summary: percentiles over a sliding window,
    * sum and count since start. Not exported (the histogram is).
@@ -309,9 +311,16 @@ export class ServiceMetrics {
 
   /** One HTTP response; `route` is the route template (or `unmatched`). */
   recordRequest(method: string, route: string, status: number, seconds: number, prediction: boolean, protocol: Protocol = 'native'): void {
-    const labels = { method, route, status_code: String(status), protocol };
-    this.httpRequests.inc(labels);
-    observe(this.httpDuration, labels, seconds);
+    // The label set's children, looked up once: prom-client hashes the labels on every call otherwise.
+    const key = `${method} ${route} ${status} ${protocol}`;
+    let series = this.requestSeries.get(key);
+    if (!series) {
+      const labels = { method, route, status_code: String(status), protocol };
+      series = { count: this.httpRequests.labels(labels), duration: this.httpDuration.labels(labels) };
+      this.requestSeries.set(key, series);
+    }
+    series.count.inc();
+    if (Number.isFinite(seconds)) series.duration.observe(seconds);
     if (prediction && status < 400) observe(this.predictLatency, {}, seconds);
   }
 

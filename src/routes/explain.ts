@@ -71,7 +71,7 @@ const explainRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
             pngWidth: PNG_WIDTH,
           });
           const latency = Math.round((performance.now() - started) * 100) / 100;
-          annotate(request, { explanation: { model: model.name, version: model.version, ...explanation.log, latency_ms: latency } });
+          annotate(request, () => ({ explanation: { model: model.name, version: model.version, ...explanation.log, latency_ms: latency } }));
           if (explanation.png) {
             return await reply
               .type('image/png')

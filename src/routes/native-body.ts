@@ -2,6 +2,8 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { NativeBody, UploadedFile } from '../kinds/kind.js';
 import { ProblemError } from '../http/problems.js';
+import { multipartFiles } from '../http/multipart.js';
+import { MultipartBody } from '../plugins/external/multipart.js';
 import { invalidInput } from '../serving/errors.js';
 
 /** Multipart parser failures that carry no HTTP status are framing errors: the client's fault. */
@@ -12,27 +14,24 @@ function framingError(err: unknown): unknown {
   return invalidInput('malformed-multipart', `the multipart body is malformed: ${err instanceof Error ? err.message : String(err)}`);
 }
 
-async function* multipartFiles(request: FastifyRequest): AsyncGenerator<UploadedFile> {
-  const parts = request.parts();
+/** The body's files as the kind asks for them; framing errors become 400 malformed-multipart. */
+async function* formFiles(body: MultipartBody): AsyncGenerator<UploadedFile> {
+  const files = multipartFiles(body.bytes, body.contentType, body.limits);
   for (;;) {
-    let file: UploadedFile | undefined;
+    let next: IteratorResult<UploadedFile>;
     try {
-      const next = await parts.next();
-      if (next.done) return;
-      const part = next.value;
-      if (part.type !== 'file') continue;
-      const bytes = await part.toBuffer();
-      file = { field: part.fieldname, filename: part.filename || null, bytes, truncated: part.file.truncated };
+      next = files.next();
     } catch (err) {
       throw framingError(err);
     }
-    yield file;
+    if (next.done) return;
+    yield next.value;
   }
 }
 
 export function nativeBody(request: FastifyRequest): NativeBody {
-  if (request.isMultipart()) return { type: 'multipart', files: () => multipartFiles(request) };
   const body: unknown = request.body;
+  if (body instanceof MultipartBody) return { type: 'multipart', files: () => formFiles(body) };
   if (Buffer.isBuffer(body)) return { type: 'raw', bytes: body, contentType: request.headers['content-type'] ?? 'application/octet-stream' };
   if (body === undefined || body === null) return { type: 'none' };
   return { type: 'json', value: body };

@@ -206,7 +206,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
             };
             const encoded = encodeInferenceResponse(head, result.outputs);
             const latency = Math.round((performance.now() - started) * 100) / 100;
-            annotate(request, { inference: { model: model.name, version: model.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } });
+            annotate(request, () => ({ inference: { model: model.name, version: model.version, inputs: parsed.inputs[0]?.shape[0] ?? 0, binary: encoded.kind === 'binary', latency_ms: latency } }));
             if (encoded.kind === 'json') return await reply.type('application/json; charset=utf-8').send(JSON.stringify(encoded.body));
             return await reply.type('application/octet-stream').header(HEADER_LENGTH, String(encoded.headerLength)).send(encoded.body);
           } finally {

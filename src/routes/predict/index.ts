@@ -75,9 +75,11 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           const { output, cached, warnings, note, summary } = outcome!.value;
           if (plane.cacheEnabled) reply.header('x-cache', cached ? 'HIT' : 'MISS');
           const latency = round(performance.now() - started);
-          const logged = 'label' in summary ? { label: summary.label, confidence: summary.confidence } : { value: summary.value };
-          const role = exchange.role;
-          annotate(request, { prediction: { ...logged, ...(note !== undefined && { format: note }), cached, warnings: warnings.length, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } });
+          annotate(request, () => {
+            const logged = 'label' in summary ? { label: summary.label, confidence: summary.confidence } : { value: summary.value };
+            const role = exchange.role;
+            return { prediction: { ...logged, ...(note !== undefined && { format: note }), cached, warnings: warnings.length, latency_ms: latency, model: model.name, version: model.version, ...(role && { role }) } };
+          });
           return { ...model.kind.answer(output, { topK: topK(request) }), cached, ...(warnings.length > 0 && { warnings }), model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           exchange.release();
@@ -123,7 +125,7 @@ const predictRoutes: FastifyPluginAsyncZod<{ config: Config }> = async (app, { c
           const latency = round(performance.now() - started);
           const ok = outcomes.filter((o) => o.ok);
           if (plane.cacheEnabled) reply.header('x-cache-hits', String(ok.filter((o) => o.value.cached).length));
-          annotate(request, { batch: { inputs: predictions.length, ok: ok.length, latency_ms: latency, model: model.name, version: model.version } });
+          annotate(request, () => ({ batch: { inputs: predictions.length, ok: ok.length, latency_ms: latency, model: model.name, version: model.version } }));
           return { predictions, model: { name: model.name, version: model.version }, latency_ms: latency };
         } finally {
           exchange.release();
