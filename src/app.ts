@@ -47,20 +47,22 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   fastify.addContentTypeParser('application/octet-stream', { parseAs: 'buffer' }, rawBody);
 
   requestLog(fastify);
-  fastify.addHook('onRequest', async (request, reply) => {
+  // Hooks on every request take callbacks: an async hook costs a promise per request.
+  fastify.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
     if (fastify.lifecycle.refusing && request.url !== '/health') {
       reply.header('connection', 'close');
       // Answered by the error handler of the route's protocol scope.
-      throw new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 });
+      return done(new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 }));
     }
+    done();
   });
 
   // While shutting down, every response closes its connection, so keep-alive clients cannot
   // hold the server open after their in-flight request is answered.
-  fastify.addHook('onSend', async (_request, reply, payload) => {
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (fastify.lifecycle.shuttingDown) reply.header('connection', 'close');
-    return payload;
+    done(null, payload);
   });
 
   const limits = { maxUploadBytes: config.MAX_UPLOAD_BYTES, maxBatchFiles: config.MAX_BATCH_FILES, maxFormFields: MAX_FORM_FIELDS };

@@ -41,6 +41,33 @@ interface HuffmanTable {
 
 const LOOKAHEAD = 9;
 
+/**
+ * Work buffers reused from one decode to the next (decoding is synchronous), so that a small
+ * image allocates only its output: fewer short-lived buffers for the garbage collector.
+ * Buffers past SCRATCH_MAX bytes are not kept.
+ */
+const SCRATCH_MAX = 1 << 20;
+const scratchBuffers: Uint8Array[] = [];
+function scratch(slot: number, size: number): Uint8Array {
+  if (size > SCRATCH_MAX) return new Uint8Array(size);
+  const have = scratchBuffers[slot];
+  if (have && have.length >= size) return have.subarray(0, size);
+  const fresh = new Uint8Array(size);
+  scratchBuffers[slot] = fresh;
+  return fresh;
+}
+const SLOT_PLANE = 0; // + component index (0..2)
+const SLOT_UPSAMPLED = 3; // + component index
+const SLOT_CROPPED = 6; // + component index
+
+/** A block's coefficients, the IDCT's workspace, and the four quantisation table slots (refilled by each file's DQT segments). */
+const COEF = new Int16Array(64);
+const WORKSPACE = new Float64Array(64);
+const QUANT = Array.from({ length: 4 }, () => new Uint16Array(64));
+
+/** Built tables by their DHT bytes: most uploads come from a few encoders' standard tables. */
+const huffmanCache = new Map<string, HuffmanTable>();
+
 /** Canonical codes from the DHT counts (ITU T.81 Annex C), refused where libjpeg would refuse them. */
 function buildHuffman(counts: Uint8Array, symbols: Uint8Array, isDc: boolean): HuffmanTable {
   const fast = new Uint16Array(1 << LOOKAHEAD);
@@ -146,6 +173,8 @@ const extend = (v: number, s: number): number => (v < 1 << (s - 1) ? v - (1 << s
 
 interface Component {
   id: number;
+  /** Position in the frame (which work buffers it uses). */
+  index: number;
   h: number;
   v: number;
   tq: number;
@@ -309,13 +338,13 @@ function idctIslow(coef: Int16Array, q: Uint16Array, ws: Float64Array, out: Uint
 function upsample(c: Component, hf: number, vf: number, width: number, height: number): Uint8Array {
   if (hf === 1 && vf === 1) {
     if (c.stride === width) return c.plane;
-    const out = new Uint8Array(width * height);
+    const out = scratch(SLOT_CROPPED + c.index, width * height);
     for (let y = 0; y < height; y++) out.set(c.plane.subarray(y * c.stride, y * c.stride + width), y * width);
     return out;
   }
   const { plane, stride, width: dw, height: dh } = c;
   const ow = dw * hf;
-  const out = new Uint8Array(ow * dh * vf);
+  const out = scratch(SLOT_UPSAMPLED + c.index, ow * dh * vf);
   const row = (y: number): number => Math.min(Math.max(y, 0), dh - 1) * stride;
   for (let y = 0; y < dh; y++) {
     const cur = row(y);
@@ -363,7 +392,7 @@ function upsample(c: Component, hf: number, vf: number, width: number, height: n
     }
   }
   if (ow === width && dh * vf === height) return out;
-  const cropped = new Uint8Array(width * height);
+  const cropped = scratch(SLOT_CROPPED + c.index, width * height);
   for (let y = 0; y < height; y++) cropped.set(out.subarray(y * ow, y * ow + width), y * width);
   return cropped;
 }
@@ -406,14 +435,14 @@ export interface JpegLimits {
  */
 export function decodeBaselineJpeg(bytes: Uint8Array, limits: JpegLimits): JpegPixels | null {
   try {
-    return decode(bytes, limits);
+    return decode(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), limits);
   } catch (err) {
     if (err instanceof Decline || err instanceof RangeError) return null;
     throw err;
   }
 }
 
-function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
+function decode(data: Buffer, limits: JpegLimits): JpegPixels | null {
   if (data.length < 4 || data[0] !== 0xff || data[1] !== 0xd8) return null;
   const quant: (Uint16Array | undefined)[] = [];
   const dcTables: (HuffmanTable | undefined)[] = [];
@@ -451,7 +480,7 @@ function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
         const pq = data[p]! >> 4;
         const tq = data[p]! & 15;
         if (tq > 3 || pq > 1) return decline();
-        const table = new Uint16Array(64);
+        const table = QUANT[tq]!;
         for (let k = 0; k < 64; k++) table[NATURAL_ORDER[k]!] = pq ? u16(p + 1 + 2 * k) : data[p + 1 + k]!;
         if (table.includes(0)) return decline();
         quant[tq] = table;
@@ -466,7 +495,13 @@ function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
         const counts = data.subarray(p + 1, p + 17);
         const total = counts.reduce((a, b) => a + b, 0);
         if (total > 256 || p + 17 + total > end) return decline();
-        const table = buildHuffman(counts, data.subarray(p + 17, p + 17 + total), tc === 0);
+        const key = data.toString('latin1', p, p + 17 + total);
+        let table = huffmanCache.get(key);
+        if (!table) {
+          table = buildHuffman(counts, data.subarray(p + 17, p + 17 + total), tc === 0);
+          if (huffmanCache.size >= 64) huffmanCache.clear();
+          huffmanCache.set(key, table);
+        }
         (tc === 0 ? dcTables : acTables)[th] = table;
         p += 17 + total;
       }
@@ -484,7 +519,7 @@ function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
         const h = data[b + 1]! >> 4;
         const v = data[b + 1]! & 15;
         if (h < 1 || h > 2 || v < 1 || v > 2 || data[b + 2]! > 3) return decline();
-        components.push({ id: data[b]!, h, v, tq: data[b + 2]!, bw: 0, bh: 0, stride: 0, width: 0, height: 0, plane: new Uint8Array(0), dc: undefined, ac: undefined, pred: 0 });
+        components.push({ id: data[b]!, index: i, h, v, tq: data[b + 2]!, bw: 0, bh: 0, stride: 0, width: 0, height: 0, plane: new Uint8Array(0), dc: undefined, ac: undefined, pred: 0 });
       }
       hmax = Math.max(...components.map((c) => c.h));
       vmax = Math.max(...components.map((c) => c.v));
@@ -496,11 +531,12 @@ function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
       if (n === 1) hmax = vmax = 1;
       const mcusX = Math.ceil(width / (8 * hmax));
       const mcusY = Math.ceil(height / (8 * vmax));
-      for (const c of components) {
+      for (const [index, c] of components.entries()) {
+        c.index = index;
         c.bw = mcusX * c.h;
         c.bh = mcusY * c.v;
         c.stride = c.bw * 8;
-        c.plane = new Uint8Array(c.stride * c.bh * 8);
+        c.plane = scratch(SLOT_PLANE + index, c.stride * c.bh * 8);
         c.width = Math.ceil((width * c.h) / hmax);
         c.height = Math.ceil((height * c.v) / vmax);
         // libjpeg-turbo upsamples a 1- or 2-sample-wide component without the triangle filter.
@@ -539,8 +575,8 @@ function decode(data: Uint8Array, limits: JpegLimits): JpegPixels | null {
 /** The one interleaved (or single-component) baseline scan, into each component's plane. */
 function decodeScan(data: Uint8Array, start: number, components: Component[], quant: (Uint16Array | undefined)[], restartInterval: number): number {
   const bits = new BitReader(data, start);
-  const coef = new Int16Array(64);
-  const ws = new Float64Array(64);
+  const coef = COEF;
+  const ws = WORKSPACE;
   const single = components.length === 1;
   const c0 = components[0]!;
   // A single-component scan is not interleaved: its MCU is one block, over the real size only.

@@ -7,6 +7,7 @@
  * batch received and answered) and everything else. With --baseline DIR the server built there is measured the
  * same way, alternating rounds; a server without the inference counter reports its total only.
  */
+import { Agent, request as httpRequest } from 'node:http';
 import autocannon from 'autocannon';
 import { rssMb } from '../../lib/server-process.js';
 import { base, duration, images, log, results, save, values, want } from '../context.js';
@@ -53,17 +54,30 @@ async function inferenceCpuSeconds(): Promise<number> {
   return lines.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
-/** p50 of `n` sequential keep-alive requests (fetch), after 50 unmeasured ones. */
+/** One request on a kept-alive connection (node:http: fetch's own overhead would dwarf /health). */
+function send(agent: Agent, r: autocannon.Request): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(`${base}${r.path}`, { method: r.method, headers: r.headers as Record<string, string>, agent }, (res) => {
+      res.on('data', () => {});
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(r.body as string | Buffer | undefined);
+  });
+}
+
+/** p50 of `n` sequential keep-alive requests, after 50 unmeasured ones. */
 async function p50Sequential(reqs: autocannon.Request[], n: number): Promise<number> {
   const times: number[] = [];
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   for (let i = -50; i < n; i++) {
     const r = reqs[((i % reqs.length) + reqs.length) % reqs.length]!;
     const t = performance.now();
-    const res = await fetch(`${base}${r.path}`, { method: r.method, headers: r.headers as Record<string, string>, ...(r.body !== undefined && { body: r.body as string | Buffer }) });
-    await res.arrayBuffer();
-    if (res.status !== 200) throw new Error(`${r.path} answered ${res.status}`);
+    const status = await send(agent, r);
+    if (status !== 200) throw new Error(`${r.path} answered ${status}`);
     if (i >= 0) times.push(performance.now() - t);
   }
+  agent.destroy();
   times.sort((a, b) => a - b);
   return Math.round(percentile(times, 50) * 1000) / 1000;
 }
@@ -108,8 +122,9 @@ export async function run(): Promise<void> {
         if (mine.length === 0) continue;
         const server = await startServer({ CACHE_MAX_ENTRIES: cached ? '1000' : '0', INFERENCE_RUNTIME: 'onnx' }, cwd);
         try {
-          await warmUp();
-          for (const f of mine) await autocannon({ url: base, connections: 8, duration: 1, requests: all[f] });
+          // Warm until the JIT has settled: compiling on V8's helper threads is CPU a steady server no longer spends.
+          await warmUp(5);
+          for (const f of mine) await autocannon({ url: base, connections: 32, duration: 2, requests: all[f] });
           log(`stages: ${which}, round ${round + 1} of ${rounds}${cached ? ', cache on' : ''}`);
           // Each round in another order, so that no form always runs first.
           const rotated = mine.map((_, k) => mine[(k + round) % mine.length]!);

@@ -43,11 +43,12 @@ export default fp(
       },
     });
     app.decorate('metrics', metrics);
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       const route = request.routeOptions.url ?? 'unmatched';
       // The protocol scope a route was registered in marks it (routes/open-inference.ts).
       const protocol = request.routeOptions.config.protocol ?? 'native';
       metrics.recordRequest(request.method, route, reply.statusCode, reply.elapsedTime / 1000, PREDICTION_ROUTES.has(route), protocol);
+      done();
     });
   },
   { name: 'metrics' },

@@ -127,11 +127,13 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
     let started: Promise<void> = Promise.resolve();
     // Prediction requests being handled (shadow copies wait for none).
     let inFlightPredictions = 0;
-    app.addHook('onRequest', async (request, reply) => {
-      if (request.method !== 'POST') return;
-      inFlightPredictions++;
-      // 'close' comes for every response, also when the client went away mid-request.
-      reply.raw.once('close', () => inFlightPredictions--);
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.method === 'POST') {
+        inFlightPredictions++;
+        // 'close' comes for every response, also when the client went away mid-request.
+        reply.raw.once('close', () => inFlightPredictions--);
+      }
+      done();
     });
     app.decorate('models', {
       repository,
