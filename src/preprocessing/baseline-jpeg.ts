@@ -226,9 +226,48 @@ const descale11 = (x: number): number => Math.floor(x * (1 / 2048) + 0.5);
 const descale18 = (x: number): number => Math.floor(x * (1 / 262144) + 0.5);
 const descale5 = (x: number): number => Math.floor(x * (1 / 32) + 0.5);
 
+/** One 1-D pass's eight outputs before descaling. */
+const LINE = new Float64Array(8);
+
 /**
- * jpeg_idct_islow: 2-D inverse DCT of one dequantised block into 8 × 8 samples at `out[at]`.
- * Products stay exact (doubles, as libjpeg's 64-bit JLONG); shifts round as DESCALE does.
+ * The 8-point 1-D inverse DCT of jidctint.c (its even and odd parts), before descaling, into
+ * LINE. Products stay exact (doubles, as libjpeg's 64-bit JLONG).
+ */
+function idct8(x0: number, x1: number, x2: number, x3: number, x4: number, x5: number, x6: number, x7: number): void {
+  // Even part.
+  const z1 = (x2 + x6) * F0_541;
+  const e2 = z1 - x6 * F1_847;
+  const e3 = z1 + x2 * F0_765;
+  const e0 = (x0 + x4) * 8192;
+  const e1 = (x0 - x4) * 8192;
+  const t10 = e0 + e3;
+  const t13 = e0 - e3;
+  const t11 = e1 + e2;
+  const t12 = e1 - e2;
+  // Odd part.
+  const z5 = (x7 + x3 + x5 + x1) * F1_175;
+  const a = (x7 + x1) * -F0_899;
+  const b = (x5 + x3) * -F2_562;
+  const c = (x7 + x3) * -F1_961 + z5;
+  const d = (x5 + x1) * -F0_390 + z5;
+  const o0 = x7 * F0_298 + a + c;
+  const o1 = x5 * F2_053 + b + d;
+  const o2 = x3 * F3_072 + b + c;
+  const o3 = x1 * F1_501 + a + d;
+  LINE[0] = t10 + o3;
+  LINE[7] = t10 - o3;
+  LINE[1] = t11 + o2;
+  LINE[6] = t11 - o2;
+  LINE[2] = t12 + o1;
+  LINE[5] = t12 - o1;
+  LINE[3] = t13 + o0;
+  LINE[4] = t13 - o0;
+}
+
+/**
+ * jpeg_idct_islow: 2-D inverse DCT of one dequantised block into 8 × 8 samples at `out[at]`:
+ * columns into the workspace (descaled by CONST_BITS − PASS1_BITS), then rows (by CONST_BITS +
+ * PASS1_BITS + 3), with libjpeg's shortcuts for all-zero AC terms (same results).
  */
 function idctIslow(coef: Int16Array, q: Uint16Array, ws: Float64Array, out: Uint8Array, at: number, stride: number): void {
   for (let c = 0; c < 8; c++) {
@@ -237,48 +276,8 @@ function idctIslow(coef: Int16Array, q: Uint16Array, ws: Float64Array, out: Uint
       for (let r = 0; r < 8; r++) ws[r * 8 + c] = dc;
       continue;
     }
-    let z2 = coef[c + 16]! * q[c + 16]!;
-    let z3 = coef[c + 48]! * q[c + 48]!;
-    let z1 = (z2 + z3) * F0_541;
-    let tmp2 = z1 - z3 * F1_847;
-    let tmp3 = z1 + z2 * F0_765;
-    z2 = coef[c]! * q[c]!;
-    z3 = coef[c + 32]! * q[c + 32]!;
-    let tmp0 = (z2 + z3) * 8192;
-    let tmp1 = (z2 - z3) * 8192;
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    tmp0 = coef[c + 56]! * q[c + 56]!;
-    tmp1 = coef[c + 40]! * q[c + 40]!;
-    tmp2 = coef[c + 24]! * q[c + 24]!;
-    tmp3 = coef[c + 8]! * q[c + 8]!;
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * F1_175;
-    tmp0 *= F0_298;
-    tmp1 *= F2_053;
-    tmp2 *= F3_072;
-    tmp3 *= F1_501;
-    z1 *= -F0_899;
-    z2 *= -F2_562;
-    z3 = z3 * -F1_961 + z5;
-    z4 = z4 * -F0_390 + z5;
-    tmp0 += z1 + z3;
-    tmp1 += z2 + z4;
-    tmp2 += z2 + z3;
-    tmp3 += z1 + z4;
-    ws[c] = pass1(descale11(tmp10 + tmp3));
-    ws[56 + c] = pass1(descale11(tmp10 - tmp3));
-    ws[8 + c] = pass1(descale11(tmp11 + tmp2));
-    ws[48 + c] = pass1(descale11(tmp11 - tmp2));
-    ws[16 + c] = pass1(descale11(tmp12 + tmp1));
-    ws[40 + c] = pass1(descale11(tmp12 - tmp1));
-    ws[24 + c] = pass1(descale11(tmp13 + tmp0));
-    ws[32 + c] = pass1(descale11(tmp13 - tmp0));
+    idct8(coef[c]! * q[c]!, coef[c + 8]! * q[c + 8]!, coef[c + 16]! * q[c + 16]!, coef[c + 24]! * q[c + 24]!, coef[c + 32]! * q[c + 32]!, coef[c + 40]! * q[c + 40]!, coef[c + 48]! * q[c + 48]!, coef[c + 56]! * q[c + 56]!);
+    for (let r = 0; r < 8; r++) ws[r * 8 + c] = pass1(descale11(LINE[r]!));
   }
   for (let r = 0; r < 8; r++) {
     const w = r * 8;
@@ -287,46 +286,8 @@ function idctIslow(coef: Int16Array, q: Uint16Array, ws: Float64Array, out: Uint
       out.fill(rangeLimit(descale5(ws[w]!)), o, o + 8);
       continue;
     }
-    let z2 = ws[w + 2]!;
-    let z3 = ws[w + 6]!;
-    let z1 = (z2 + z3) * F0_541;
-    let tmp2 = z1 - z3 * F1_847;
-    let tmp3 = z1 + z2 * F0_765;
-    let tmp0 = (ws[w]! + ws[w + 4]!) * 8192;
-    let tmp1 = (ws[w]! - ws[w + 4]!) * 8192;
-    const tmp10 = tmp0 + tmp3;
-    const tmp13 = tmp0 - tmp3;
-    const tmp11 = tmp1 + tmp2;
-    const tmp12 = tmp1 - tmp2;
-    tmp0 = ws[w + 7]!;
-    tmp1 = ws[w + 5]!;
-    tmp2 = ws[w + 3]!;
-    tmp3 = ws[w + 1]!;
-    z1 = tmp0 + tmp3;
-    z2 = tmp1 + tmp2;
-    z3 = tmp0 + tmp2;
-    let z4 = tmp1 + tmp3;
-    const z5 = (z3 + z4) * F1_175;
-    tmp0 *= F0_298;
-    tmp1 *= F2_053;
-    tmp2 *= F3_072;
-    tmp3 *= F1_501;
-    z1 *= -F0_899;
-    z2 *= -F2_562;
-    z3 = z3 * -F1_961 + z5;
-    z4 = z4 * -F0_390 + z5;
-    tmp0 += z1 + z3;
-    tmp1 += z2 + z4;
-    tmp2 += z2 + z3;
-    tmp3 += z1 + z4;
-    out[o] = rangeLimit(descale18(tmp10 + tmp3));
-    out[o + 7] = rangeLimit(descale18(tmp10 - tmp3));
-    out[o + 1] = rangeLimit(descale18(tmp11 + tmp2));
-    out[o + 6] = rangeLimit(descale18(tmp11 - tmp2));
-    out[o + 2] = rangeLimit(descale18(tmp12 + tmp1));
-    out[o + 5] = rangeLimit(descale18(tmp12 - tmp1));
-    out[o + 3] = rangeLimit(descale18(tmp13 + tmp0));
-    out[o + 4] = rangeLimit(descale18(tmp13 - tmp0));
+    idct8(ws[w]!, ws[w + 1]!, ws[w + 2]!, ws[w + 3]!, ws[w + 4]!, ws[w + 5]!, ws[w + 6]!, ws[w + 7]!);
+    for (let k = 0; k < 8; k++) out[o + k] = rangeLimit(descale18(LINE[k]!));
   }
 }
 

@@ -142,7 +142,10 @@ export async function run(): Promise<void> {
 
 /** The medians of each form's runs. */
 export function stageMedians(runs: StageRuns): { rps: number; p50c1Ms: number; cpuMs: number; inferenceCpuMs: number; otherCpuMs: number; rssMb: number } {
-  const inference = median(runs.inferenceCpuMs);
+  // NaN (no counter) is saved as null in results.json.
+  const inferenceRuns = runs.inferenceCpuMs.map((x) => (typeof x === 'number' ? x : Number.NaN));
+  if (inferenceRuns.some((x) => Number.isNaN(x))) return { rps: median(runs.rps), p50c1Ms: median(runs.p50c1Ms), cpuMs: median(runs.cpuMs), inferenceCpuMs: Number.NaN, otherCpuMs: Number.NaN, rssMb: Math.max(...runs.rssMb) };
+  const inference = median(inferenceRuns);
   const cpu = median(runs.cpuMs);
   return { rps: median(runs.rps), p50c1Ms: median(runs.p50c1Ms), cpuMs: cpu, inferenceCpuMs: inference, otherCpuMs: median(runs.cpuMs.map((c, i) => c - runs.inferenceCpuMs[i]!)), rssMb: Math.max(...runs.rssMb) };
 }
