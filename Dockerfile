@@ -58,4 +58,6 @@ HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini is PID 1: it forwards SIGTERM to node (graceful shutdown) and reaps zombies.
 ENTRYPOINT ["/usr/bin/tini", "--"]
-CMD ["node", "dist/server.js"]
+# A 4 MB young generation (V8's default grows to 16 MB per semi-space under load): the same
+# throughput with about 40 MB less resident memory (docs/performance.md).
+CMD ["node", "--max-semi-space-size=4", "dist/server.js"]

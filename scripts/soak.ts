@@ -30,7 +30,7 @@ const report = await runSoak({
   concurrency: Number(values.concurrency),
   invalidRatio: Number(values.invalid),
   port: Number(values.port),
-  serverArgs: ['dist/server.js'],
+  serverArgs: ['--max-semi-space-size=4', 'dist/server.js'],
   cwd: process.cwd(),
   onProgress: log,
 });

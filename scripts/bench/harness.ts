@@ -1,6 +1,7 @@
 /** The harness every phase drives: the server process, the load generator, probes, request bodies. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
@@ -77,9 +78,16 @@ export async function startReferenceServer(): Promise<{ url: string; stop: () =>
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
 }
 
+/** The Node.js flags a revision's `npm start` runs its server with (`exec node <flags> dist/server.js`). */
+export function startFlags(cwd: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const flags = /\bnode((?: --[\w-]+(?:=\S+)?)*) dist\/server\.js/.exec(pkg.scripts?.start ?? '')?.[1] ?? '';
+  return flags.split(' ').filter(Boolean);
+}
+
 export async function startServer(env: Record<string, string>, cwd = '.', nodeArgs: string[] = []): Promise<ChildProcess> {
-  // The built server (npm run build), as production runs it.
-  const child = spawn(process.execPath, [...nodeArgs, 'dist/server.js'], {
+  // The built server (npm run build), as production runs it: with the flags of that revision's npm start.
+  const child = spawn(process.execPath, [...startFlags(cwd), ...nodeArgs, 'dist/server.js'], {
     cwd,
     // MALLOC_ARENA_MAX as the Docker image sets it.
     env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
