@@ -170,7 +170,7 @@ export class ServiceMetrics {
     });
     new Counter({
       name: `${prefix}inference_thread_cpu_seconds_total`,
-      help: 'CPU time of the inference worker threads (Linux): the runtimes computing batches, and each batch received and answered; absent when inference runs on the main thread',
+      help: 'CPU time of the inference worker threads (Linux): the runtimes computing batches, and each batch received and answered; ONNX Runtime intra-op threads beyond the first (ONNX_INTRA_OP_THREADS > 1) not included; absent when inference runs on the main thread',
       registers,
       collect() {
         const seconds = gauges.inferenceCpuSeconds();
