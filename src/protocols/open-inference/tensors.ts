@@ -39,7 +39,7 @@ export type Datatype = NumericDatatype | 'BYTES';
 const DATATYPES: readonly Datatype[] = [...(Object.keys(DATATYPE_BYTES) as NumericDatatype[]), 'BYTES'];
 
 /** Limits on what a request may declare, before any data is looked at. */
-const TENSOR_LIMITS = { maxDims: 8, maxElements: 1 << 28, maxInputs: 16, maxNameLength: 256 };
+export const TENSOR_LIMITS = { maxDims: 8, maxElements: 1 << 28, maxInputs: 16, maxNameLength: 256 };
 
 const parameterValue = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 const parametersSchema = z.record(z.string(), parameterValue);
@@ -170,7 +170,8 @@ function flatten(data: unknown, expected: number, maxDepth: number, what: string
   return count;
 }
 
-function fromJson(name: string, shape: number[], datatype: Datatype, data: unknown): InputTensor {
+/** An input from row-major data (flat or nested), checked against its shape and datatype. */
+export function fromJson(name: string, shape: number[], datatype: Datatype, data: unknown): InputTensor {
   const what = `input '${name}'`;
   const n = elementCount(shape, what);
   const mismatch = (count: number): TensorError =>
@@ -208,7 +209,8 @@ function fromJson(name: string, shape: number[], datatype: Datatype, data: unkno
 
 const LITTLE_ENDIAN = endianness() === 'LE';
 
-function fromBinary(name: string, shape: number[], datatype: Datatype, bytes: Uint8Array): InputTensor {
+/** An input from its raw bytes: little-endian row-major values, or 4-byte-length-prefixed BYTES elements. */
+export function fromBinary(name: string, shape: number[], datatype: Datatype, bytes: Uint8Array): InputTensor {
   const what = `input '${name}'`;
   const n = elementCount(shape, what);
   if (datatype === 'BYTES') {
@@ -251,7 +253,7 @@ function fromBinary(name: string, shape: number[], datatype: Datatype, bytes: Ui
   return { name, shape, datatype, values };
 }
 
-function checkDatatype(name: string, datatype: string): Datatype {
+export function checkDatatype(name: string, datatype: string): Datatype {
   if (!(DATATYPES as readonly string[]).includes(datatype)) throw new TensorError(`input '${name}': unknown datatype '${datatype.slice(0, 32)}'; one of ${DATATYPES.join(', ')}`);
   return datatype as Datatype;
 }
@@ -321,7 +323,7 @@ export function parseInferenceRequest(body: unknown, headerLength: string | unde
 }
 
 /** Binary form of an output: little-endian row-major values, or length-prefixed BYTES elements. */
-function toBinary(tensor: OutputTensor): Buffer {
+export function toBinary(tensor: OutputTensor): Buffer {
   if (tensor.datatype === 'BYTES') {
     const parts = tensor.elements.map((e) => Buffer.from(e, 'utf8'));
     const out = Buffer.alloc(parts.reduce((n, p) => n + 4 + p.length, 0));
