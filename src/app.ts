@@ -24,6 +24,7 @@ import explainRoutes from './routes/explain.js';
 import demoRoutes from './routes/demo.js';
 import modelRoutes from './routes/models.js';
 import openInferenceRoutes from './routes/open-inference.js';
+import grpc from './plugins/app/grpc.js';
 import serviceRoutes from './routes/service.js';
 import { readApiKeys } from './auth/api-keys.js';
 import { readPackageInfo } from './version.js';
@@ -88,5 +89,6 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   await fastify.register(explainRoutes, { config });
   await fastify.register(modelRoutes, { version: pkg.version });
   await fastify.register(openInferenceRoutes, { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits, routes });
+  await fastify.register(grpc, { config, name: pkg.name, version: pkg.version });
   await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }

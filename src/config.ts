@@ -21,6 +21,8 @@ export const configSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('production'),
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
+  /** The Open Inference Protocol over gRPC (0: off). */
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A folder of `<name>/<version>/` model folders, or s3://bucket/prefix. */
   MODEL_REPOSITORY: z.string().min(1).default('models'),

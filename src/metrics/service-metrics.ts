@@ -51,8 +51,8 @@ function observe<L extends string>(histogram: Histogram<L> | Summary<L>, labels:
   if (Number.isFinite(value)) histogram.observe(labels, value);
 }
 
-/** The API a request came through: the native REST API, or the Open Inference Protocol. */
-export type Protocol = 'native' | 'v2';
+/** The API a request came through: the native REST API, or the Open Inference Protocol over REST (v2) or gRPC. */
+export type Protocol = 'native' | 'v2' | 'grpc';
 
 /** The model and version a measurement concerns. */
 export interface VersionLabels {
@@ -321,7 +321,7 @@ export class ServiceMetrics {
     }
     series.count.inc();
     if (Number.isFinite(seconds)) series.duration.observe(seconds);
-    if (prediction && status < 400) observe(this.predictLatency, {}, seconds);
+    if (prediction && (protocol === 'grpc' || status < 400)) observe(this.predictLatency, {}, seconds);
   }
 
   recordBatch(ref: VersionLabels, size: number, queueSeconds: number, computeSeconds: number): void {

@@ -8,6 +8,7 @@ import { loadSync, type MethodDefinition } from '@grpc/proto-loader';
 import { describe, expect, it } from 'vitest';
 import { encodeGrpcInferResponse, GRPC_LOADER_OPTIONS, parseGrpcInferRequest, type GrpcInferRequest, type GrpcInferResponse } from '../../src/protocols/open-inference/grpc-tensors.js';
 import { TensorError, type InputTensor } from '../../src/protocols/open-inference/tensors.js';
+import { serializeBytes } from '../helpers/open-inference.js';
 
 const PROTO = join(import.meta.dirname, '..', '..', 'specs', 'open-inference-protocol', 'open_inference_grpc.proto');
 const definition = loadSync(PROTO, GRPC_LOADER_OPTIONS);
@@ -27,7 +28,7 @@ const refusal = (message: Record<string, unknown>): string => {
   throw new Error('accepted');
 };
 const values = (t: InputTensor | undefined): number[] => Array.from(t && 'values' in t ? t.values : []);
-const lengthPrefixed = (...items: Buffer[]): Buffer => Buffer.concat(items.flatMap((b) => [Buffer.from(Uint32Array.of(b.length).buffer), b]));
+const lengthPrefixed = (...items: Buffer[]): Buffer => serializeBytes(items);
 
 describe('Open Inference Protocol over gRPC: messages', () => {
   it('the official .proto loads with the six inference RPCs', () => {

@@ -1,4 +1,8 @@
-/** The Open Inference Protocol's errors: `{"error": "<message>"}`, with its statuses for the domain's codes. */
+/**
+ * The Open Inference Protocol's errors: over REST `{"error": "<message>"}` with an HTTP status,
+ * over gRPC a status code with the message, each mapped from the domain's codes here.
+ */
+import { status as GrpcStatus } from '@grpc/grpc-js';
 import type { ErrorCode } from '../../serving/errors.js';
 import { countError, nativeStatus, type ErrorProtocol } from '../../http/problems.js';
 
@@ -24,3 +28,26 @@ export const v2Errors: ErrorProtocol = {
       .send(JSON.stringify({ error: p.detail }));
   },
 };
+
+/**
+ * The gRPC status of each domain code: what the client sent is INVALID_ARGUMENT (as the REST
+ * side's 400), a limit RESOURCE_EXHAUSTED (gRPC's own answer to an oversize message), work
+ * the server cannot take now UNAVAILABLE (with a retry-after hint), as Triton answers.
+ */
+export function grpcStatus(code: ErrorCode): GrpcStatus {
+  switch (code) {
+    case 'invalid-input':
+    case 'unprocessable':
+    case 'unsupported-media':
+      return GrpcStatus.INVALID_ARGUMENT;
+    case 'too-large':
+      return GrpcStatus.RESOURCE_EXHAUSTED;
+    case 'not-found':
+      return GrpcStatus.NOT_FOUND;
+    case 'unavailable':
+    case 'busy':
+      return GrpcStatus.UNAVAILABLE;
+    case 'internal':
+      return GrpcStatus.INTERNAL;
+  }
+}

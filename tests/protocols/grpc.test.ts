@@ -1,0 +1,185 @@
+/**
+ * The Open Inference Protocol over gRPC, through a real port with a @grpc/grpc-js client made
+ * from the official .proto: every core RPC, for image, tabular and text models, typed and raw
+ * contents, and answers equal to the REST /v2 answers for the same inputs.
+ */
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import sharp from 'sharp';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { GRPC_LOADER_OPTIONS } from '../../src/protocols/open-inference/grpc-tensors.js';
+import { buildApp, ROOT } from '../helpers/app.js';
+import * as img from '../helpers/images.js';
+import { serializeBytes } from '../helpers/open-inference.js';
+
+const PROTO = join(ROOT, 'specs', 'open-inference-protocol', 'open_inference_grpc.proto');
+type Unary = (request: object, metadata: Metadata, callback: (err: ServiceError | null, response: Record<string, unknown>) => void) => void;
+type InferenceClient = Client & Record<string, Unary>;
+const { inference } = loadPackageDefinition(loadSync(PROTO, GRPC_LOADER_OPTIONS)) as unknown as { inference: { GRPCInferenceService: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => InferenceClient } };
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Answer {
+  model_name: string;
+  model_version: string;
+  id: string;
+  outputs: { name: string; datatype: string; shape: string[] }[];
+  raw_output_contents: Buffer[];
+}
+
+function caller(client: InferenceClient, metadata: Metadata = new Metadata()) {
+  return <T = Record<string, unknown>>(rpc: string, message: object): Promise<T> =>
+    new Promise((resolve, reject) => client[rpc]!(message, metadata, (err, response) => (err ? reject(err) : resolve(response as T))));
+}
+async function refusal(call: Promise<unknown>): Promise<{ code: number; details: string }> {
+  try {
+    await call;
+  } catch (err) {
+    const e = err as ServiceError;
+    return { code: e.code, details: e.details };
+  }
+  throw new Error('the call succeeded');
+}
+const floats = (raw: Buffer): number[] => Array.from(new Float32Array(Uint8Array.from(raw).buffer));
+const strings = (raw: Buffer): string[] => {
+  const out: string[] = [];
+  for (let at = 0; at < raw.length; ) {
+    const n = raw.readUInt32LE(at);
+    out.push(raw.subarray(at + 4, at + 4 + n).toString('utf8'));
+    at += 4 + n;
+  }
+  return out;
+};
+const lengthPrefixed = (...items: Buffer[]): Buffer => serializeBytes(items);
+
+describe('Open Inference Protocol over gRPC', () => {
+  let app: FastifyInstance;
+  let client: InferenceClient;
+  let call: ReturnType<typeof caller>;
+  beforeAll(async () => {
+    app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', MAX_BATCH_FILES: '8', CACHE_MAX_ENTRIES: '0' });
+    client = new inference.GRPCInferenceService(`127.0.0.1:${app.grpcPort()}`, credentials.createInsecure());
+    call = caller(client);
+  });
+  afterAll(async () => {
+    client.close();
+    await app.close();
+  });
+
+  it('answers liveness, readiness and metadata for the server and each kind of model', async () => {
+    expect(await call('ServerLive', {})).toEqual({ live: true });
+    expect(await call('ServerReady', {})).toEqual({ ready: true });
+    expect(await call('ServerMetadata', {})).toMatchObject({ name: 'ml-inference-api', extensions: [] });
+    expect(await call('ModelReady', { name: 'cifar10' })).toEqual({ ready: true });
+    expect(await call('ModelReady', { name: 'cifar10', version: '1' })).toEqual({ ready: true });
+    expect(await call('ModelMetadata', { name: 'cifar10' })).toMatchObject({
+      name: 'cifar10',
+      versions: ['1'],
+      platform: 'onnx_onnxv1',
+      inputs: [{ name: 'image', datatype: 'BYTES', shape: ['-1'] }],
+      outputs: [
+        { name: 'probabilities', datatype: 'FP32', shape: ['-1', '10'] },
+        { name: 'label', datatype: 'BYTES', shape: ['-1'] },
+      ],
+    });
+    for (const name of ['iris', 'spam']) expect(await call('ModelMetadata', { name })).toMatchObject({ name, versions: ['1'] });
+    expect(await refusal(call('ModelReady', { name: 'nope' }))).toMatchObject({ code: status.NOT_FOUND });
+    expect(await refusal(call('ModelMetadata', { name: 'cifar10', version: '9' }))).toMatchObject({ code: status.NOT_FOUND });
+  });
+
+  it('images as raw UINT8 pixels, raw BYTES and typed BYTES answer what REST /v2 answers', async () => {
+    const photos = (['cat', 'ship', 'truck'] as const).map((l) => img.photo(l));
+    const pixels = await Promise.all(photos.map((p) => sharp(p).removeAlpha().raw().toBuffer()));
+    const rest = await request(app.server)
+      .post('/v2/models/cifar10/infer')
+      .send({ inputs: [{ name: 'image', datatype: 'UINT8', shape: [3, 32, 32, 3], data: pixels.flatMap((p) => Array.from(p)) }] });
+    expect(rest.status).toBe(200);
+    const restProbabilities = (rest.body as { outputs: { name: string; data: number[] }[] }).outputs.find((o) => o.name === 'probabilities')!.data;
+    const restLabels = (rest.body as { outputs: { name: string; data: string[] }[] }).outputs.find((o) => o.name === 'label')!.data;
+
+    const raw = await call<Answer>('ModelInfer', { model_name: 'cifar10', id: 'pixels-1', inputs: [{ name: 'image', datatype: 'UINT8', shape: [3, 32, 32, 3] }], raw_input_contents: [Buffer.concat(pixels)] });
+    expect(raw).toMatchObject({ model_name: 'cifar10', model_version: '1', id: 'pixels-1', outputs: [{ name: 'probabilities', datatype: 'FP32', shape: ['3', '10'] }, { name: 'label', datatype: 'BYTES', shape: ['3'] }] });
+    floats(raw.raw_output_contents[0]!).forEach((p, i) => expect(Math.abs(p - restProbabilities[i]!)).toBeLessThanOrEqual(1e-6));
+    expect(strings(raw.raw_output_contents[1]!)).toEqual(restLabels);
+
+    const files = await call<Answer>('ModelInfer', { model_name: 'cifar10', model_version: '1', inputs: [{ name: 'image', datatype: 'BYTES', shape: [3] }], raw_input_contents: [lengthPrefixed(...photos)] });
+    const typed = await call<Answer>('ModelInfer', { model_name: 'cifar10', inputs: [{ name: 'image', datatype: 'BYTES', shape: [3], contents: { bytes_contents: photos } }], outputs: [{ name: 'label' }] });
+    expect(strings(files.raw_output_contents[1]!)).toEqual(restLabels);
+    expect(typed.outputs.map((o) => o.name)).toEqual(['label']);
+    expect(strings(typed.raw_output_contents[0]!)).toEqual(restLabels);
+    floats(files.raw_output_contents[0]!).forEach((p, i) => expect(Math.abs(p - restProbabilities[i]!)).toBeLessThanOrEqual(1e-6));
+  });
+
+  it('tabular rows and texts, typed and raw', async () => {
+    const rows = [5.1, 3.5, 1.4, 0.2, 6.7, 3.0, 5.2, 2.3];
+    const rest = await request(app.server).post('/v2/models/iris/infer').send({ inputs: [{ name: 'features', datatype: 'FP64', shape: [2, 4], data: rows }] });
+    const restLabels = (rest.body as { outputs: { name: string; data: string[] }[] }).outputs.find((o) => o.name === 'label')!.data;
+    const typed = await call<Answer>('ModelInfer', { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [2, 4], contents: { fp64_contents: rows } }], outputs: [{ name: 'label' }] });
+    const raw = await call<Answer>('ModelInfer', { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP32', shape: [2, 4] }], raw_input_contents: [Buffer.from(Float32Array.from(rows).buffer)], outputs: [{ name: 'label' }] });
+    expect(strings(typed.raw_output_contents[0]!)).toEqual(restLabels);
+    expect(strings(raw.raw_output_contents[0]!)).toEqual(restLabels);
+
+    const texts = ['Limited offer: a FREE prize is waiting, click here', 'Minutes of Tuesday\'s meeting attached; see you at the review'];
+    const spamRest = await request(app.server).post('/v2/models/spam/infer').send({ inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], data: texts }] });
+    const spamLabels = (spamRest.body as { outputs: { name: string; data: string[] }[] }).outputs.find((o) => o.name === 'label')!.data;
+    const spam = await call<Answer>('ModelInfer', { model_name: 'spam', inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], contents: { bytes_contents: texts.map((t) => Buffer.from(t)) } }], outputs: [{ name: 'label' }] });
+    expect(strings(spam.raw_output_contents[0]!)).toEqual(spamLabels);
+  });
+
+  it('refuses with the status the domain code maps to', async () => {
+    const pixels = { name: 'image', datatype: 'UINT8', shape: [1, 32, 32, 3] };
+    expect(await refusal(call('ModelInfer', { model_name: 'nope', inputs: [pixels], raw_input_contents: [Buffer.alloc(3072)] }))).toMatchObject({ code: status.NOT_FOUND });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [pixels], raw_input_contents: [Buffer.alloc(3071)] }))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/needs 3072/) });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ ...pixels, name: 'pixels' }], raw_input_contents: [Buffer.alloc(3072)] }))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/unknown input 'pixels'/) });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ ...pixels, shape: [9, 32, 32, 3] }], raw_input_contents: [Buffer.alloc(9 * 3072)] }))).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/MAX_BATCH_FILES/) });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1] }], raw_input_contents: [Buffer.from([7, 0])] }))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/truncated 4-byte length prefix/) });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from('not an image')] } }] }))).toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
+  it('counts calls in the request metrics with protocol="grpc" and the gRPC status code', async () => {
+    const count = async (code: number): Promise<number> => {
+      const metric = await app.metrics.registry.getSingleMetric('mlapi_http_requests_total')!.get();
+      return metric.values.filter((v) => v.labels.protocol === 'grpc' && v.labels.route === '/inference.GRPCInferenceService/ModelInfer' && v.labels.status_code === String(code)).reduce((n, v) => n + v.value, 0);
+    };
+    const [ok, notFound] = [await count(status.OK), await count(status.NOT_FOUND)];
+    await call('ModelInfer', { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: [5.1, 3.5, 1.4, 0.2] } }] });
+    await refusal(call('ModelInfer', { model_name: 'nope', inputs: [{ name: 'x', datatype: 'FP64', shape: [1], contents: { fp64_contents: [1] } }] }));
+    expect(await count(status.OK)).toBe(ok + 1);
+    expect(await count(status.NOT_FOUND)).toBe(notFound + 1);
+  });
+});
+
+describe('Open Inference Protocol over gRPC, with API keys', () => {
+  it('needs a key in the metadata (authorization: Bearer, or x-api-key) for inference', async () => {
+    const app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', API_KEYS: 'grpc-test-key-0123456789abcdef' });
+    const client = new inference.GRPCInferenceService(`127.0.0.1:${app.grpcPort()}`, credentials.createInsecure());
+    try {
+      const message = { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: [5.1, 3.5, 1.4, 0.2] } }] };
+      expect(await refusal(caller(client)('ModelInfer', message))).toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringMatching(/API key is required/) });
+      const wrong = new Metadata();
+      wrong.set('authorization', 'Bearer nope');
+      expect(await refusal(caller(client, wrong)('ModelInfer', message))).toMatchObject({ code: status.UNAUTHENTICATED, details: 'the API key is not valid' });
+      for (const [key, value] of [['authorization', 'Bearer grpc-test-key-0123456789abcdef'], ['x-api-key', 'grpc-test-key-0123456789abcdef']]) {
+        const metadata = new Metadata();
+        metadata.set(key!, value!);
+        expect(await caller(client, metadata)<Answer>('ModelInfer', message)).toMatchObject({ model_name: 'iris' });
+      }
+      // Health and metadata stay open, as over REST.
+      expect(await caller(client)('ServerLive', {})).toEqual({ live: true });
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+});
