@@ -5,7 +5,7 @@
  */
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { credentials, loadPackageDefinition, Metadata, status, type Client, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -180,6 +180,84 @@ describe('Open Inference Protocol over gRPC, with API keys', () => {
     } finally {
       client.close();
       await app.close();
+    }
+  });
+});
+
+describe('standard gRPC services: health and reflection', () => {
+  const ADMIN = 'grpc-admin-key-0123456789abcdef';
+  let app: FastifyInstance;
+  let address: string;
+  beforeAll(async () => {
+    app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', ADMIN_API_KEYS: ADMIN });
+    address = `127.0.0.1:${app.grpcPort()}`;
+  });
+  afterAll(async () => {
+    await app.close();
+  });
+
+  const { grpc: standard } = loadPackageDefinition(
+    loadSync([join(ROOT, 'node_modules', 'grpc-health-check', 'proto', 'health', 'v1', 'health.proto'), join(ROOT, 'node_modules', '@grpc', 'reflection', 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto')], GRPC_LOADER_OPTIONS),
+  ) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => InferenceClient } }; reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client & { ServerReflectionInfo: () => ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> } } } } };
+
+  it('Check: the empty name is the server, a model name that model; others are NOT_FOUND', async () => {
+    const health = new standard.health.v1.Health(address, credentials.createInsecure());
+    try {
+      const check = caller(health);
+      expect(await check('Check', { service: '' })).toEqual({ status: 'SERVING' });
+      expect(await check('Check', { service: 'cifar10' })).toEqual({ status: 'SERVING' });
+      expect(await refusal(check('Check', { service: 'no-such-model' }))).toMatchObject({ code: status.NOT_FOUND });
+    } finally {
+      health.close();
+    }
+  });
+
+  it('Watch follows a model through an unload and a load', async () => {
+    const health = new standard.health.v1.Health(address, credentials.createInsecure()) as unknown as Client & { Watch: (r: object) => ClientReadableStream<{ status: string }> };
+    const seen: string[] = [];
+    const stream = health.Watch({ service: 'iris' });
+    const waitFor = (wanted: string): Promise<void> =>
+      new Promise((resolve, reject) => {
+        if (seen.at(-1) === wanted) return resolve();
+        const onData = (): void => {
+          if (seen.at(-1) === wanted) {
+            stream.off('data', onData);
+            resolve();
+          }
+        };
+        stream.on('data', onData);
+        stream.once('error', reject);
+      });
+    stream.on('data', (m: { status: string }) => seen.push(m.status));
+    stream.on('error', () => {});
+    try {
+      await waitFor('SERVING');
+      const admin = (action: string) => request(app.server).post(`/v2/repository/models/iris/${action}`).set('authorization', `Bearer ${ADMIN}`).send({});
+      expect((await admin('unload')).status).toBe(200);
+      await waitFor('NOT_SERVING');
+      expect((await admin('load')).status).toBe(200);
+      await waitFor('SERVING');
+      expect(seen.filter((s, i) => s !== seen[i - 1])).toEqual(['SERVING', 'NOT_SERVING', 'SERVING']);
+    } finally {
+      stream.cancel();
+      health.close();
+    }
+  });
+
+  it('reflection lists the services, so grpcurl needs no local .proto', async () => {
+    const reflection = new standard.reflection.v1.ServerReflection(address, credentials.createInsecure());
+    try {
+      const stream = reflection.ServerReflectionInfo();
+      const answer = new Promise<{ list_services_response?: { service: { name: string }[] } }>((resolve, reject) => {
+        stream.once('data', resolve);
+        stream.once('error', reject);
+      });
+      stream.write({ list_services: '' });
+      const names = ((await answer).list_services_response?.service ?? []).map((s) => s.name);
+      stream.end();
+      expect(names).toEqual(expect.arrayContaining(['inference.GRPCInferenceService', 'grpc.health.v1.Health']));
+    } finally {
+      reflection.close();
     }
   });
 });

@@ -62,6 +62,11 @@ function metadataKey(metadata: Metadata): string | undefined {
 
 type Handler<Req, Res> = (call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res;
 
+/** Ready as /v2/health/ready is: not shutting down, the repository's first scan done, every model not unloaded serving. */
+export function serverReady(repo: ModelRepository<ServedVersion>, shuttingDown: boolean): boolean {
+  return !shuttingDown && repo.startupSettled && repo.list().every((m) => repo.isUnloaded(m.name) || repo.isReady(m.name));
+}
+
 export function grpcInferenceService(deps: GrpcServiceDeps): UntypedServiceImplementation {
   const { repository: repo, dataplane } = deps;
   /** A unary handler whose thrown errors become statuses; every call is counted with its status. */
@@ -98,10 +103,7 @@ export function grpcInferenceService(deps: GrpcServiceDeps): UntypedServiceImple
 
   return {
     ServerLive: unary(() => ({ live: true })),
-    ServerReady: unary(() => {
-      const waiting = repo.list().filter((m) => !repo.isUnloaded(m.name) && !repo.isReady(m.name));
-      return { ready: !deps.shuttingDown() && repo.startupSettled && waiting.length === 0 };
-    }),
+    ServerReady: unary(() => ({ ready: serverReady(repo, deps.shuttingDown()) })),
     ModelReady: unary((call: ServerUnaryCall<{ name: string; version: string }, { ready: boolean }>) => {
       repo.acquire(call.request.name, version(call.request.version)).release();
       return { ready: true };
