@@ -5,31 +5,17 @@
  * BYTES length prefixes, both at once, and random bytes as images. Every answer is OK or a
  * status from the documented set, never INTERNAL, UNKNOWN or a hang; the server still answers.
  */
-import { createServer } from 'node:net';
-import { join } from 'node:path';
-import { credentials, loadPackageDefinition, status, type Client, type ServiceError } from '@grpc/grpc-js';
-import { loadSync } from '@grpc/proto-loader';
+import { Metadata, status } from '@grpc/grpc-js';
 import fc from 'fast-check';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { GRPC_LOADER_OPTIONS } from '../../src/protocols/open-inference/grpc-tensors.js';
-import { buildApp, ROOT } from '../helpers/app.js';
+import { buildApp } from '../helpers/app.js';
+import { inferenceClient, type InferenceClient } from '../helpers/grpc.js';
 import * as img from '../helpers/images.js';
+import { freePort } from '../helpers/net.js';
 
-type Unary = (request: object, callback: (err: ServiceError | null, response: unknown) => void) => void;
-const { inference } = loadPackageDefinition(loadSync(join(ROOT, 'specs', 'open-inference-protocol', 'open_inference_grpc.proto'), GRPC_LOADER_OPTIONS)) as unknown as {
-  inference: { GRPCInferenceService: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => Client & { ModelInfer: Unary; ServerLive: Unary } };
-};
 const DOCUMENTED = new Set([status.OK, status.INVALID_ARGUMENT, status.NOT_FOUND, status.RESOURCE_EXHAUSTED, status.UNAVAILABLE]);
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const datatype = fc.constantFrom('UINT8', 'FP32', 'FP64', 'INT64', 'BYTES', 'BOOL', 'FP16', 'INT8', 'UINT64', 'COMPLEX', '');
 const dim = fc.oneof(fc.integer({ min: 0, max: 40 }), fc.constantFrom(-1, 2 ** 31, 2 ** 53 + 1, 32, 3));
@@ -82,10 +68,10 @@ const nearValid = fc.oneof(
 
 describe('fuzz: ModelInfer over gRPC', () => {
   let app: FastifyInstance;
-  let client: Client & { ModelInfer: Unary; ServerLive: Unary };
+  let client: InferenceClient;
   beforeAll(async () => {
     app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', MAX_BATCH_FILES: '8', CACHE_MAX_ENTRIES: '0' });
-    client = new inference.GRPCInferenceService(`127.0.0.1:${app.grpcPort()}`, credentials.createInsecure());
+    client = inferenceClient(app.grpcPort());
   });
   afterAll(async () => {
     client.close();
@@ -96,7 +82,7 @@ describe('fuzz: ModelInfer over gRPC', () => {
     const seen = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(fc.oneof(request, nearValid), async (message) => {
-        const code = await new Promise<number>((resolve) => client.ModelInfer(message, (err) => resolve(err ? err.code : status.OK)));
+        const code = await new Promise<number>((resolve) => client.ModelInfer!(message, new Metadata(), (err) => resolve(err ? err.code : status.OK)));
         seen.set(code, (seen.get(code) ?? 0) + 1);
         expect(DOCUMENTED.has(code), `${code} for ${JSON.stringify(message).slice(0, 300)}`).toBe(true);
       }),
@@ -106,6 +92,6 @@ describe('fuzz: ModelInfer over gRPC', () => {
     // Refusals and answers were both reached, and the server still answers.
     expect(seen.get(status.INVALID_ARGUMENT) ?? 0).toBeGreaterThan(0);
     expect(seen.get(status.OK) ?? 0).toBeGreaterThan(0);
-    expect(await new Promise((resolve) => client.ServerLive({}, (err, res) => resolve(err ?? res)))).toEqual({ live: true });
+    expect(await new Promise((resolve) => client.ServerLive!({}, new Metadata(), (err, res) => resolve(err ?? res)))).toEqual({ live: true });
   });
 });

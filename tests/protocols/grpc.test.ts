@@ -3,7 +3,6 @@
  * from the official .proto: every core RPC, for image, tabular and text models, typed and raw
  * contents, and answers equal to the REST /v2 answers for the same inputs.
  */
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
@@ -13,22 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { GRPC_LOADER_OPTIONS } from '../../src/protocols/open-inference/grpc-tensors.js';
 import { buildApp, ROOT } from '../helpers/app.js';
+import { inferenceClient, type InferenceClient } from '../helpers/grpc.js';
+import { freePort } from '../helpers/net.js';
 import * as img from '../helpers/images.js';
 import { serializeBytes } from '../helpers/open-inference.js';
 
-const PROTO = join(ROOT, 'specs', 'open-inference-protocol', 'open_inference_grpc.proto');
-type Unary = (request: object, metadata: Metadata, callback: (err: ServiceError | null, response: Record<string, unknown>) => void) => void;
-type InferenceClient = Client & Record<string, Unary>;
-const { inference } = loadPackageDefinition(loadSync(PROTO, GRPC_LOADER_OPTIONS)) as unknown as { inference: { GRPCInferenceService: new (address: string, creds: ReturnType<typeof credentials.createInsecure>) => InferenceClient } };
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 interface Answer {
   model_name: string;
@@ -69,7 +57,7 @@ describe('Open Inference Protocol over gRPC', () => {
   let call: ReturnType<typeof caller>;
   beforeAll(async () => {
     app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', MAX_BATCH_FILES: '8', CACHE_MAX_ENTRIES: '0' });
-    client = new inference.GRPCInferenceService(`127.0.0.1:${app.grpcPort()}`, credentials.createInsecure());
+    client = inferenceClient(app.grpcPort());
     call = caller(client);
   });
   afterAll(async () => {
@@ -163,7 +151,7 @@ describe('Open Inference Protocol over gRPC', () => {
 describe('Open Inference Protocol over gRPC, with API keys', () => {
   it('needs a key in the metadata (authorization: Bearer, or x-api-key) for inference', async () => {
     const app = await buildApp({ GRPC_PORT: String(await freePort()), HOST: '127.0.0.1', API_KEYS: 'grpc-test-key-0123456789abcdef' });
-    const client = new inference.GRPCInferenceService(`127.0.0.1:${app.grpcPort()}`, credentials.createInsecure());
+    const client = inferenceClient(app.grpcPort());
     try {
       const message = { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: [5.1, 3.5, 1.4, 0.2] } }] };
       expect(await refusal(caller(client)('ModelInfer', message))).toMatchObject({ code: status.UNAUTHENTICATED, details: expect.stringMatching(/API key is required/) });
