@@ -40,6 +40,7 @@ ENV NODE_ENV=production \
     MALLOC_ARENA_MAX=2 \
     HOST=0.0.0.0 \
     PORT=8000 \
+    GRPC_PORT=8081 \
     MODEL_REPOSITORY=/app/models \
     MODEL_CACHE_DIR=/tmp/model-cache \
     INFERENCE_BACKEND=tensorflow
@@ -49,11 +50,15 @@ COPY --from=build /app/dist ./dist
 COPY package.json ./
 # The demo page's static files (/demo).
 COPY public ./public
+# The gRPC service's .proto files, read at start (the protocol's official one, with its licence).
+COPY specs/open-inference-protocol/open_inference_grpc.proto specs/open-inference-protocol/LICENSE ./specs/open-inference-protocol/
+COPY proto ./proto
 # The bundled repository (<name>/<version>/ folders). To serve others, mount a repository
 # on /app/models, or set MODEL_REPOSITORY=s3://bucket/prefix.
 COPY models ./models
 USER node
-EXPOSE 8000
+# HTTP (REST, /v2, /docs, /metrics) and gRPC (the Open Inference Protocol, h2c).
+EXPOSE 8000 8081
 HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # tini is PID 1: it forwards SIGTERM to node (graceful shutdown) and reaps zombies.

@@ -1,12 +1,14 @@
 /**
  * Each protocol maps every domain error code to its wire form in one place: the native API to
- * an RFC 9457 problem, the Open Inference Protocol to {"error"}. Two scopes of a bare Fastify
+ * an RFC 9457 problem, the Open Inference Protocol to {"error"} over REST and a status over gRPC. Two scopes of a bare Fastify
  * app, each with its protocol's error handler, throw a ServingError of every code.
  */
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorHandler, nativeProblems, nativeStatus } from '../src/http/problems.js';
-import { v2Errors, v2Status } from '../src/protocols/open-inference/errors.js';
+import { status } from '@grpc/grpc-js';
+import { grpcStatus, v2Errors, v2Status } from '../src/protocols/open-inference/errors.js';
+import { toServiceError } from '../src/protocols/open-inference/grpc-service.js';
 import { ERROR_CODES, ServingError, type ErrorCode } from '../src/serving/errors.js';
 
 const NATIVE: Record<ErrorCode, number> = {
@@ -20,6 +22,16 @@ const NATIVE: Record<ErrorCode, number> = {
   internal: 500,
 };
 const V2: Record<ErrorCode, number> = { ...NATIVE, unprocessable: 400, 'unsupported-media': 400 };
+const GRPC: Record<ErrorCode, status> = {
+  'invalid-input': status.INVALID_ARGUMENT,
+  unprocessable: status.INVALID_ARGUMENT,
+  'unsupported-media': status.INVALID_ARGUMENT,
+  'too-large': status.RESOURCE_EXHAUSTED,
+  'not-found': status.NOT_FOUND,
+  unavailable: status.UNAVAILABLE,
+  busy: status.UNAVAILABLE,
+  internal: status.INTERNAL,
+};
 
 describe('error codes to each protocol', () => {
   const app = Fastify({ logger: false });
@@ -45,7 +57,19 @@ describe('error codes to each protocol', () => {
     for (const code of ERROR_CODES) {
       expect(nativeStatus(code)).toBe(NATIVE[code]);
       expect(v2Status(code)).toBe(V2[code]);
+      expect(grpcStatus(code)).toBe(GRPC[code]);
     }
+  });
+
+  it('over gRPC: the status, the message, and retry-after in trailing metadata', () => {
+    for (const code of ERROR_CODES) {
+      const retry = code === 'busy' || code === 'unavailable';
+      const error = toServiceError(new ServingError(code, `reason-${code}`, `message of ${code}`, retry ? { retryAfterS: 3 } : {}));
+      expect(error).toMatchObject({ code: GRPC[code], details: `message of ${code}` });
+      expect(error.metadata?.get('retry-after')).toEqual(retry ? ['3'] : []);
+    }
+    // A bug is not disclosed.
+    expect(toServiceError(new TypeError('secret'))).toEqual({ code: status.INTERNAL, details: 'internal error' });
   });
 
   for (const code of ERROR_CODES) {

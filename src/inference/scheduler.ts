@@ -45,6 +45,20 @@ export class SchedulerClosedError extends Error {
   }
 }
 
+/**
+ * The caller gave up before the model ran its input (a passed deadline, a cancelled call): the
+ * input left the queue without running, freeing its place.
+ */
+export class RequestAbortedError extends Error {
+  constructor(readonly why: 'deadline' | 'cancelled') {
+    super(why === 'deadline' ? 'the call\'s deadline passed while it waited for the model; it did not run' : 'the call was cancelled while it waited for the model; it did not run');
+    this.name = 'RequestAbortedError';
+  }
+}
+
+/** Why a signal was aborted, as RequestAbortedError names it: 'deadline' if its reason says so, else 'cancelled'. */
+const abortedBy = (signal: AbortSignal): RequestAbortedError => new RequestAbortedError(signal.reason === 'deadline' ? 'deadline' : 'cancelled');
+
 interface Pending {
   input: Float32Array;
   enqueued: number;
@@ -66,6 +80,8 @@ export interface SchedulerStats {
   inFlightBatches: number;
   batches: number;
   inputs: number;
+  /** Inputs that left the queue unrun because their caller gave up (deadline, cancellation). */
+  aborted: number;
 }
 
 export class BatchScheduler {
@@ -76,6 +92,7 @@ export class BatchScheduler {
   private inFlight = 0;
   private batches = 0;
   private inputs = 0;
+  private aborted = 0;
   /** Called after every batch (metrics). */
   onBatch: (event: BatchEvent) => void = () => {};
 
@@ -87,27 +104,56 @@ export class BatchScheduler {
     this.idle = [...executors];
   }
 
-  /** Queue one input; resolves with the model's outputs for it. */
-  submit(input: Float32Array): Promise<Float32Array> {
+  /**
+   * Queue one input; resolves with the model's outputs for it. Once `signal` aborts, an input
+   * still waiting leaves the queue and rejects with RequestAbortedError (one already in a batch
+   * runs to the end; its answer is dropped by the caller).
+   */
+  submit(input: Float32Array, signal?: AbortSignal): Promise<Float32Array> {
     if (this.closed) return Promise.reject(new SchedulerClosedError());
+    if (signal?.aborted) return Promise.reject(abortedBy(signal));
     if (input.length !== this.opts.inputSize) {
       return Promise.reject(new RangeError(`input has ${input.length} values, expected ${this.opts.inputSize}`));
     }
     if (this.queue.length >= this.opts.maxQueue) return Promise.reject(new QueueFullError(this.queue.length));
     return new Promise((resolve, reject) => {
-      this.queue.push({ input, enqueued: performance.now(), resolve, reject });
+      if (!signal) {
+        this.queue.push({ input, enqueued: performance.now(), resolve, reject });
+        return this.pump();
+      }
+      const onAbort = (): void => {
+        const at = this.queue.indexOf(pending);
+        if (at < 0) return;
+        this.queue.splice(at, 1);
+        this.aborted++;
+        reject(abortedBy(signal));
+      };
+      const pending: Pending = {
+        input,
+        enqueued: performance.now(),
+        resolve: (probs) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(probs);
+        },
+        reject: (err) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.queue.push(pending);
       this.pump();
     });
   }
 
   /** Queue several inputs; they may share batches with other requests. */
-  submitAll(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
+  submitAll(inputs: readonly Float32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
     if (this.queue.length + inputs.length > this.opts.maxQueue) return Promise.reject(new QueueFullError(this.queue.length));
-    return Promise.all(inputs.map((i) => this.submit(i)));
+    return Promise.all(inputs.map((i) => this.submit(i, signal)));
   }
 
   stats(): SchedulerStats {
-    return { queued: this.queue.length, inFlightBatches: this.inFlight, batches: this.batches, inputs: this.inputs };
+    return { queued: this.queue.length, inFlightBatches: this.inFlight, batches: this.batches, inputs: this.inputs, aborted: this.aborted };
   }
 
   /** Add an instance (a replacement for one that died). */

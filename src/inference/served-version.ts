@@ -68,9 +68,12 @@ export class ServedVersion {
     return this.kind.labels;
   }
 
-  /** The model's outputs for each prepared input; the inputs may share batches with other requests. */
-  run(inputs: readonly Float32Array[]): Promise<Float32Array[]> {
-    return this.scheduler.submitAll(inputs);
+  /**
+   * The model's outputs for each prepared input; the inputs may share batches with other
+   * requests. Inputs still queued when `signal` aborts leave unrun (RequestAbortedError).
+   */
+  run(inputs: readonly Float32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
+    return this.scheduler.submitAll(inputs, signal);
   }
 
   stats(): SchedulerStats {

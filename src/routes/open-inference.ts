@@ -17,9 +17,9 @@ import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
 import { v2Errors } from '../protocols/open-inference/errors.js';
 import { inferTensors, modelTensors } from '../protocols/open-inference/models.js';
+import { loadModel, refuseParameters, repositoryIndex, unloadModel } from '../protocols/open-inference/repository.js';
 import { encodeInferenceResponse, parseInferenceRequest } from '../protocols/open-inference/tensors.js';
-import type { VersionState } from '../repository/types.js';
-import { invalidInput, unavailable } from '../serving/errors.js';
+import { unavailable } from '../serving/errors.js';
 import { clientKey } from './client-key.js';
 import { encodedBodyLimit } from './targets.js';
 import {
@@ -59,13 +59,6 @@ const TARGETS = [
   { prefix: '/models/:name/versions/:version', params: versionParams, what: 'that version' },
 ] as const;
 
-/** Triton's model states: a version either serves (READY) or says why not. */
-const STATES: Record<VersionState, 'READY' | 'LOADING' | 'UNLOADING' | 'UNAVAILABLE'> = {
-  AVAILABLE: 'READY',
-  LOADING: 'LOADING',
-  UNLOADING: 'UNLOADING',
-  FAILED: 'UNAVAILABLE',
-};
 
 /**
  * The protocol's bodies are JSON, or JSON plus binary data when Inference-Header-Content-Length
@@ -234,21 +227,8 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
         response: { 200: v2RepositoryIndexSchema, ...v2ErrorResponses(400, 401, 403) },
       },
     },
-    async (request) => {
-      const ready = request.body?.ready;
-      type Entry = { name: string; version?: string; state: (typeof STATES)[VersionState]; reason?: string };
-      const index = repo.list().flatMap((m): Entry[] => {
-        if (m.versions.length === 0) return [{ name: m.name, state: 'UNAVAILABLE', reason: repo.isUnloaded(m.name) ? 'unloaded' : 'no version to serve' }];
-        return m.versions.map((v) => ({ name: m.name, version: v.version, state: STATES[v.state], ...(v.reason ? { reason: v.reason } : {}) }));
-      });
-      return ready === undefined ? index : index.filter((e) => (e.state === 'READY') === ready);
-    },
+    async (request) => repositoryIndex(repo, request.body?.ready ?? undefined),
   );
-
-  const checkAction = (body: { parameters?: Record<string, unknown> } | null | undefined): void => {
-    const given = Object.keys(body?.parameters ?? {});
-    if (given.length > 0) throw invalidInput('invalid-request', `load parameters are not supported (got ${given.map((k) => `'${k.slice(0, 64)}'`).join(', ')}); models are loaded from the repository as they are`);
-  };
 
   /** Load or unload: the same route shape, answered once the repository has done it. */
   const action = (verb: 'load' | 'unload', summary: string, run: (name: string) => Promise<{ name: string; load?: true; unload?: true }>) =>
@@ -267,20 +247,13 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
         },
       },
       async (request) => {
-        checkAction(request.body);
+        refuseParameters(Object.keys(request.body?.parameters ?? {}));
         return run(request.params.name);
       },
     );
 
-  action('load', 'Load (or reload) a model from the repository: 200 once a version serves, 400 with the reason when none could be loaded', async (name) => {
-    const status = await repo.load(name);
-    if (!repo.isReady(status.name)) {
-      const why = status.versions.map((v) => `version ${v.version} ${v.state.toLowerCase()}${v.reason ? `: ${v.reason}` : ''}`).join('; ') || 'it has no version folder';
-      throw invalidInput('load-failed', `failed to load '${status.name}': ${why}`);
-    }
-    return { name: status.name, load: true };
-  });
-  action('unload', 'Unload every version of a model (after in-flight requests finish) until the next load', async (name) => ({ name: (await repo.unload(name)).name, unload: true }));
+  action('load', 'Load (or reload) a model from the repository: 200 once a version serves, 400 with the reason when none could be loaded', async (name) => ({ name: await loadModel(repo, name), load: true }));
+  action('unload', 'Unload every version of a model (after in-flight requests finish) until the next load', async (name) => ({ name: await unloadModel(repo, name), unload: true }));
 };
 
 export default openInferenceRoutes;

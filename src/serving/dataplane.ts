@@ -75,9 +75,11 @@ export class Dataplane {
 
   /**
    * Every input's output: cache hits first, then the rest through the model as one batch. An
-   * input that cannot be used fails alone; a model that cannot run fails the whole call.
+   * input that cannot be used fails alone; a model that cannot run fails the whole call. Once
+   * `signal` aborts (the caller's deadline passed, or it went away), inputs not yet running
+   * are dropped and the call fails with the scheduler's RequestAbortedError.
    */
-  async compute(model: ServedVersion, inputs: readonly Outcome<unknown>[]): Promise<Outcome<Computed>[]> {
+  async compute(model: ServedVersion, inputs: readonly Outcome<unknown>[], signal?: AbortSignal): Promise<Outcome<Computed>[]> {
     const { cache, metrics } = this.deps;
     type Step = { done: Outcome<Computed> } | { key: string | undefined; warnings: string[]; found: string[]; tensor: Float32Array; note?: string };
     const steps = await Promise.all(
@@ -115,7 +117,7 @@ export class Dataplane {
     let outputs: Float32Array[] = [];
     if (runs.length > 0) {
       try {
-        outputs = await model.run(runs.map((r) => r.tensor));
+        outputs = await model.run(runs.map((r) => r.tensor), signal);
       } catch (err) {
         throw asServingError(err);
       }
@@ -211,9 +213,9 @@ export class Exchange {
     return this.lease.value;
   }
 
-  /** Every input's answer (an input that cannot be used fails alone), counted and, once sent, mirrored. */
-  async infer(inputs: readonly Outcome<unknown>[]): Promise<Outcome<Inference>[]> {
-    const results = await this.plane.compute(this.model, inputs);
+  /** Every input's answer (an input that cannot be used fails alone), counted and, once sent, mirrored; see Dataplane.compute for `signal`. */
+  async infer(inputs: readonly Outcome<unknown>[], signal?: AbortSignal): Promise<Outcome<Inference>[]> {
+    const results = await this.plane.compute(this.model, inputs, signal);
     this.plane.record(this.model, this.role, (performance.now() - this.started) / 1000, results);
     this.recorded = true;
     if (this.role) this.pendingMirror = () => this.plane.mirror(this.model, inputs, results);

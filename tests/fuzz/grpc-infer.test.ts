@@ -82,7 +82,7 @@ describe('fuzz: ModelInfer over gRPC', () => {
     const seen = new Map<number, number>();
     await fc.assert(
       fc.asyncProperty(fc.oneof(request, nearValid), async (message) => {
-        const code = await new Promise<number>((resolve) => client.ModelInfer!(message, new Metadata(), (err) => resolve(err ? err.code : status.OK)));
+        const code = await new Promise<number>((resolve) => client.ModelInfer!(message, new Metadata(), {}, (err) => resolve(err ? err.code : status.OK)));
         seen.set(code, (seen.get(code) ?? 0) + 1);
         expect(DOCUMENTED.has(code), `${code} for ${JSON.stringify(message).slice(0, 300)}`).toBe(true);
       }),
@@ -92,6 +92,6 @@ describe('fuzz: ModelInfer over gRPC', () => {
     // Refusals and answers were both reached, and the server still answers.
     expect(seen.get(status.INVALID_ARGUMENT) ?? 0).toBeGreaterThan(0);
     expect(seen.get(status.OK) ?? 0).toBeGreaterThan(0);
-    expect(await new Promise((resolve) => client.ServerLive!({}, new Metadata(), (err, res) => resolve(err ?? res)))).toEqual({ live: true });
+    expect(await new Promise((resolve) => client.ServerLive!({}, new Metadata(), {}, (err, res) => resolve(err ?? res)))).toEqual({ live: true });
   });
 });

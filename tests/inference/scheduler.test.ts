@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BatchScheduler, ExecutorCrashedError, QueueFullError, SchedulerClosedError, type Executor } from '../../src/inference/scheduler.js';
+import { BatchScheduler, ExecutorCrashedError, QueueFullError, RequestAbortedError, SchedulerClosedError, type Executor } from '../../src/inference/scheduler.js';
 
 /** An executor whose batches finish when the test says so; it echoes input[0] as the "probability". */
 class FakeExecutor implements Executor {
@@ -30,6 +30,29 @@ const input = (v: number) => Float32Array.from([v, 0]);
 const options = { maxBatchSize: 4, maxDelayMs: 0, maxQueue: 8, inputSize: 2, numClasses: 2 };
 
 describe('BatchScheduler', () => {
+  it('drops queued inputs whose caller gave up (deadline or cancellation) before they run; a running batch finishes', async () => {
+    const ex = new FakeExecutor('a');
+    const s = new BatchScheduler([ex], { ...options, maxQueue: 2 });
+    const running = s.submit(input(0.1));
+    const deadline = new AbortController();
+    const cancel = new AbortController();
+    const late = s.submitAll([input(0.2), input(0.3)], deadline.signal);
+    expect(s.stats().queued).toBe(2);
+    // Full: a third input is refused until the late ones leave.
+    await expect(s.submit(input(0.4), cancel.signal)).rejects.toBeInstanceOf(QueueFullError);
+    deadline.abort('deadline');
+    await expect(late).rejects.toMatchObject({ why: 'deadline' });
+    expect(s.stats()).toMatchObject({ queued: 0, aborted: 2 });
+    const kept = s.submit(input(0.5), cancel.signal);
+    cancel.abort();
+    await expect(kept).rejects.toEqual(new RequestAbortedError('cancelled'));
+    await expect(s.submit(input(0.6), cancel.signal)).rejects.toBeInstanceOf(RequestAbortedError);
+    ex.release();
+    expect((await running)[0]).toBeCloseTo(0.1);
+    // Only the first input ever reached the instance.
+    expect(ex.batches).toEqual([[Math.fround(0.1)]]);
+  });
+
   it('runs at once when an instance is free, and coalesces what queues meanwhile into batches', async () => {
     const ex = new FakeExecutor('a');
     const s = new BatchScheduler([ex], options);

@@ -4,7 +4,7 @@
  * contents, and answers equal to the REST /v2 answers for the same inputs.
  */
 import { join } from 'node:path';
-import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import sharp from 'sharp';
 import request from 'supertest';
@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { GRPC_LOADER_OPTIONS } from '../../src/protocols/open-inference/grpc-tensors.js';
 import { buildApp, ROOT } from '../helpers/app.js';
-import { inferenceClient, type InferenceClient } from '../helpers/grpc.js';
+import { caller, inferenceClient, refusal, type InferenceClient } from '../helpers/grpc.js';
 import { freePort } from '../helpers/net.js';
 import * as img from '../helpers/images.js';
 import { serializeBytes } from '../helpers/open-inference.js';
@@ -26,19 +26,6 @@ interface Answer {
   raw_output_contents: Buffer[];
 }
 
-function caller(client: InferenceClient, metadata: Metadata = new Metadata()) {
-  return <T = Record<string, unknown>>(rpc: string, message: object): Promise<T> =>
-    new Promise((resolve, reject) => client[rpc]!(message, metadata, (err, response) => (err ? reject(err) : resolve(response as T))));
-}
-async function refusal(call: Promise<unknown>): Promise<{ code: number; details: string }> {
-  try {
-    await call;
-  } catch (err) {
-    const e = err as ServiceError;
-    return { code: e.code, details: e.details };
-  }
-  throw new Error('the call succeeded');
-}
 const floats = (raw: Buffer): number[] => Array.from(new Float32Array(Uint8Array.from(raw).buffer));
 const strings = (raw: Buffer): string[] => {
   const out: string[] = [];
@@ -68,7 +55,7 @@ describe('Open Inference Protocol over gRPC', () => {
   it('answers liveness, readiness and metadata for the server and each kind of model', async () => {
     expect(await call('ServerLive', {})).toEqual({ live: true });
     expect(await call('ServerReady', {})).toEqual({ ready: true });
-    expect(await call('ServerMetadata', {})).toMatchObject({ name: 'ml-inference-api', extensions: [] });
+    expect(await call('ServerMetadata', {})).toMatchObject({ name: 'ml-inference-api', extensions: ['model_repository'] });
     expect(await call('ModelReady', { name: 'cifar10' })).toEqual({ ready: true });
     expect(await call('ModelReady', { name: 'cifar10', version: '1' })).toEqual({ ready: true });
     expect(await call('ModelMetadata', { name: 'cifar10' })).toMatchObject({

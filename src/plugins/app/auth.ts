@@ -6,6 +6,8 @@ import { ProblemError } from '../../http/problems.js';
 declare module 'fastify' {
   interface FastifyInstance {
     apiKeys: ApiKeys;
+    /** ADMIN_API_KEYS, for the admin routes and RPCs. */
+    adminKeys: ApiKeys;
     /** Id of the configured key the request presents, or null; computed once per request. */
     identifyKey: (request: FastifyRequest) => string | null;
     /** onRequest hook for protected routes: 401 unless a configured key is presented. */
@@ -31,6 +33,7 @@ export default fp<{ keys: readonly string[]; adminKeys: readonly string[] }>(
     const apiKeys = new ApiKeys(keys);
     const admin = new ApiKeys(adminKeys);
     app.decorate('apiKeys', apiKeys);
+    app.decorate('adminKeys', admin);
     // Rate limiting (before routing) and authentication (per route) both ask.
     const identified = new WeakMap<FastifyRequest, string | null>();
     const identifyKey = (request: FastifyRequest): string | null => {

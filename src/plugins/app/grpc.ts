@@ -15,11 +15,23 @@ import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { GRPC_LOADER_OPTIONS } from '../../protocols/open-inference/grpc-tensors.js';
 import { grpcInferenceService, serverReady } from '../../protocols/open-inference/grpc-service.js';
+import shedding from '../external/under-pressure.js';
 
 /** How often health statuses are brought up to date with the repository (Watch streams see changes within it). */
 const HEALTH_REFRESH_MS = 250;
 
-const PROTO = join(import.meta.dirname, '..', '..', '..', 'specs', 'open-inference-protocol', 'open_inference_grpc.proto');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
+/** The protocol's official .proto, and the repository extension's (Triton's messages, MLServer's service name). */
+const PROTOS = [join(ROOT, 'specs', 'open-inference-protocol', 'open_inference_grpc.proto'), join(ROOT, 'proto', 'model_repository.proto')];
+
+type Definitions = {
+  inference: { GRPCInferenceService: { service: ServiceDefinition }; model_repository: { ModelRepositoryService: { service: ServiceDefinition } } };
+};
+
+/** The repository RPCs under `service`'s name too: Triton serves them on inference.GRPCInferenceService, where tritonclient.grpc calls them. */
+export function renamed(definition: ServiceDefinition, service: string): ServiceDefinition {
+  return Object.fromEntries(Object.entries(definition).map(([rpc, method]) => [rpc, { ...method, path: `/${service}/${rpc}` }]));
+}
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,22 +45,32 @@ export default fp<{ config: Config; name: string; version: string }>(
     let port: number | null = null;
     app.decorate('grpcPort', () => port);
     if (config.GRPC_PORT === 0) return;
-    const packages = loadSync([PROTO, HEALTH_PROTO], GRPC_LOADER_OPTIONS);
-    const definition = loadPackageDefinition(packages) as unknown as { inference: { GRPCInferenceService: { service: ServiceDefinition } } };
+    const packages = loadSync([...PROTOS, HEALTH_PROTO], GRPC_LOADER_OPTIONS);
+    const { inference } = loadPackageDefinition(packages) as unknown as Definitions;
+    // Load shedding with REST's limits: an encapsulated scope, so that no route is shed by it.
+    let underPressure = (): boolean => false;
+    await app.register(async (scope) => {
+      await scope.register(shedding, { config });
+      underPressure = () => scope.isUnderPressure();
+    });
     // A request may carry a batch's bytes (MAX_BATCH_UPLOAD_BYTES), raw, plus its fields.
     const server = new Server({ 'grpc.max_receive_message_length': config.MAX_BATCH_UPLOAD_BYTES + 64 * 1024 });
-    server.addService(
-      definition.inference.GRPCInferenceService.service,
-      grpcInferenceService({
-        dataplane: app.dataplane,
-        repository: app.models.repository,
-        apiKeys: app.apiKeys,
-        shuttingDown: () => app.lifecycle.shuttingDown,
-        server: { name, version, extensions: [] },
-        maxBatch: config.MAX_BATCH_FILES,
-        record: (rpc, code, seconds, prediction) => app.metrics.recordRequest('POST', rpc, code, seconds, prediction, 'grpc'),
-      }),
-    );
+    const handlers = grpcInferenceService({
+      dataplane: app.dataplane,
+      repository: app.models.repository,
+      apiKeys: app.apiKeys,
+      adminKeys: app.adminKeys,
+      rateLimit: app.callLimit,
+      underPressure: () => underPressure(),
+      predictionStarted: () => app.models.predictionStarted(),
+      shuttingDown: () => app.lifecycle.shuttingDown,
+      server: { name, version, extensions: ['model_repository'] },
+      maxBatch: config.MAX_BATCH_FILES,
+      record: (rpc, code, seconds, prediction) => app.metrics.recordRequest('POST', rpc, code, seconds, prediction, 'grpc'),
+    });
+    const repositoryService = inference.model_repository.ModelRepositoryService.service;
+    server.addService({ ...inference.GRPCInferenceService.service, ...renamed(repositoryService, 'inference.GRPCInferenceService') }, handlers.inference);
+    server.addService(repositoryService, handlers.repository);
     const repo = app.models.repository;
     const health = new HealthImplementation({ '': 'NOT_SERVING' });
     health.addToServer(server);
@@ -84,5 +106,5 @@ export default fp<{ config: Config; name: string; version: string }>(
       });
     });
   },
-  { name: 'grpc', dependencies: ['models', 'auth', 'lifecycle', 'dataplane', 'metrics'] },
+  { name: 'grpc', dependencies: ['models', 'auth', 'rate-limit', 'lifecycle', 'dataplane', 'metrics'] },
 );

@@ -26,6 +26,8 @@ export interface Models {
   settled(): Promise<void>;
   /** Traffic policies: which version unversioned requests go to, and shadow copies. */
   readonly traffic: TrafficRouter;
+  /** A prediction call of another protocol (gRPC) has started: shadow copies wait until the returned function is called. */
+  predictionStarted(): () => void;
 }
 
 declare module 'fastify' {
@@ -127,12 +129,17 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
     let started: Promise<void> = Promise.resolve();
     // Prediction requests being handled (shadow copies wait for none).
     let inFlightPredictions = 0;
+    const predictionStarted = (): (() => void) => {
+      inFlightPredictions++;
+      let ended = false;
+      return () => {
+        if (!ended) inFlightPredictions--;
+        ended = true;
+      };
+    };
     app.addHook('onRequest', (request, reply, done) => {
-      if (request.method === 'POST') {
-        inFlightPredictions++;
-        // 'close' comes for every response, also when the client went away mid-request.
-        reply.raw.once('close', () => inFlightPredictions--);
-      }
+      // 'close' comes for every response, also when the client went away mid-request.
+      if (request.method === 'POST') reply.raw.once('close', predictionStarted());
       done();
     });
     app.decorate('models', {
@@ -145,6 +152,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
         return pool?.backend ?? null;
       },
       settled: () => started,
+      predictionStarted,
       traffic: new TrafficRouter(repository, app.metrics, {
         shadowQueue: config.SHADOW_QUEUE,
         // Other requests in hand, or batches queued or running: no capacity to spare for a shadow.

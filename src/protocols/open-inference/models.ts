@@ -62,9 +62,10 @@ function selectOutputs(request: ParsedRequest, available: readonly string[], mod
 /**
  * Run one inference request on the exchange's version: its input checked and decoded by the
  * kind, run through the dataplane, its outputs selected. A failed element fails the request
- * (a V2 batch is one tensor), naming the element.
+ * (a V2 batch is one tensor), naming the element. Inputs still queued when `signal` aborts
+ * are dropped unrun.
  */
-export async function inferTensors(exchange: Exchange, request: ParsedRequest, maxBatch: number): Promise<Inference> {
+export async function inferTensors(exchange: Exchange, request: ParsedRequest, maxBatch: number, signal?: AbortSignal): Promise<Inference> {
   const model = exchange.model;
   const mapping = model.kind.openInference;
   const wanted = selectOutputs(request, mapping.outputs.map((o) => o.name), model.name);
@@ -73,7 +74,7 @@ export async function inferTensors(exchange: Exchange, request: ParsedRequest, m
   const n = input.shape[0] ?? 0;
   if (n === 0) throw new TensorError(`input '${input.name}' holds no ${mapping.items} (its first dimension is 0)`);
   if (n > maxBatch) throw tooLarge(`input '${input.name}' holds ${n} ${mapping.items}; at most ${maxBatch} per request (MAX_BATCH_FILES)`);
-  const outcomes = await exchange.infer(inputs);
+  const outcomes = await exchange.infer(inputs, signal);
   const item = mapping.items.replace(/s$/, '');
   const results = outcomes.map((o, i) => {
     if (!o.ok) throw o.error.within(`input '${input.name}' ${item} ${i}: `);
