@@ -34,6 +34,18 @@ const NEEDS: Need[] = [
     apt: 'jq',
     elsewhere: 'macOS: brew install jq; Fedora: dnf install jq',
   },
+  {
+    what: 'grpcio for /usr/bin/python3 (the Python gRPC walkthrough in docs/open-inference.md)',
+    found: () => spawnSync('/usr/bin/python3', ['-c', 'import grpc'], { stdio: 'ignore' }).status === 0,
+    apt: 'python3-grpcio',
+    elsewhere: '/usr/bin/python3 -m pip install --user grpcio',
+  },
+  {
+    what: 'grpcio-tools for /usr/bin/python3 (its stubs, generated from the official .proto)',
+    found: () => spawnSync('/usr/bin/python3', ['-c', 'import grpc_tools.protoc'], { stdio: 'ignore' }).status === 0,
+    apt: 'python3-grpc-tools',
+    elsewhere: '/usr/bin/python3 -m pip install --user grpcio-tools',
+  },
 ];
 
 const missing = NEEDS.filter((n) => !n.found());

@@ -8,6 +8,8 @@
  *                       KServe resources against the CRD schemas in specs/kserve-crds (unknown
  *                       fields refused, as kubectl --validate=strict), the rest against the
  *                       Kubernetes OpenAPI schema of their kind (kubernetes-models)
+ *   the gRPC port       declared alike in the Dockerfile, Compose, the Kubernetes Deployment
+ *                       and Service (h2c) and the KServe runtime and gRPC InferenceService
  *   .github/workflows   the GitHub Actions workflow schema (action-validator)
  *
  *   npm run validate:deploy
@@ -16,6 +18,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { grpcPortProblems } from './lib/grpc-ports.js';
 import { checkKustomization, documentedKustomizations, kserveCrds, kustomizationsUnder } from './lib/kustomize.js';
 
 const root = process.cwd();
@@ -73,6 +76,8 @@ for (const dir of [...new Set([...documented, ...kustomizationsUnder(root, 'depl
   const { objects, problems } = await checkKustomization(join(root, dir), crds);
   check(`${dir} (kubectl kustomize, ${objects} objects)`, () => problems.join('\n') || undefined);
 }
+
+check('the gRPC port (Dockerfile, Compose, Kubernetes, KServe)', () => grpcPortProblems(root).join('\n') || undefined);
 
 const workflows = join(root, '.github', 'workflows');
 for (const file of readdirSync(workflows).filter((f) => /\.ya?ml$/.test(f))) {

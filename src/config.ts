@@ -22,7 +22,7 @@ export const configSchema = z.object({
   HOST: z.string().min(1).default('0.0.0.0'),
   PORT: z.coerce.number().int().min(0).max(65535).default(8000),
   /** The Open Inference Protocol over gRPC (0: off). */
-  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(0),
+  GRPC_PORT: z.coerce.number().int().min(0).max(65535).default(8081),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** A folder of `<name>/<version>/` model folders, or s3://bucket/prefix. */
   MODEL_REPOSITORY: z.string().min(1).default('models'),

@@ -2,7 +2,7 @@
  * The deployment artifacts agree with each other and with the service: the schemas are
  * checked by `npm run validate:deploy`; these are the relations no schema knows.
  */
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { configSchema, loadConfig } from '../src/config.js';
 import { CrdValidator } from '../scripts/lib/crd-schema.js';
 import { checkKustomization, documentedKustomizations, kserveCrds, kustomize } from '../scripts/lib/kustomize.js';
+import { grpcPortProblems } from '../scripts/lib/grpc-ports.js';
 import { ROOT } from './helpers/app.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
@@ -166,7 +167,7 @@ describe('KServe (deploy/kserve)', () => {
   const env = Object.fromEntries((runtimeContainer.env as { name: string; value: string }[]).map((e) => [e.name, e.value]));
 
   it('the ServingRuntime speaks v2 on the port its settings give, probed on the protocol health routes', () => {
-    expect(runtime.spec.protocolVersions).toEqual(['v2']);
+    expect(runtime.spec.protocolVersions).toEqual(['v2', 'grpc-v2']);
     expect(runtimeContainer.name).toBe('kserve-container');
     const config = loadConfig({ ...env, ...Object.fromEntries((isvc.spec.predictor.model.env as { name: string; value: string }[]).map((e) => [e.name, e.value])) });
     expect(runtimeContainer.ports[0].containerPort).toBe(config.PORT);
@@ -205,4 +206,33 @@ describe('KServe (deploy/kserve)', () => {
     expect(crds.validate(wrongType as { apiVersion: string; kind: string }).join()).toMatch(/containerPort must be integer/);
     expect(crds.validate({ apiVersion: 'serving.kserve.io/v1beta1', kind: 'ServingRuntime' })).toEqual(['no CRD defines serving.kserve.io/v1beta1 ServingRuntime']);
   });
+});
+
+describe('the gRPC port', () => {
+  it('is declared alike everywhere: image, Compose, Kubernetes Deployment and Service (h2c), KServe runtime and gRPC InferenceService', () => {
+    expect(grpcPortProblems(ROOT)).toEqual([]);
+    const port = loadConfig({}).GRPC_PORT;
+    expect(dockerfile).toMatch(new RegExp(`GRPC_PORT=${port}\\b`));
+    expect(compose.services.api.ports).toContain(`\${GRPC_PORT:-${port}}:${port}`);
+    expect(k8s('service.yaml').spec.ports).toContainEqual({ name: 'grpc', port, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'kubernetes.io/h2c' });
+  }, 60_000);
+
+  it('validate:deploy names each disagreement', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'grpc-ports-'));
+    try {
+      for (const f of ['Dockerfile', 'docker-compose.yml', 'deploy']) cpSync(join(ROOT, f), join(dir, f), { recursive: true });
+      writeFileSync(join(dir, 'Dockerfile'), dockerfile.replace('EXPOSE 8000 8081', 'EXPOSE 8000'));
+      const service = join(dir, 'deploy', 'k8s', 'base', 'service.yaml');
+      writeFileSync(service, readFileSync(service, 'utf8').replace('appProtocol: kubernetes.io/h2c', 'appProtocol: http'));
+      const overlay = join(dir, 'deploy', 'kserve-grpc', 'kustomization.yaml');
+      writeFileSync(overlay, readFileSync(overlay, 'utf8').replace('name: h2c', 'name: grpc'));
+      expect(grpcPortProblems(dir)).toEqual([
+        'Dockerfile: EXPOSE does not list the gRPC port 8081',
+        'deploy/k8s/base/service.yaml: no port to targetPort grpc with appProtocol kubernetes.io/h2c',
+        "deploy/kserve-grpc: the InferenceService does not route the runtime's GRPC_PORT 8081 as its one port, named h2c",
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });

@@ -16,7 +16,7 @@ interface Proc {
 function start(env: Record<string, string>): Proc {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, MODEL_REPOSITORY: SHIPPED_REPOSITORY, LOG_LEVEL: 'info', ...env },
+    env: { PATH: process.env.PATH, MODEL_REPOSITORY: SHIPPED_REPOSITORY, LOG_LEVEL: 'info', GRPC_PORT: '0', ...env },
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

@@ -90,7 +90,7 @@ export async function startServer(env: Record<string, string>, cwd = '.', nodeAr
   const child = spawn(process.execPath, [...startFlags(cwd), ...nodeArgs, 'dist/server.js'], {
     cwd,
     // MALLOC_ARENA_MAX as the Docker image sets it.
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', MODEL_REPOSITORY: values.repository, MALLOC_ARENA_MAX: '2', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -25,6 +25,9 @@
  *   protocols the native API and the Open Inference Protocol on one ONNX Runtime server at
  *             concurrency 32, alternating, --rounds each: /predict with a multipart JPEG; V2
  *             binary infer with UINT8 pixels [1, 32, 32, 3]; V2 binary infer with the JPEG as BYTES
+ *   grpc      the Open Inference Protocol over gRPC (ModelInfer, raw UINT8 pixels, a @grpc/grpc-js
+ *             client) against /v2 binary UINT8 over REST on one ONNX Runtime server, concurrency
+ *             32, alternating, --rounds each: answers/s, p50 and the server's CPU per answer
  *   traffic   shadow traffic's cost to primary latency: one server with two versions of the
  *             model, /predict at concurrency 1 and 8 with no shadow and with every request
  *             mirrored to the other version (fraction 1), alternating, --rounds each
@@ -49,6 +52,7 @@
 import * as baseline from './phases/baseline.js';
 import * as cache from './phases/cache.js';
 import * as ceiling from './phases/ceiling.js';
+import * as grpc from './phases/grpc.js';
 import * as profile from './phases/profile.js';
 import * as protocols from './phases/protocols.js';
 import * as runtimes from './phases/runtimes.js';
@@ -60,5 +64,5 @@ import * as traffic from './phases/traffic.js';
 import { report } from './report.js';
 
 // Each phase saves its results as they complete and skips what --resume finds done.
-for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, traffic, text]) await phase.run();
+for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, grpc, traffic, text]) await phase.run();
 await report();

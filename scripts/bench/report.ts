@@ -59,6 +59,16 @@ export async function report(): Promise<void> {
       ratios.push(`protocols, concurrency 32, onnx, median of ${xs.length} alternating rounds: ${name} ${median(xs).toFixed(0)} req/s (${fmt(xs)}), p50 ${median(pr.p50[name]!)} ms, non-200 or errors ${pr.errors[name] ?? 0}${vs}`);
     }
   }
+  const gr = results.grpc;
+  if (gr && Object.keys(gr.rps).length > 0) {
+    const rest = 'v2 binary UINT8 (REST)';
+    for (const [name, xs] of Object.entries(gr.rps)) {
+      const vs = gr.rps[rest] && name !== rest ? `; ${(median(xs) / median(gr.rps[rest])).toFixed(2)}× the answers/s and ${(median(gr.cpuMs[name]!) / median(gr.cpuMs[rest]!)).toFixed(2)}× the CPU per answer of REST` : '';
+      ratios.push(
+        `grpc, concurrency 32, onnx, median of ${xs.length} alternating rounds: ${name} ${median(xs).toFixed(0)} answers/s (${fmt(xs)}), p50 ${median(gr.p50[name]!)} ms, server CPU ${median(gr.cpuMs[name]!).toFixed(2)} ms per answer, errors ${gr.errors[name] ?? 0}${vs}`,
+      );
+    }
+  }
   const tra = results.traffic;
   if (tra && Object.keys(tra.p50).length > 0) {
     for (const l of ['rate50', 'c1', 'c8']) {

@@ -78,7 +78,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const base = `http://127.0.0.1:${opts.port}`;
   const child = spawn(process.execPath, opts.serverArgs, {
     cwd: opts.cwd,
-    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', CACHE_MAX_ENTRIES: '0', MALLOC_ARENA_MAX: '2', ...opts.env },
+    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', GRPC_PORT: '0', CACHE_MAX_ENTRIES: '0', MALLOC_ARENA_MAX: '2', ...opts.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));

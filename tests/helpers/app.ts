@@ -13,7 +13,7 @@ export const SHIPPED_REPOSITORY = join(ROOT, 'models');
 export const SHIPPED_MODEL = join(SHIPPED_REPOSITORY, 'cifar10', '1');
 
 /**
- * Test settings: the shipped repository, no polling (tests that poll set it), and no load
+ * Test settings: the shipped repository, no polling (tests that poll set it), no gRPC port, and no load
  * shedding on event-loop delay, which would make answers depend on the machine's speed
  * (the shedding tests set it).
  */
@@ -22,6 +22,8 @@ export function testConfig(env: Record<string, string> = {}): Config {
     MODEL_REPOSITORY: SHIPPED_REPOSITORY,
     MODEL_POLL_INTERVAL_S: '0',
     MAX_EVENT_LOOP_DELAY_MS: '0',
+    // Tests run side by side: the gRPC tests give it a free port.
+    GRPC_PORT: '0',
     LOG_LEVEL: 'silent',
     NODE_ENV: 'test',
     WARMUP_RUNS: '1',

@@ -3,7 +3,9 @@
  * from the official .proto: every core RPC, for image, tabular and text models, typed and raw
  * contents, and answers equal to the REST /v2 answers for the same inputs.
  */
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { credentials, loadPackageDefinition, Metadata, status, type Client, type ClientDuplexStream, type ClientReadableStream } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import sharp from 'sharp';
@@ -230,9 +232,23 @@ describe('standard gRPC services: health and reflection', () => {
       stream.write({ list_services: '' });
       const names = ((await answer).list_services_response?.service ?? []).map((s) => s.name);
       stream.end();
-      expect(names).toEqual(expect.arrayContaining(['inference.GRPCInferenceService', 'grpc.health.v1.Health']));
+      expect(names).toEqual(expect.arrayContaining(['inference.GRPCInferenceService', 'inference.model_repository.ModelRepositoryService', 'grpc.health.v1.Health']));
     } finally {
       reflection.close();
     }
   });
+
+  it('a Go client (buf curl) describes and calls every service through reflection alone', async () => {
+    // Go's descriptor checks are protoc's: they refuse a file whose map entries are misnamed.
+    const bufCurl = async (path: string, body: object): Promise<unknown> => {
+      const run = promisify(execFile)(join(ROOT, 'node_modules', '.bin', 'buf'), ['curl', '--protocol', 'grpc', '--http2-prior-knowledge', '-H', `authorization: Bearer ${ADMIN}`, '-d', JSON.stringify(body), `http://${address}/${path}`]);
+      return JSON.parse((await run).stdout) as unknown;
+    };
+    expect(await bufCurl('inference.GRPCInferenceService/ModelInfer', { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: [5.1, 3.5, 1.4, 0.2] } }] })).toMatchObject({
+      modelName: 'iris',
+      outputs: [{ name: 'probabilities' }, { name: 'label' }],
+    });
+    expect(await bufCurl('inference.model_repository.ModelRepositoryService/RepositoryIndex', { ready: true })).toMatchObject({ models: expect.arrayContaining([{ name: 'iris', version: '1', state: 'READY' }]) });
+    expect(await bufCurl('grpc.health.v1.Health/Check', { service: 'iris' })).toEqual({ status: 'SERVING' });
+  }, 60_000);
 });
