@@ -171,3 +171,35 @@ describe('gRPC deadlines, cancellation and message size', () => {
     expect(await caller(client)('ServerLive', {})).toEqual({ live: true });
   });
 });
+
+describe('gRPC over the same dataplane: cache, graceful shutdown', () => {
+  it('answers a repeated input from the prediction cache, as REST does', async () => {
+    const { app, client } = await grpcApp({ CACHE_MAX_ENTRIES: '100' });
+    try {
+      const hits = (): Promise<number> => metric(app, 'mlapi_cache_lookups_total', { result: 'hit' });
+      const before = await hits();
+      const first = await caller(client)<{ raw_output_contents: Buffer[] }>('ModelInfer', IRIS);
+      const again = await caller(client)<{ raw_output_contents: Buffer[] }>('ModelInfer', IRIS);
+      expect(await hits()).toBe(before + 1);
+      expect(again.raw_output_contents).toEqual(first.raw_output_contents);
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+
+  it('drains at shutdown: a call in the queue is answered, later calls are refused', async () => {
+    const { app, client } = await grpcApp({ MAX_BATCH_DELAY_MS: '1000', MAX_BATCH_SIZE: '32' });
+    try {
+      const inFlight = caller(client)('ModelInfer', IRIS);
+      await until(async () => (await metric(app, 'mlapi_inference_queue_depth')) === 1);
+      const closing = app.close();
+      expect(await inFlight).toMatchObject({ model_name: 'iris' });
+      await closing;
+      expect((await refusal(caller(client)('ServerLive', {}))).code).toBe(status.UNAVAILABLE);
+    } finally {
+      client.close();
+      await app.close();
+    }
+  });
+});

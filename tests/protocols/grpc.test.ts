@@ -112,11 +112,14 @@ describe('Open Inference Protocol over gRPC', () => {
     const spamLabels = (spamRest.body as { outputs: { name: string; data: string[] }[] }).outputs.find((o) => o.name === 'label')!.data;
     const spam = await call<Answer>('ModelInfer', { model_name: 'spam', inputs: [{ name: 'text', datatype: 'BYTES', shape: [2], contents: { bytes_contents: texts.map((t) => Buffer.from(t)) } }], outputs: [{ name: 'label' }] });
     expect(strings(spam.raw_output_contents[0]!)).toEqual(spamLabels);
+    const spamRaw = await call<Answer>('ModelInfer', { model_name: 'spam', model_version: '1', inputs: [{ name: 'text', datatype: 'BYTES', shape: [2] }], raw_input_contents: [lengthPrefixed(...texts.map((t) => Buffer.from(t)))], outputs: [{ name: 'label' }] });
+    expect(strings(spamRaw.raw_output_contents[0]!)).toEqual(spamLabels);
   });
 
   it('refuses with the status the domain code maps to', async () => {
     const pixels = { name: 'image', datatype: 'UINT8', shape: [1, 32, 32, 3] };
     expect(await refusal(call('ModelInfer', { model_name: 'nope', inputs: [pixels], raw_input_contents: [Buffer.alloc(3072)] }))).toMatchObject({ code: status.NOT_FOUND });
+    expect(await refusal(call('ModelInfer', { model_name: 'cifar10', model_version: '9', inputs: [pixels], raw_input_contents: [Buffer.alloc(3072)] }))).toMatchObject({ code: status.NOT_FOUND, details: expect.stringMatching(/version/) });
     expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [pixels], raw_input_contents: [Buffer.alloc(3071)] }))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/needs 3072/) });
     expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ ...pixels, name: 'pixels' }], raw_input_contents: [Buffer.alloc(3072)] }))).toMatchObject({ code: status.INVALID_ARGUMENT, details: expect.stringMatching(/unknown input 'pixels'/) });
     expect(await refusal(call('ModelInfer', { model_name: 'cifar10', inputs: [{ ...pixels, shape: [9, 32, 32, 3] }], raw_input_contents: [Buffer.alloc(9 * 3072)] }))).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: expect.stringMatching(/MAX_BATCH_FILES/) });
