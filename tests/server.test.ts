@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { ROOT, SHIPPED_REPOSITORY } from './helpers/app.js';
 import * as img from './helpers/images.js';
 import { freePort } from './helpers/net.js';
+import { caller, healthClient, inferenceClient } from './helpers/grpc.js';
 
 interface Proc {
   child: ChildProcessWithoutNullStreams;
@@ -144,4 +145,26 @@ describe('server process', () => {
       proc.child.kill('SIGKILL');
     }
   });
+
+  it('drains gRPC like HTTP: at SIGTERM the health service says NOT_SERVING, calls are answered until the drain ends, then it exits 0', async () => {
+    const [port, grpcPort] = [await freePort(), await freePort()];
+    const proc = start({ PORT: String(port), GRPC_PORT: String(grpcPort), HOST: '127.0.0.1', SHUTDOWN_DRAIN_MS: '10000', SHUTDOWN_TIMEOUT_MS: '30000' });
+    const client = inferenceClient(grpcPort);
+    const health = healthClient(grpcPort);
+    try {
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await status(`http://127.0.0.1:${port}/ready`)) !== 200) await sleep(50);
+      const check = (): Promise<unknown> => caller(health)<{ status: string }>('Check', { service: '' }).then((r) => r.status, (e: { code: number }) => e.code);
+      expect(await check()).toBe('SERVING');
+      proc.child.kill('SIGTERM');
+      while ((await check()) !== 'NOT_SERVING') await sleep(20);
+      const iris = { model_name: 'iris', inputs: [{ name: 'features', datatype: 'FP64', shape: [1, 4], contents: { fp64_contents: [5.1, 3.5, 1.4, 0.2] } }] };
+      expect(await caller(client)('ModelInfer', iris)).toMatchObject({ model_name: 'iris' });
+      expect(await proc.exit).toBe(0);
+    } finally {
+      client.close();
+      health.close();
+      proc.child.kill('SIGKILL');
+    }
+  }, 120_000);
 });

@@ -31,6 +31,15 @@ export function tritonClient(port: number | null): InferenceClient {
   return new Triton(`127.0.0.1:${port}`, credentials.createInsecure());
 }
 
+const { grpc: standard } = loadPackageDefinition(loadSync(join(ROOT, 'node_modules', 'grpc-health-check', 'proto', 'health', 'v1', 'health.proto'), GRPC_LOADER_OPTIONS)) as unknown as {
+  grpc: { health: { v1: { Health: ClientClass } } };
+};
+
+/** A client of the standard `grpc.health.v1.Health` service. */
+export function healthClient(port: number | null): InferenceClient {
+  return new standard.health.v1.Health(`127.0.0.1:${port}`, credentials.createInsecure());
+}
+
 /** A client of `inference.model_repository.ModelRepositoryService` (MLServer's name for the repository RPCs). */
 export function repositoryClient(port: number | null): InferenceClient {
   return new inference.model_repository.ModelRepositoryService(`127.0.0.1:${port}`, credentials.createInsecure());

@@ -65,6 +65,7 @@ export default fp<{ config: Config; name: string; version: string }>(
       underPressure: () => underPressure(),
       predictionStarted: () => app.models.predictionStarted(),
       shuttingDown: () => app.lifecycle.shuttingDown,
+      refusing: () => app.lifecycle.refusing,
       server: { name, version, extensions: ['model_repository'] },
       maxBatch: config.MAX_BATCH_FILES,
       record: (rpc, code, seconds, prediction) => app.metrics.recordRequest('POST', rpc, code, seconds, prediction, 'grpc'),

@@ -29,8 +29,10 @@ export interface GrpcServiceDeps {
   underPressure: () => boolean;
   /** A prediction call started; call the returned function once it is answered (shadow copies wait for none). */
   predictionStarted: () => () => void;
-  /** Whether the server is refusing work (shutting down). */
+  /** Whether shutdown has begun (readiness turns false; calls are still served while draining). */
   shuttingDown: () => boolean;
+  /** Whether draining is over and new work is refused (REST answers 503 then too). */
+  refusing: () => boolean;
   server: { name: string; version: string; extensions: readonly string[] };
   /** Inputs one request may hold (MAX_BATCH_FILES). */
   maxBatch: number;
@@ -224,7 +226,8 @@ export function grpcInferenceService(deps: GrpcServiceDeps): { inference: Untype
       }
     }),
     ModelInfer: guard(async (call: ServerUnaryCall<GrpcInferRequest, unknown>, keyId) => {
-      if (deps.shuttingDown()) throw new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 });
+      // While draining (readiness already false), calls are still served, as over REST.
+      if (deps.refusing()) throw new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 });
       // Shed as REST sheds /v2 inference: past the event loop delay, heap or RSS limit.
       if (deps.underPressure()) throw new ServingError('busy', 'under-pressure', 'the server is overloaded; retry shortly', { retryAfterS: 2 });
       const request = call.request;
