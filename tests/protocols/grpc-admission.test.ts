@@ -59,6 +59,7 @@ describe('gRPC repository RPCs', () => {
     expect(await refusal(caller(client, withKey(API_KEY))('ModelInfer', { model_name: 'spam', inputs: [{ name: 'text', datatype: 'BYTES', shape: [1], contents: { bytes_contents: [Buffer.from('hi')] } }] }))).toMatchObject({
       code: status.UNAVAILABLE,
     });
+    expect(await caller(client)('ModelReady', { name: 'spam' })).toEqual({ ready: false });
     expect(await admin('RepositoryModelLoad', { model_name: 'spam' })).toEqual({});
     expect(await caller(client, withKey(API_KEY))('ModelReady', { name: 'spam' })).toEqual({ ready: true });
 

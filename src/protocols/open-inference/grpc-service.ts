@@ -11,7 +11,7 @@ import type { ServedVersion } from '../../inference/served-version.js';
 import type { ModelRepository } from '../../repository/repository.js';
 import type { Dataplane } from '../../serving/dataplane.js';
 import type { RateLimit } from '../../serving/rate-counter.js';
-import { asServingError, ServingError } from '../../serving/errors.js';
+import { asServingError, ServingError, servingError } from '../../serving/errors.js';
 import { grpcStatus } from './errors.js';
 import { encodeGrpcInferResponse, parseGrpcInferRequest, type GrpcInferRequest } from './grpc-tensors.js';
 import { inferTensors, modelTensors } from './models.js';
@@ -209,9 +209,15 @@ export function grpcInferenceService(deps: GrpcServiceDeps): { inference: Untype
   const inference: UntypedServiceImplementation = {
     ServerLive: unary(() => ({ live: true }), false),
     ServerReady: unary(() => ({ ready: serverReady(repo, deps.shuttingDown()) }), false),
+    // A known model that cannot serve now is `ready: false` (the message says so, as Triton's does); an unknown one NOT_FOUND.
     ModelReady: unary((call: ServerUnaryCall<{ name: string; version: string }, { ready: boolean }>) => {
-      repo.acquire(call.request.name, version(call.request.version)).release();
-      return { ready: true };
+      try {
+        repo.acquire(call.request.name, version(call.request.version)).release();
+        return { ready: true };
+      } catch (err) {
+        if (servingError(err)?.code === 'unavailable') return { ready: false };
+        throw err;
+      }
     }),
     ServerMetadata: unary(() => ({ ...deps.server, extensions: [...deps.server.extensions] })),
     ModelMetadata: unary((call: ServerUnaryCall<{ name: string; version: string }, unknown>) => {
