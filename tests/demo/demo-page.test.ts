@@ -101,7 +101,7 @@ describe('demo page in a browser', () => {
     await page.keyboard.press('Tab');
   }
 
-  it('a browser asking GET / for HTML lands on the demo; a photo gets its label, top-k bars and the heat-map', { timeout: 120_000 }, async () => {
+  it('a browser asking GET / for HTML lands on the demo; a photo gets its label, top-k bars and the heat-map', { timeout: 400_000 }, async () => {
     const native = await fetch(`${base}/predict`, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'x-api-key': KEY }, body: photo('truck') });
     const expected = ((await native.json()) as { class_label: string }).class_label;
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
@@ -113,7 +113,7 @@ describe('demo page in a browser', () => {
       expect(await inPage(page, 'localStorage.length')).toBe(0);
       const input = await page.$('#file');
       await (input as unknown as { uploadFile(path: string): Promise<void> }).uploadFile(join(FIXTURES, 'truck.jpg'));
-      await page.waitForSelector('#heatmap:not([hidden])', { timeout: 60_000 });
+      await page.waitForSelector('#heatmap:not([hidden])', { timeout: 150_000 });
       await page.waitForFunction("document.getElementById('heatmap').naturalWidth > 0");
       expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(new RegExp(`^${expected} \\(\\d+\\.\\d %\\)$`));
       expect(await inPage(page, "document.getElementById('heatmap').naturalWidth")).toBe(256);
@@ -128,7 +128,7 @@ describe('demo page in a browser', () => {
     }
   });
 
-  it('the iris form, filled and sent with the keyboard, shows the class and the Shapley chart', { timeout: 120_000 }, async () => {
+  it('the iris form, filled and sent with the keyboard, shows the class and the Shapley chart', { timeout: 400_000 }, async () => {
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
       const page = await open(viewport, '/demo/?model=iris');
       await enterKey(page);
@@ -141,7 +141,7 @@ describe('demo page in a browser', () => {
       }
       await page.focus('#f-petal_width');
       await page.keyboard.press('Enter');
-      await page.waitForSelector('#shapley:not([hidden])', { timeout: 60_000 });
+      await page.waitForSelector('#shapley:not([hidden])', { timeout: 150_000 });
       expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(/^virginica \(\d+\.\d %\)$/);
       expect(await page.$$eval('#shapley .bar', (bars) => bars.map((b) => b.getAttribute('aria-label')!.split(':')[0]))).toHaveLength(4);
       expect(await page.$eval('#shapley-note', (e) => e.textContent)).toMatch(/^probability of virginica: 1\.000 here/);
@@ -152,7 +152,7 @@ describe('demo page in a browser', () => {
     }
   });
 
-  it('the spam filter: a pasted e-mail gets its label and the words that pushed it highlighted', { timeout: 120_000 }, async () => {
+  it('the spam filter: a pasted e-mail gets its label and the words that pushed it highlighted', { timeout: 400_000 }, async () => {
     for (const [name, viewport] of [['desktop', DESKTOP], ['phone', PHONE]] as const) {
       const page = await open(viewport, '/demo/?model=spam');
       await enterKey(page);
@@ -163,7 +163,7 @@ describe('demo page in a browser', () => {
       expect(await inPage(page, "document.getElementById('text').value")).toMatch(/^On Tue, Aug 6, Matt wrote/);
       await inPage(page, `document.getElementById('text').value = ${JSON.stringify(SPAM_EMAIL.toString('latin1'))}`);
       await page.click('#classify-text');
-      await page.waitForSelector('#highlight:not([hidden])', { timeout: 60_000 });
+      await page.waitForSelector('#highlight:not([hidden])', { timeout: 150_000 });
       expect(await page.$eval('#answer', (e) => e.textContent)).toMatch(/^spam \(\d+\.\d %\)$/);
       expect(await page.$$eval('#highlight mark.pos', (m) => m.length)).toBeGreaterThan(5);
       expect(await page.$$eval('#highlight mark.neg', (m) => m.length)).toBeGreaterThan(0);
@@ -204,7 +204,7 @@ describe('demo page in a browser', () => {
     await form.close();
   });
 
-  it('wine quality: long feature names stay clear of the bars, and no value shows as -0.000', { timeout: 120_000 }, async () => {
+  it('wine quality: long feature names stay clear of the bars, and no value shows as -0.000', { timeout: 400_000 }, async () => {
     for (const viewport of [DESKTOP, PHONE]) {
       const page = await open(viewport, '/demo/?model=wine-quality');
       await enterKey(page);
@@ -214,7 +214,7 @@ describe('demo page in a browser', () => {
         await example.click();
         await inPage(page, "document.getElementById('shapley').hidden = true");
         await page.click('#features-form button[type="submit"]');
-        await page.waitForSelector('#shapley:not([hidden])', { timeout: 60_000 });
+        await page.waitForSelector('#shapley:not([hidden])', { timeout: 150_000 });
         // Each name's text (not only its box) ends before its bar starts.
         const overlaps = await inPage(
           page,
