@@ -1,11 +1,18 @@
-/** Inference hosts: a thread that holds model versions and runs one batch at a time for any of them. */
+/**
+ * Inference hosts: a thread or a child process that holds model versions and runs one batch
+ * at a time for any of them.
+ */
+import type { ChildProcess } from 'node:child_process';
 import type { Worker } from 'node:worker_threads';
 import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
-import { threadCpuSeconds } from './thread-cpu.js';
-import { startWorker } from './threads.js';
+import { processCpuSeconds, threadCpuSeconds } from './thread-cpu.js';
+import { startProcess, startWorker } from './threads.js';
+
+/** Where hosts run: worker threads of the server's process, or child processes of their own. */
+export type HostKind = 'threads' | 'processes';
 
 export interface Host {
   readonly name: string;
@@ -22,6 +29,8 @@ export interface Host {
   stop(): Promise<void>;
   /** For tests: end the thread as a crash would. */
   crash(): void;
+  /** A process host's process id (null for threads). */
+  readonly pid: number | null;
   /** CPU seconds the host's own thread has used (NaN: the calling thread's, or not known here). */
   cpuSeconds(): number;
 }
@@ -30,6 +39,7 @@ export interface Host {
 export class InThreadHost implements Host {
   readonly healthy = true;
   readonly name = 'main';
+  readonly pid = null;
   private readonly models = new Map<string, LoadedModel>();
 
   private constructor(
@@ -81,25 +91,75 @@ interface Waiting {
   reject: (err: unknown) => void;
 }
 
-/** A worker thread; inputs are transferred, not copied. */
+/** The channel to a host, whether a thread or a process. */
+interface Link {
+  send(request: WorkerRequest, transfer?: ArrayBuffer[]): void;
+  onMessage(listener: (reply: WorkerReply) => void): void;
+  offMessage(listener: (reply: WorkerReply) => void): void;
+  /** Once, when the host has gone: why (an exit code, a signal, an error). */
+  onEnd(listener: (reason: string) => void): void;
+  /** End it from outside. */
+  kill(): Promise<void>;
+  readonly pid: number | null;
+}
+
+function threadLink(worker: Worker): Link {
+  return {
+    pid: null,
+    send: (request, transfer = []) => worker.postMessage(request, transfer),
+    onMessage: (listener) => worker.on('message', listener),
+    offMessage: (listener) => worker.off('message', listener),
+    onEnd: (listener) => {
+      worker.once('error', (err) => listener(err.message));
+      worker.once('exit', (code) => listener(`exited with code ${code}`));
+    },
+    kill: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+function processLink(child: ChildProcess): Link {
+  return {
+    pid: child.pid ?? null,
+    // IPC copies (advanced serialization keeps typed arrays); nothing is transferred.
+    send: (request) => {
+      if (child.connected) child.send(request);
+    },
+    onMessage: (listener) => child.on('message', listener as (message: unknown) => void),
+    offMessage: (listener) => child.off('message', listener as (message: unknown) => void),
+    onEnd: (listener) => {
+      child.once('error', (err) => listener(err.message));
+      child.once('exit', (code, signal) => listener(signal ? `killed by ${signal}` : `exited with code ${code}`));
+    },
+    kill: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** A worker thread or a child process; a thread's inputs are transferred, not copied. */
 export class WorkerHost implements Host {
   healthy = true;
   private stopping = false;
   private exited = false;
   private nextId = 0;
   private readonly waiting = new Map<number, Waiting>();
-  /** The last CPU reading: what the thread used, once it is gone. */
+  /** The last CPU reading: what the host used, once it is gone. */
   private lastCpuSeconds = 0;
 
   private constructor(
-    private readonly worker: Worker,
+    private readonly link: Link,
     readonly name: string,
     readonly backend: string,
     readonly nativeMissing: string | null,
     private readonly tid: number | null,
     onDeath: (host: WorkerHost, reason: string) => void,
   ) {
-    worker.on('message', (reply: WorkerReply) => {
+    link.onMessage((reply: WorkerReply) => {
       if (reply.type === 'ready') return;
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
@@ -107,34 +167,40 @@ export class WorkerHost implements Host {
       else if (reply.type === 'loaded') w?.resolve(undefined);
       else w?.reject(new Error(reply.message));
     });
-    const die = (reason: string): void => {
+    link.onEnd((reason) => {
+      this.exited = true;
       const crashed = this.healthy && !this.stopping;
       this.healthy = false;
       for (const w of this.waiting.values()) w.reject(new ExecutorCrashedError(name, reason));
       this.waiting.clear();
       if (crashed) onDeath(this, reason);
-    };
-    worker.on('error', (err) => die(err.message));
-    worker.on('exit', (code) => {
-      this.exited = true;
-      die(`exited with code ${code}`);
     });
   }
 
-  /** Start a thread with its backend; resolves once it is ready for models. */
-  static start(name: string, backend: BackendChoice, nice: number, onDeath: (host: WorkerHost, reason: string) => void): Promise<WorkerHost> {
-    const worker = startWorker(import.meta.url, 'inference-worker', { backend, nice });
+  get pid(): number | null {
+    return this.link.pid;
+  }
+
+  /** Start a host with its backend; resolves once it is ready for models. */
+  static start(name: string, kind: HostKind, backend: BackendChoice, nice: number, onDeath: (host: WorkerHost, reason: string) => void): Promise<WorkerHost> {
+    const options = { backend, nice };
+    const link = kind === 'processes' ? processLink(startProcess(import.meta.url, 'inference-worker', options)) : threadLink(startWorker(import.meta.url, 'inference-worker', options));
+    const what = kind === 'processes' ? 'process' : 'thread';
     return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      const onExit = (code: number): void => reject(new Error(`inference thread ${name} exited with code ${code} while starting`));
-      worker.once('error', onError);
-      worker.once('exit', onExit);
-      worker.once('message', (reply: WorkerReply) => {
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        if (reply.type !== 'ready') return reject(new Error(`inference thread ${name}: unexpected ${reply.type}`));
-        resolve(new WorkerHost(worker, name, reply.backend, reply.nativeMissing, reply.tid, onDeath));
+      let started = false;
+      link.onEnd((reason) => {
+        if (!started) reject(new Error(`inference ${what} ${name} ${reason} while starting`));
       });
+      const onReady = (reply: WorkerReply): void => {
+        link.offMessage(onReady);
+        started = true;
+        if (reply.type !== 'ready') {
+          void link.kill();
+          return reject(new Error(`inference ${what} ${name}: unexpected ${reply.type}`));
+        }
+        resolve(new WorkerHost(link, name, reply.backend, reply.nativeMissing, reply.tid, onDeath));
+      };
+      link.onMessage(onReady);
     });
   }
 
@@ -142,7 +208,7 @@ export class WorkerHost implements Host {
     if (!this.healthy) return Promise.reject(new ExecutorCrashedError(this.name, 'not running'));
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
-      this.worker.postMessage(request, transfer);
+      this.link.send(request, transfer);
     });
   }
 
@@ -151,41 +217,41 @@ export class WorkerHost implements Host {
   }
 
   unload(key: string): void {
-    if (this.healthy) this.worker.postMessage({ type: 'unload', key } satisfies WorkerRequest);
+    if (this.healthy) this.link.send({ type: 'unload', key });
   }
 
   async run(key: string, batch: Float32Array, n: number): Promise<Float32Array> {
     const probs = await this.call({ type: 'run', id: this.nextId++, key, batch, n }, [batch.buffer as ArrayBuffer]);
-    if (!probs) throw new Error('inference thread answered a batch without results');
+    if (!probs) throw new Error('inference host answered a batch without results');
     return probs;
   }
 
   /**
-   * Stop the thread (not a crash: no replacement). It is asked to end between tasks, after
-   * the batch or load it is running; only a thread that does not end within `graceMs` is
-   * terminated from outside.
+   * Stop the host (not a crash: no replacement). It is asked to end between tasks, after
+   * the batch or load it is running; only a host that does not end within `graceMs` is
+   * ended from outside.
    */
   async stop(graceMs = 5_000): Promise<void> {
     this.stopping = true;
     if (this.exited) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    this.worker.postMessage({ type: 'stop' } satisfies WorkerRequest);
+    const exited = new Promise<void>((resolve) => this.link.onEnd(() => resolve()));
+    this.link.send({ type: 'stop' });
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
-    if ((await Promise.race([exited, late])) === 'late') await this.worker.terminate();
+    if ((await Promise.race([exited, late])) === 'late') await this.link.kill();
     clearTimeout(timer);
   }
 
-  /** For tests: the thread exits as a fault would (between tasks, as stop does). */
+  /** For tests: the host exits as a fault would (between tasks, as stop does). */
   crash(): void {
-    this.worker.postMessage({ type: 'crash' } satisfies WorkerRequest);
+    this.link.send({ type: 'crash' });
   }
 
-  /** The thread's CPU seconds: its runtime's work, and the receiving and posting of each batch. */
+  /** The host's CPU seconds: its runtime's work, and the receiving and posting of each batch (a process: all its threads). */
   cpuSeconds(): number {
-    if (this.tid === null) return Number.NaN;
-    const now = this.exited ? Number.NaN : threadCpuSeconds(this.tid);
+    const now = this.exited ? Number.NaN : this.link.pid !== null ? processCpuSeconds(this.link.pid) : this.tid !== null ? threadCpuSeconds(this.tid) : Number.NaN;
     if (Number.isFinite(now)) this.lastCpuSeconds = now;
+    else if (this.link.pid === null && this.tid === null) return Number.NaN;
     return this.lastCpuSeconds;
   }
 }

@@ -1,12 +1,16 @@
 /**
- * An inference thread: its own backend, and a copy of every model version the pool serves,
- * so one thread budget serves all models (a version is loaded into every thread).
+ * An inference host: its own backend, and a copy of every model version the pool serves, so
+ * one host budget serves all models (a version is loaded into every host). The same module
+ * runs as a worker thread (messages over its port) or as a child process (messages over IPC,
+ * its options in MLAPI_HOST_OPTIONS): a native fault in a process takes down that process
+ * only, and the server replaces it.
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { initBackend, nativeBackendMissing, type BackendChoice } from '../runtimes/tfjs/backend.js';
 import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
 import { currentThreadId } from './thread-cpu.js';
+import { HOST_OPTIONS_ENV } from './threads.js';
 
 /** What a worker is started with. */
 export interface WorkerOptions {
@@ -24,14 +28,26 @@ export type WorkerRequest =
   | { type: 'crash' };
 
 export type WorkerReply =
-  /** tid: the thread's kernel id, for its CPU time (null where there is no /proc). */
+  /** tid: a thread host's kernel id, for its CPU time (null for a process host, or where there is no /proc). */
   | { type: 'ready'; backend: string; nativeMissing: string | null; tid: number | null }
   | { type: 'loaded'; id: number }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string };
 
-const { backend, nice } = workerData as WorkerOptions;
-const port = parentPort!;
+const inProcess = parentPort === null;
+const { backend, nice } = (inProcess ? JSON.parse(process.env[HOST_OPTIONS_ENV] ?? '{}') : workerData) as WorkerOptions;
+const port = {
+  postMessage: (reply: WorkerReply, transfer?: ArrayBuffer[]): void => {
+    if (parentPort) parentPort.postMessage(reply, transfer ?? []);
+    else process.send?.(reply);
+  },
+  on: (listener: (req: WorkerRequest) => void): void => {
+    if (parentPort) parentPort.on('message', listener);
+    else process.on('message', listener as (message: unknown) => void);
+  },
+};
+// A process host whose server has gone (its IPC channel closed) ends too.
+if (inProcess) process.on('disconnect', () => process.exit(0));
 // On Linux, niceness is per thread: only this compute thread yields to the event loop and the
 // decoding pool when cores are short. Where that is not allowed, run at normal priority.
 if (nice > 0) {
@@ -46,7 +62,7 @@ const models = new Map<string, LoadedModel>();
 
 const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error', id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
 
-port.on('message', (req: WorkerRequest) => {
+port.on((req: WorkerRequest) => {
   // Messages are handled between tasks, never inside a native call: a thread ended from
   // outside (Worker.terminate) while ONNX Runtime is computing aborts the whole process.
   if (req.type === 'stop') {
@@ -79,4 +95,4 @@ port.on('message', (req: WorkerRequest) => {
     );
   }
 });
-port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing(), tid: currentThreadId() } satisfies WorkerReply);
+port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing(), tid: inProcess ? null : currentThreadId() } satisfies WorkerReply);

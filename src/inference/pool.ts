@@ -6,12 +6,14 @@
  */
 import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
-import { InThreadHost, WorkerHost, type Host } from './hosts.js';
+import { InThreadHost, WorkerHost, type Host, type HostKind } from './hosts.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';
 
 export interface PoolOptions {
-  /** Worker threads; 0 runs models on the calling thread. */
+  /** Hosts; 0 runs models on the calling thread. */
   workers: number;
+  /** Worker threads (the default) or child processes, where a native fault ends one host only. */
+  hosts?: HostKind;
   backend: BackendChoice;
   warmupRuns: number;
   /** Niceness of the worker threads (Linux: per thread); 0 leaves them at the process's priority. */
@@ -20,7 +22,8 @@ export interface PoolOptions {
 
 export interface PoolEvents {
   onHostDeath?: (host: string, reason: string) => void;
-  onHostRestart?: (host: string) => void;
+  /** A replacement is serving, with every version the dead host held; `reason` is why that one died. */
+  onHostRestart?: (host: string, reason: string) => void;
 }
 
 export class InstancePool {
@@ -55,7 +58,7 @@ export class InstancePool {
     }
     const self: { pool?: InstancePool } = {};
     const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
-    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.backend, opts.workerNice ?? 0, onDeath)));
+    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath)));
     const pool = new InstancePool(opts, events, hosts[0]!.backend, hosts[0]!.nativeMissing);
     self.pool = pool;
     for (const h of hosts) pool.add(h);
@@ -127,6 +130,11 @@ export class InstancePool {
     return Array.from({ length: count }, (_, i) => ({ name: `${key}#${i}`, healthy: true, run: (batch, n) => this.run(key, batch, n) }));
   }
 
+  /** The process ids of process hosts (none for threads). */
+  hostPids(): number[] {
+    return [...this.hosts].flatMap((h) => (h.healthy && h.pid !== null ? [h.pid] : []));
+  }
+
   /** For tests: crash one worker thread as a fault would. */
   crashOne(): boolean {
     const victim = [...this.hosts].find((h) => h instanceof WorkerHost && h.healthy);
@@ -185,7 +193,7 @@ export class InstancePool {
     this.restarting++;
     void (async () => {
       try {
-        const fresh = await WorkerHost.start(dead.name, this.opts.backend, this.opts.workerNice ?? 0, onDeath);
+        const fresh = await WorkerHost.start(dead.name, this.opts.hosts ?? 'threads', this.opts.backend, this.opts.workerNice ?? 0, onDeath);
         const keys: string[] = [];
         for (const [key, spec] of [...this.loaded]) {
           await fresh.load(key, spec, this.opts.warmupRuns);
@@ -196,7 +204,7 @@ export class InstancePool {
         const current = keys.filter((k) => this.loaded.has(k));
         for (const k of keys) if (!this.loaded.has(k)) fresh.unload(k);
         this.add(fresh, current);
-        this.events.onHostRestart?.(fresh.name);
+        this.events.onHostRestart?.(fresh.name, reason);
       } catch (err) {
         this.events.onHostDeath?.(dead.name, `restart failed: ${String(err)}`);
       } finally {

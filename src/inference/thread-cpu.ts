@@ -27,3 +27,15 @@ export function threadCpuSeconds(tid: number): number {
     return Number.NaN;
   }
 }
+
+/** Seconds process `pid` (all its threads) has run on a CPU, from /proc/<pid>/stat, or NaN. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}

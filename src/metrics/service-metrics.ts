@@ -60,6 +60,13 @@ export interface VersionLabels {
   version: string;
 }
 
+/** A host's death as a label of few values: the signal that ended it, `exit`, or `error`. */
+export function restartReason(reason: string): string {
+  const signal = /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1];
+  if (signal) return signal;
+  return /exited with code/.test(reason) ? 'exit' : 'error';
+}
+
 export class ServiceMetrics {
   readonly registry = new Registry();
   private readonly startedAt = performance.now();
@@ -287,7 +294,8 @@ export class ServiceMetrics {
     this.shadowDropped = new Counter({ name: `${prefix}shadow_dropped_total`, help: 'Shadow requests dropped because the shadow queue was full (or the version could not be held)', labelNames: ['model', 'version'], registers });
     this.instanceRestarts = new Counter({
       name: `${prefix}inference_instance_restarts_total`,
-      help: 'Inference threads that died and were replaced (with every model version they held)',
+      help: 'Inference hosts (threads or processes) that died and were replaced with every model version they held, by reason: the signal (SIGKILL, SIGABRT …), exit, or error',
+      labelNames: ['reason'],
       registers,
     });
   }
@@ -387,8 +395,9 @@ export class ServiceMetrics {
     this.shadowDropped.inc({ model: shadow.name, version: shadow.version });
   }
 
-  recordInstanceRestart(): void {
-    this.instanceRestarts.inc();
+  /** A host replaced; `reason` is why it died ("killed by SIGKILL", "exited with code 70"). */
+  recordInstanceRestart(reason: string): void {
+    this.instanceRestarts.inc({ reason: restartReason(reason) });
   }
 
   /** Prometheus text exposition format. */
