@@ -27,7 +27,7 @@ export const { values } = parseArgs({
 });
 
 
-export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text', 'stages', 'grpc'] as const;
+export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text', 'stages', 'grpc', 'hosts'] as const;
 const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
 for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
 /** Whether this run measures `phase` (--phases, default all). */
@@ -93,6 +93,8 @@ export interface Results {
   soak?: { seconds: number; concurrency: number; rps: number; rssMb: number[]; driftPct: number; statuses: Record<string, number> };
   /** Concurrency 32 on one ONNX Runtime server, alternating request forms, --rounds each: 200s per second and p50. */
   protocols?: { rps: Record<string, number[]>; p50: Record<string, number[]>; errors: Record<string, number> };
+  /** Keyed by host kind (threads, processes). */
+  hosts?: { startMs: Record<string, number[]>; idlePssMb: Record<string, number[]>; rps: Record<string, number[]>; cpuMs: Record<string, number[]>; p50c1Ms: Record<string, number[]>; errors: Record<string, number> };
   /** Keyed by form (GRPC_FORMS). */
   grpc?: { rps: Record<string, number[]>; p50: Record<string, number[]>; cpuMs: Record<string, number[]>; errors: Record<string, number> };
   /** Keyed `<shadow|none>-<concurrency>`: p50 and p99 of primary latency per round, and the shadow counts. */

@@ -28,6 +28,10 @@
  *   grpc      the Open Inference Protocol over gRPC (ModelInfer, raw UINT8 pixels, a @grpc/grpc-js
  *             client) against /v2 binary UINT8 over REST on one ONNX Runtime server, concurrency
  *             32, alternating, --rounds each: answers/s, p50 and the server's CPU per answer
+ *   hosts     inference hosts as child processes against worker threads (ONNX Runtime, cache
+ *             off), servers started afresh and alternated, --rounds each: start-up to ready,
+ *             the process tree's idle PSS, /predict multipart req/s and CPU per request at
+ *             concurrency 32, p50 at concurrency 1
  *   traffic   shadow traffic's cost to primary latency: one server with two versions of the
  *             model, /predict at concurrency 1 and 8 with no shadow and with every request
  *             mirrored to the other version (fraction 1), alternating, --rounds each
@@ -53,6 +57,7 @@ import * as baseline from './phases/baseline.js';
 import * as cache from './phases/cache.js';
 import * as ceiling from './phases/ceiling.js';
 import * as grpc from './phases/grpc.js';
+import * as hosts from './phases/hosts.js';
 import * as profile from './phases/profile.js';
 import * as protocols from './phases/protocols.js';
 import * as runtimes from './phases/runtimes.js';
@@ -64,5 +69,5 @@ import * as traffic from './phases/traffic.js';
 import { report } from './report.js';
 
 // Each phase saves its results as they complete and skips what --resume finds done.
-for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, grpc, traffic, text]) await phase.run();
+for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, grpc, hosts, traffic, text]) await phase.run();
 await report();

@@ -69,6 +69,18 @@ export async function report(): Promise<void> {
       );
     }
   }
+  const ho = results.hosts;
+  if (ho && ho.rps.threads && ho.rps.processes) {
+    const m = (xs: Record<string, number[]>, k: string): number => median(xs[k] ?? []);
+    for (const k of ['threads', 'processes']) {
+      ratios.push(
+        `hosts, onnx, median of ${ho.rps[k]!.length} alternating rounds: ${k}: ready in ${m(ho.startMs, k).toFixed(0)} ms, idle PSS ${m(ho.idlePssMb, k)} MB, ${m(ho.rps, k).toFixed(0)} req/s at c32 (${fmt(ho.rps[k]!)}), ${m(ho.cpuMs, k).toFixed(2)} ms CPU per request, p50 at c1 ${m(ho.p50c1Ms, k)} ms, errors ${ho.errors[k] ?? 0}`,
+      );
+    }
+    ratios.push(
+      `hosts, processes ÷ threads: ${(m(ho.rps, 'processes') / m(ho.rps, 'threads')).toFixed(2)}× req/s, ${(m(ho.cpuMs, 'processes') / m(ho.cpuMs, 'threads')).toFixed(2)}× CPU per request, ${(m(ho.p50c1Ms, 'processes') / m(ho.p50c1Ms, 'threads')).toFixed(2)}× p50 at c1, ${(m(ho.idlePssMb, 'processes') / m(ho.idlePssMb, 'threads')).toFixed(2)}× idle PSS`,
+    );
+  }
   const tra = results.traffic;
   if (tra && Object.keys(tra.p50).length > 0) {
     for (const l of ['rate50', 'c1', 'c8']) {

@@ -1,5 +1,5 @@
 /** Helpers for scripts that drive the real server process (bench, soak). */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 /** Resident set size of `pid` in MB (Linux /proc); 0 once the process is gone. */
 export function rssMb(pid: number): number {
@@ -20,4 +20,45 @@ export async function waitUntilReady(base: string, timeoutMs = 60_000): Promise<
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`the server did not become ready in ${timeoutMs / 1000} s`);
+}
+
+/** `pid` and every process below it (Linux /proc: each thread's `children`). */
+export function processTree(pid: number): number[] {
+  const out = [pid];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const children = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (children) for (const child of children.split(/\s+/).map(Number)) out.push(...processTree(child));
+    }
+  } catch {
+    // gone meanwhile
+  }
+  return out;
+}
+
+/** Proportional set size of `pid` and its descendants in MB (shared pages split between them): the tree's real memory. */
+export function treePssMb(pid: number): number {
+  let kb = 0;
+  for (const p of processTree(pid)) {
+    try {
+      kb += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return Math.round(kb / 1024);
+}
+
+/** CPU seconds (user + system) of `pid` and its live descendants. */
+export function treeCpuSeconds(pid: number): number {
+  let ticks = 0;
+  for (const p of processTree(pid)) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'latin1').split(') ')[1]!.split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return ticks / 100;
 }
