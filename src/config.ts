@@ -60,6 +60,8 @@ export const configSchema = z.object({
     .default(availableParallelism()),
   /** Where the inference hosts run: worker threads, or child processes (a native crash ends one host, which is replaced). */
   INFERENCE_HOSTS: z.enum(['threads', 'processes']).default('threads'),
+  /** With process hosts: a host whose batch takes longer is killed and replaced (0: never). */
+  INFERENCE_BATCH_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(32),
   MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(0),
   /** Scheduling niceness of inference worker threads: HTTP, probes and decoding run ahead of compute. */

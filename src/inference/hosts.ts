@@ -150,6 +150,8 @@ export class WorkerHost implements Host {
   private readonly waiting = new Map<number, Waiting>();
   /** The last CPU reading: what the host used, once it is gone. */
   private lastCpuSeconds = 0;
+  /** Why the host was ended from outside (a batch past its time), reported instead of the signal. */
+  private killedBecause: string | undefined;
 
   private constructor(
     private readonly link: Link,
@@ -157,6 +159,8 @@ export class WorkerHost implements Host {
     readonly backend: string,
     readonly nativeMissing: string | null,
     private readonly tid: number | null,
+    /** A process host whose batch takes longer is killed and replaced (0: never). */
+    private readonly batchTimeoutMs: number,
     onDeath: (host: WorkerHost, reason: string) => void,
   ) {
     link.onMessage((reply: WorkerReply) => {
@@ -167,7 +171,8 @@ export class WorkerHost implements Host {
       else if (reply.type === 'loaded') w?.resolve(undefined);
       else w?.reject(new Error(reply.message));
     });
-    link.onEnd((reason) => {
+    link.onEnd((signalled) => {
+      const reason = this.killedBecause ?? signalled;
       this.exited = true;
       const crashed = this.healthy && !this.stopping;
       this.healthy = false;
@@ -182,7 +187,7 @@ export class WorkerHost implements Host {
   }
 
   /** Start a host with its backend; resolves once it is ready for models. */
-  static start(name: string, kind: HostKind, backend: BackendChoice, nice: number, onDeath: (host: WorkerHost, reason: string) => void): Promise<WorkerHost> {
+  static start(name: string, kind: HostKind, backend: BackendChoice, nice: number, onDeath: (host: WorkerHost, reason: string) => void, batchTimeoutMs = 0): Promise<WorkerHost> {
     const options = { backend, nice };
     const link = kind === 'processes' ? processLink(startProcess(import.meta.url, 'inference-worker', options)) : threadLink(startWorker(import.meta.url, 'inference-worker', options));
     const what = kind === 'processes' ? 'process' : 'thread';
@@ -198,7 +203,7 @@ export class WorkerHost implements Host {
           void link.kill();
           return reject(new Error(`inference ${what} ${name}: unexpected ${reply.type}`));
         }
-        resolve(new WorkerHost(link, name, reply.backend, reply.nativeMissing, reply.tid, onDeath));
+        resolve(new WorkerHost(link, name, reply.backend, reply.nativeMissing, reply.tid, kind === 'processes' ? batchTimeoutMs : 0, onDeath));
       };
       link.onMessage(onReady);
     });
@@ -221,9 +226,23 @@ export class WorkerHost implements Host {
   }
 
   async run(key: string, batch: Float32Array, n: number): Promise<Float32Array> {
-    const probs = await this.call({ type: 'run', id: this.nextId++, key, batch, n }, [batch.buffer as ArrayBuffer]);
-    if (!probs) throw new Error('inference host answered a batch without results');
-    return probs;
+    // A process host that does not answer in time (hung, stopped, spinning in native code) is
+    // killed: its batches fail as a crash's do (retried once elsewhere), and it is replaced.
+    // A thread cannot be ended safely inside a native call, so threads are never timed out.
+    const timer =
+      this.batchTimeoutMs > 0
+        ? setTimeout(() => {
+            this.killedBecause = `a batch ran longer than INFERENCE_BATCH_TIMEOUT_MS (${this.batchTimeoutMs} ms)`;
+            void this.link.kill();
+          }, this.batchTimeoutMs)
+        : undefined;
+    try {
+      const probs = await this.call({ type: 'run', id: this.nextId++, key, batch, n }, [batch.buffer as ArrayBuffer]);
+      if (!probs) throw new Error('inference host answered a batch without results');
+      return probs;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /**

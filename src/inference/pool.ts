@@ -14,6 +14,8 @@ export interface PoolOptions {
   workers: number;
   /** Worker threads (the default) or child processes, where a native fault ends one host only. */
   hosts?: HostKind;
+  /** A process host whose batch takes longer is killed and replaced (0 or absent: never). */
+  batchTimeoutMs?: number;
   backend: BackendChoice;
   warmupRuns: number;
   /** Niceness of the worker threads (Linux: per thread); 0 leaves them at the process's priority. */
@@ -58,7 +60,7 @@ export class InstancePool {
     }
     const self: { pool?: InstancePool } = {};
     const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
-    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath)));
+    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath, opts.batchTimeoutMs)));
     const pool = new InstancePool(opts, events, hosts[0]!.backend, hosts[0]!.nativeMissing);
     self.pool = pool;
     for (const h of hosts) pool.add(h);
@@ -193,7 +195,7 @@ export class InstancePool {
     this.restarting++;
     void (async () => {
       try {
-        const fresh = await WorkerHost.start(dead.name, this.opts.hosts ?? 'threads', this.opts.backend, this.opts.workerNice ?? 0, onDeath);
+        const fresh = await WorkerHost.start(dead.name, this.opts.hosts ?? 'threads', this.opts.backend, this.opts.workerNice ?? 0, onDeath, this.opts.batchTimeoutMs);
         const keys: string[] = [];
         for (const [key, spec] of [...this.loaded]) {
           await fresh.load(key, spec, this.opts.warmupRuns);

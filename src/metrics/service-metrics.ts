@@ -60,8 +60,9 @@ export interface VersionLabels {
   version: string;
 }
 
-/** A host's death as a label of few values: the signal that ended it, `exit`, or `error`. */
+/** A host's death as a label of few values: `timeout` (killed for a batch past its time), the signal that ended it, `exit`, or `error`. */
 export function restartReason(reason: string): string {
+  if (reason.includes('INFERENCE_BATCH_TIMEOUT_MS')) return 'timeout';
   const signal = /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1];
   if (signal) return signal;
   return /exited with code/.test(reason) ? 'exit' : 'error';

@@ -79,7 +79,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
     let startPool: Promise<InstancePool> | undefined;
     const poolReady = (): Promise<InstancePool> =>
       (startPool ??= InstancePool.start(
-        { workers: config.INFERENCE_WORKERS, hosts: config.INFERENCE_HOSTS, backend: config.INFERENCE_BACKEND, warmupRuns: config.WARMUP_RUNS, workerNice: config.INFERENCE_WORKER_NICE },
+        { workers: config.INFERENCE_WORKERS, hosts: config.INFERENCE_HOSTS, batchTimeoutMs: config.INFERENCE_BATCH_TIMEOUT_MS, backend: config.INFERENCE_BACKEND, warmupRuns: config.WARMUP_RUNS, workerNice: config.INFERENCE_WORKER_NICE },
         {
           onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference thread died; replacing it'),
           onHostRestart: (host, reason) => {
