@@ -16,7 +16,8 @@ export type HostKind = 'threads' | 'processes';
 
 export interface Host {
   readonly name: string;
-  readonly backend: string;
+  /** TF.js's backend, once the host has loaded TF.js (only for a TF.js model; null before). */
+  readonly backend: string | null;
   /** Why TF.js is not on its native backend, when `auto` fell back (null otherwise). */
   readonly nativeMissing: string | null;
   /** False once the thread is gone: it gets no more batches. */
@@ -144,6 +145,8 @@ function processLink(child: ChildProcess): Link {
 /** A worker thread or a child process; a thread's inputs are transferred, not copied. */
 export class WorkerHost implements Host {
   healthy = true;
+  backend: string | null;
+  nativeMissing: string | null;
   private stopping = false;
   private exited = false;
   private nextId = 0;
@@ -156,20 +159,25 @@ export class WorkerHost implements Host {
   private constructor(
     private readonly link: Link,
     readonly name: string,
-    readonly backend: string,
-    readonly nativeMissing: string | null,
+    backend: string | null,
+    nativeMissing: string | null,
     private readonly tid: number | null,
     /** A process host whose batch takes longer is killed and replaced (0: never). */
     private readonly batchTimeoutMs: number,
     onDeath: (host: WorkerHost, reason: string) => void,
   ) {
+    this.backend = backend;
+    this.nativeMissing = nativeMissing;
     link.onMessage((reply: WorkerReply) => {
       if (reply.type === 'ready') return;
       const w = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
       if (reply.type === 'result') w?.resolve(reply.probs);
-      else if (reply.type === 'loaded') w?.resolve(undefined);
-      else w?.reject(new Error(reply.message));
+      else if (reply.type === 'loaded') {
+        this.backend = reply.backend;
+        this.nativeMissing = reply.nativeMissing;
+        w?.resolve(undefined);
+      } else w?.reject(new Error(reply.message));
     });
     link.onEnd((signalled) => {
       const reason = this.killedBecause ?? signalled;

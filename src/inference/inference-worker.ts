@@ -7,7 +7,7 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { initBackend, nativeBackendMissing, type BackendChoice } from '../runtimes/tfjs/backend.js';
+import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import { loadModel, type LoadedModel, type ModelSpec } from '../runtimes/runtime.js';
 import { currentThreadId } from './thread-cpu.js';
 import { HOST_OPTIONS_ENV } from './threads.js';
@@ -29,8 +29,9 @@ export type WorkerRequest =
 
 export type WorkerReply =
   /** tid: a thread host's kernel id, for its CPU time (null for a process host, or where there is no /proc). */
-  | { type: 'ready'; backend: string; nativeMissing: string | null; tid: number | null }
-  | { type: 'loaded'; id: number }
+  /** backend: TF.js's, once a TF.js model is loaded (a host loads TF.js only then; null before). */
+  | { type: 'ready'; backend: string | null; nativeMissing: string | null; tid: number | null }
+  | { type: 'loaded'; id: number; backend: string | null; nativeMissing: string | null }
   | { type: 'result'; id: number; probs: Float32Array }
   | { type: 'error'; id: number; message: string };
 
@@ -57,7 +58,12 @@ if (nice > 0) {
     /* not permitted here */
   }
 }
-const active = await initBackend(backend);
+// TF.js (about 55 MB and half a second) is loaded only when a TF.js model is: a host of ONNX
+// models never holds it. ONNX Runtime is loaded by its first model, as runtime.ts imports it.
+let tfjs: Promise<{ backend: string; nativeMissing: string | null }> | undefined;
+const ensureTfjs = (): Promise<{ backend: string; nativeMissing: string | null }> =>
+  (tfjs ??= import('../runtimes/tfjs/backend.js').then(async (b) => ({ backend: await b.initBackend(backend), nativeMissing: b.nativeBackendMissing() })));
+const loaded = async (): Promise<{ backend: string | null; nativeMissing: string | null }> => (await tfjs?.catch(() => undefined)) ?? { backend: null, nativeMissing: null };
 const models = new Map<string, LoadedModel>();
 
 const fail = (id: number, err: unknown): void => port.postMessage({ type: 'error', id, message: err instanceof Error ? err.message : String(err) } satisfies WorkerReply);
@@ -72,14 +78,14 @@ port.on((req: WorkerRequest) => {
   } else if (req.type === 'crash') {
     process.exit(70);
   } else if (req.type === 'load') {
-    loadModel(req.spec, req.warmupRuns).then(
-      (model) => {
+    (req.spec.runtime === 'tfjs' ? ensureTfjs() : Promise.resolve())
+      .then(() => loadModel(req.spec, req.warmupRuns))
+      .then(async (model) => {
         models.get(req.key)?.dispose();
         models.set(req.key, model);
-        port.postMessage({ type: 'loaded', id: req.id } satisfies WorkerReply);
-      },
-      (err: unknown) => fail(req.id, err),
-    );
+        port.postMessage({ type: 'loaded', id: req.id, ...(await loaded()) } satisfies WorkerReply);
+      })
+      .catch((err: unknown) => fail(req.id, err));
   } else if (req.type === 'unload') {
     models.get(req.key)?.dispose();
     models.delete(req.key);
@@ -95,4 +101,4 @@ port.on((req: WorkerRequest) => {
     );
   }
 });
-port.postMessage({ type: 'ready', backend: active, nativeMissing: nativeBackendMissing(), tid: inProcess ? null : currentThreadId() } satisfies WorkerReply);
+port.postMessage({ type: 'ready', backend: null, nativeMissing: null, tid: inProcess ? null : currentThreadId() } satisfies WorkerReply);

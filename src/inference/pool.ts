@@ -45,23 +45,30 @@ export class InstancePool {
   private constructor(
     private readonly opts: PoolOptions,
     private readonly events: PoolEvents,
-    readonly backend: string,
-    /** Why TF.js is not on its native backend, when `auto` fell back (null otherwise). */
-    readonly nativeMissing: string | null,
   ) {}
+
+  /** TF.js's backend, once a host has loaded a TF.js model (hosts load TF.js only then): null before. */
+  get backend(): string | null {
+    return [...this.hosts].find((h) => h.backend !== null)?.backend ?? null;
+  }
+
+  /** Why TF.js is not on its native backend, when `auto` fell back (null otherwise, or before TF.js is loaded). */
+  get nativeMissing(): string | null {
+    return [...this.hosts].find((h) => h.backend !== null)?.nativeMissing ?? null;
+  }
 
   /** Start the threads (no model yet). */
   static async start(opts: PoolOptions, events: PoolEvents = {}): Promise<InstancePool> {
     if (opts.workers === 0) {
       const host = await InThreadHost.start(opts.backend);
-      const pool = new InstancePool(opts, events, host.backend, host.nativeMissing);
+      const pool = new InstancePool(opts, events);
       pool.add(host);
       return pool;
     }
     const self: { pool?: InstancePool } = {};
     const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
     const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath, opts.batchTimeoutMs)));
-    const pool = new InstancePool(opts, events, hosts[0]!.backend, hosts[0]!.nativeMissing);
+    const pool = new InstancePool(opts, events);
     self.pool = pool;
     for (const h of hosts) pool.add(h);
     return pool;

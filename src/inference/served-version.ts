@@ -51,7 +51,7 @@ export class ServedVersion {
       numClasses: signature.outputs,
     });
     if (onBatch) scheduler.onBatch = onBatch;
-    const backend = spec.runtime === 'onnx' ? 'cpu' : pool.backend;
+    const backend = spec.runtime === 'onnx' ? 'cpu' : (pool.backend ?? 'unknown');
     return new ServedVersion(ref, kind, signature, spec.runtime, backend, (performance.now() - started) / 1000, key, pool, scheduler);
   }
 

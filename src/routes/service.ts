@@ -46,7 +46,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
       }
       return {
         status: 'ready' as const,
-        backend: app.models.backend ?? 'unknown',
+        backend: app.models.backend ?? 'none',
         models: repository.available().map((m) => ({ name: m.name, version: m.version, runtime: m.value.runtime, backend: m.value.backend })),
       };
     },

@@ -6,7 +6,7 @@ export const healthSchema = z.object({ status: z.literal('ok') }).meta({ id: 'He
 export const readySchema = z
   .object({
     status: z.literal('ready'),
-    backend: z.string().describe('The TF.js backend of the inference threads (tensorflow, wasm or cpu)'),
+    backend: z.string().describe('The TF.js backend of the inference hosts (tensorflow, wasm or cpu), or none while no TF.js model is loaded: hosts load TF.js only for a TF.js model'),
     models: z.array(
       z.object({
         name: z.string(),
@@ -22,7 +22,7 @@ export const serviceInfoSchema = z
   .object({
     name: z.string(),
     version: z.string(),
-    backend: z.string().nullable(),
+    backend: z.string().nullable().describe('The TF.js backend of the inference hosts, or null while no TF.js model is loaded'),
     status: z.enum(['loading', 'ready', 'failed', 'shutting_down']),
     model: z
       .object({

@@ -87,11 +87,8 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
             app.log.warn({ thread: host }, 'inference thread replaced');
           },
         },
-      ).then((p) => {
-        // npm drops the optional native package silently: say so once, and why.
-        if (p.nativeMissing) app.log.warn({ backend: p.backend }, `TF.js runs on ${p.backend}, not native TensorFlow: ${p.nativeMissing}`);
-        return (pool = p);
-      }));
+      ).then((p) => (pool = p)));
+    let nativeMissingTold = false;
 
     const repository = new ModelRepository<ServedVersion>(
       repositorySource(config),
@@ -109,6 +106,10 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
       { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
       {
         onLoaded: (name, version, served) => {
+          // npm drops the optional native package silently: say so once, and why, when TF.js is first used.
+          const why = served.runtime === 'tfjs' ? pool?.nativeMissing : null;
+          if (why && !nativeMissingTold) app.log.warn({ backend: served.backend }, `TF.js runs on ${served.backend}, not native TensorFlow: ${why}`);
+          nativeMissingTold ||= Boolean(why);
           app.metrics.recordModelLoaded({ name, version, runtime: served.runtime, backend: served.backend, loadSeconds: served.loadSeconds, labels: served.labels });
           app.log.info({ model: name, version, load_s: Math.round(served.loadSeconds * 1000) / 1000, runtime: served.runtime, backend: served.backend }, 'model version available');
         },
