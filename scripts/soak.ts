@@ -3,7 +3,11 @@
  * under load at the end.
  *
  *   npm run soak -- [--minutes 10] [--concurrency 64] [--invalid 0.2] [--out reports/soak]
+ *                   [--chaos 30]
  *
+ * --chaos N runs the inference hosts as processes and kills one (SIGKILL) every N seconds;
+ * clients retry a valid request answered 503 with Retry-After (up to 3 times), and it counts
+ * as lost unless a retry gets its 200.
  * Progress every 10 s; the report (JSON and markdown) is written when the run ends. A soak
  * cannot be resumed (a restarted server is a new soak), so an interrupted run is started again.
  */
@@ -19,6 +23,7 @@ const { values } = parseArgs({
     invalid: { type: 'string', default: '0.2' },
     port: { type: 'string', default: '8191' },
     out: { type: 'string', default: 'reports/soak' },
+    chaos: { type: 'string', default: '0' },
   },
 });
 
@@ -33,11 +38,12 @@ const report = await runSoak({
   serverArgs: ['--max-semi-space-size=4', 'dist/server.js'],
   cwd: process.cwd(),
   onProgress: log,
+  ...(Number(values.chaos) > 0 && { chaosEveryS: Number(values.chaos) }),
 });
 
 const rss = report.rssMb;
 const md = [
-  `Soak: ${report.seconds} s at concurrency ${report.concurrency}, ${Number(values.invalid) * 100}% invalid inputs, SIGTERM under load at the end.`,
+  `Soak: ${report.seconds} s at concurrency ${report.concurrency}, ${Number(values.invalid) * 100}% invalid inputs${report.chaos ? `, process hosts with one killed (SIGKILL) every ${values.chaos} s` : ''}, SIGTERM under load at the end.`,
   '',
   '| measure | value |',
   '| --- | --- |',
@@ -52,12 +58,25 @@ const md = [
   `| RSS (MB) first / min / max / last | ${rss[0]} / ${Math.min(...rss)} / ${Math.max(...rss)} / ${rss.at(-1)} |`,
   `| RSS drift (last 10% vs first 10% after warm-up) | ${report.rssDriftPct}% |`,
   `| shutdown | exit code ${report.exitCode} after ${report.shutdownMs} ms |`,
+  ...(report.chaos
+    ? [
+        `| host processes killed | ${report.chaos.hostKills} |`,
+        `| hosts restarted, by reason (the server's count) | ${Object.entries(report.chaos.restarts).map(([r, n]) => `${r}: ${n}`).join(', ') || 'none'} |`,
+        `| valid requests answered 503 + Retry-After, then retried | ${report.chaos.retried} |`,
+        `| valid requests lost (no 200 after 3 retries) | ${report.chaos.lostAfterRetries} |`,
+      ]
+    : []),
 ].join('\n');
 await mkdir(values.out, { recursive: true });
 await writeFile(join(values.out, 'results.json'), `${JSON.stringify(report, null, 2)}\n`);
 await writeFile(join(values.out, 'results.md'), `${md}\n`);
 console.log(`\n${md}\n`);
 const ok =
-  report.unexpectedServerErrors === 0 && report.serverErrorsBeforeSigterm === 0 && report.failedValidBeforeSigterm === 0 && report.lostBeforeSigterm === 0 && report.exitCode === 0;
+  report.unexpectedServerErrors === 0 &&
+  report.serverErrorsBeforeSigterm === 0 &&
+  report.failedValidBeforeSigterm === 0 &&
+  report.lostBeforeSigterm === 0 &&
+  report.exitCode === 0 &&
+  (report.chaos?.lostAfterRetries ?? 0) === 0;
 log(ok ? 'passed' : 'FAILED');
 process.exitCode = ok ? 0 : 1;

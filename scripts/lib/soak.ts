@@ -1,13 +1,16 @@
 /**
  * Soak run: mixed valid and invalid /predict traffic at high concurrency against the real
  * server process, RSS sampled every second, then SIGTERM while the load continues. Used by
- * `npm run soak` (minutes) and by a short test (seconds).
+ * `npm run soak` (minutes) and by a short test (seconds). In chaos mode the server runs its
+ * inference hosts as processes and one is killed (SIGKILL) every `chaosEveryS` seconds; a
+ * client retries a valid request answered 503 with Retry-After, as a well-behaved client does,
+ * and the request counts as lost unless a retry gets its 200.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Agent, fetch, FormData } from 'undici';
-import { rssMb, waitUntilReady } from './server-process.js';
+import { processTree, rssMb, waitUntilReady } from './server-process.js';
 
 export interface SoakOptions {
   /** Seconds of load before SIGTERM. */
@@ -22,6 +25,8 @@ export interface SoakOptions {
   env?: Record<string, string>;
   /** Called about every 10 s. */
   onProgress?: (line: string) => void;
+  /** Chaos: INFERENCE_HOSTS=processes, and a host process killed with SIGKILL every so many seconds. */
+  chaosEveryS?: number;
 }
 
 export interface SoakReport {
@@ -45,7 +50,12 @@ export interface SoakReport {
   rssDriftPct: number;
   exitCode: number | null;
   shutdownMs: number;
+  /** Chaos mode: host processes killed, valid requests answered 503 + Retry-After and retried, and those whose retries never got a 200. */
+  chaos?: { hostKills: number; retried: number; lostAfterRetries: number; restarts: Record<string, number> };
 }
+
+/** Retries of one valid request answered 503 with Retry-After, in chaos mode. */
+const MAX_RETRIES = 3;
 
 interface Payload {
   valid: boolean;
@@ -78,7 +88,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   const base = `http://127.0.0.1:${opts.port}`;
   const child = spawn(process.execPath, opts.serverArgs, {
     cwd: opts.cwd,
-    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', GRPC_PORT: '0', CACHE_MAX_ENTRIES: '0', MALLOC_ARENA_MAX: '2', ...opts.env },
+    env: { ...process.env, PORT: String(opts.port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', GRPC_PORT: '0', CACHE_MAX_ENTRIES: '0', MALLOC_ARENA_MAX: '2', ...(opts.chaosEveryS && { INFERENCE_HOSTS: 'processes' }), ...opts.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -99,13 +109,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   let sigtermAt = Infinity;
   let serverGone = false;
   void exited.then(() => (serverGone = true));
+  const chaos = { hostKills: 0, retried: 0, lostAfterRetries: 0, restarts: {} as Record<string, number> };
   const rss: number[] = [];
   const started = performance.now();
+  // The whole tree: process hosts hold the models.
+  const treeRss = (): number => processTree(child.pid!).reduce((mb, pid) => mb + rssMb(pid), 0);
   const sampler = setInterval(() => {
-    if (!serverGone) rss.push(rssMb(child.pid!));
+    if (!serverGone) rss.push(treeRss());
     const elapsed = Math.round((performance.now() - started) / 1000);
     if (elapsed % 10 === 0 && elapsed > 0) {
-      opts.onProgress?.(`${elapsed} s: ${report.requests} requests, ${JSON.stringify(statuses)}, RSS ${rss.at(-1)} MB`);
+      opts.onProgress?.(`${elapsed} s: ${report.requests} requests, ${JSON.stringify(statuses)}, RSS ${rss.at(-1)} MB${opts.chaosEveryS ? `, ${chaos.hostKills} hosts killed, ${chaos.retried} retried, ${chaos.lostAfterRetries} lost` : ''}`);
     }
   }, 1000);
 
@@ -116,13 +129,20 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       const p = (i * 7919) % 100 < opts.invalidRatio * 100 ? invalid[i % invalid.length]! : valid[i % valid.length]!;
       const sentAt = performance.now();
       try {
-        const res = await fetch(`${base}/predict`, {
-          method: 'POST',
-          body: p.body,
-          headers: p.type ? { 'content-type': p.type } : {},
-          dispatcher,
-        });
-        await res.arrayBuffer();
+        const send = async (): Promise<Awaited<ReturnType<typeof fetch>>> => {
+          const res = await fetch(`${base}/predict`, { method: 'POST', body: p.body, headers: p.type ? { 'content-type': p.type } : {}, dispatcher });
+          await res.arrayBuffer();
+          return res;
+        };
+        let res = await send();
+        // Chaos mode: a valid request refused for a while (its host died) is sent again when the server says.
+        for (let retry = 0; opts.chaosEveryS && p.valid && sentAt < sigtermAt && res.status === 503 && res.headers.get('retry-after') && retry < MAX_RETRIES; retry++) {
+          if (retry === 0) chaos.retried++;
+          await new Promise((r) => setTimeout(r, Number(res.headers.get('retry-after')) * 1000));
+          if (performance.now() >= sigtermAt) break;
+          res = await send();
+        }
+        if (opts.chaosEveryS && p.valid && sentAt < sigtermAt && res.status !== 200) chaos.lostAfterRetries++;
         report.requests++;
         statuses[res.status] = (statuses[res.status] ?? 0) + 1;
         const before = sentAt < sigtermAt;
@@ -140,7 +160,26 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     }
   };
   const clients = Array.from({ length: opts.concurrency }, client);
+  const killer =
+    opts.chaosEveryS &&
+    setInterval(() => {
+      const hosts = processTree(child.pid!).slice(1);
+      const victim = hosts[chaos.hostKills % Math.max(1, hosts.length)];
+      if (victim === undefined) return;
+      try {
+        process.kill(victim, 'SIGKILL');
+        chaos.hostKills++;
+      } catch {
+        // gone meanwhile
+      }
+    }, opts.chaosEveryS * 1000);
   await new Promise((r) => setTimeout(r, opts.seconds * 1000));
+  if (killer) clearInterval(killer);
+  if (opts.chaosEveryS) {
+    // Restarts by reason, as the server counts them.
+    const metrics = await fetch(`${base}/metrics`, { dispatcher }).then((r) => r.text(), () => '');
+    for (const m of metrics.matchAll(/^mlapi_inference_instance_restarts_total\{reason="([^"]+)"\} (\d+)/gm)) chaos.restarts[m[1]!] = Number(m[2]);
+  }
   sigtermAt = performance.now();
   child.kill('SIGTERM');
   const exitCode = await exited;
@@ -164,5 +203,6 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     rssDriftPct: head > 0 ? Math.round(((tail - head) / head) * 1000) / 10 : 0,
     exitCode,
     shutdownMs,
+    ...(opts.chaosEveryS && { chaos }),
   };
 }
