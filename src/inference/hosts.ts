@@ -123,15 +123,24 @@ function threadLink(worker: Worker): Link {
 function processLink(child: ChildProcess): Link {
   return {
     pid: child.pid ?? null,
-    // IPC copies (advanced serialization keeps typed arrays); nothing is transferred.
+    // IPC copies (advanced serialization keeps typed arrays); nothing is transferred. A send to
+    // a process that has just died fails quietly: its exit, which follows, ends the host.
     send: (request) => {
-      if (child.connected) child.send(request);
+      if (child.connected) child.send(request, () => {});
     },
     onMessage: (listener) => child.on('message', listener as (message: unknown) => void),
     offMessage: (listener) => child.off('message', listener as (message: unknown) => void),
     onEnd: (listener) => {
-      child.once('error', (err) => listener(err.message));
-      child.once('exit', (code, signal) => listener(signal ? `killed by ${signal}` : `exited with code ${code}`));
+      let ended = false;
+      const end = (reason: string): void => {
+        if (!ended) listener(reason);
+        ended = true;
+      };
+      child.once('exit', (code, signal) => end(signal ? `killed by ${signal}` : `exited with code ${code}`));
+      // An error without an exit to follow: the process never started.
+      child.on('error', (err) => {
+        if (child.pid === undefined) end(err.message);
+      });
     },
     kill: async () => {
       if (child.exitCode !== null || child.signalCode !== null) return;
