@@ -193,10 +193,7 @@ export function table(rows: [string, LoadResult][]): string {
 
 
 /** CPU seconds (user + system) the process has used, all its threads together (Linux). */
-export function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+export { processCpuSeconds } from '../../src/inference/thread-cpu.js';
 
 export async function sequential(path: string, requests: number, init: () => RequestInit): Promise<{ requests: number; p50Ms: number; p99Ms: number; meanMs: number }> {
   const times: number[] = [];

@@ -1,5 +1,6 @@
 /** Helpers for scripts that drive the real server process (bench, soak). */
 import { readdirSync, readFileSync } from 'node:fs';
+import { processCpuSeconds } from '../../src/inference/thread-cpu.js';
 
 /** Resident set size of `pid` in MB (Linux /proc); 0 once the process is gone. */
 export function rssMb(pid: number): number {
@@ -51,14 +52,6 @@ export function treePssMb(pid: number): number {
 
 /** CPU seconds (user + system) of `pid` and its live descendants. */
 export function treeCpuSeconds(pid: number): number {
-  let ticks = 0;
-  for (const p of processTree(pid)) {
-    try {
-      const fields = readFileSync(`/proc/${p}/stat`, 'latin1').split(') ')[1]!.split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return ticks / 100;
+  // A process gone meanwhile (NaN) adds nothing.
+  return processTree(pid).reduce((sum, p) => sum + (processCpuSeconds(p) || 0), 0);
 }

@@ -136,6 +136,17 @@ export class InferInput {
 }
 
 /** BYTES elements with a 4-byte little-endian length prefix each. */
+/** BYTES elements as the binary extension and gRPC's raw contents carry them: each a 4-byte little-endian length, then its bytes (UTF-8 here). */
+export function deserializeBytes(raw: Buffer): string[] {
+  const out: string[] = [];
+  for (let at = 0; at < raw.length; ) {
+    const n = raw.readUInt32LE(at);
+    out.push(raw.subarray(at + 4, at + 4 + n).toString('utf8'));
+    at += 4 + n;
+  }
+  return out;
+}
+
 export function serializeBytes(elements: readonly (string | Uint8Array)[]): Buffer {
   return Buffer.concat(
     elements.flatMap((e) => {
@@ -192,13 +203,7 @@ export class InferResult {
   asStrings(name: string): string[] {
     const blob = this.blob(name);
     if (!blob) return this.output(name).data as string[];
-    const out: string[] = [];
-    for (let at = 0; at < blob.length; ) {
-      const n = blob.readUInt32LE(at);
-      out.push(blob.subarray(at + 4, at + 4 + n).toString('utf8'));
-      at += 4 + n;
-    }
-    return out;
+    return deserializeBytes(blob);
   }
 }
 

@@ -14,10 +14,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { GRPC_LOADER_OPTIONS } from '../../src/protocols/open-inference/grpc-tensors.js';
 import { buildApp, ROOT } from '../helpers/app.js';
-import { caller, inferenceClient, refusal, type InferenceClient } from '../helpers/grpc.js';
+import { caller, healthClient, inferenceClient, refusal, type InferenceClient } from '../helpers/grpc.js';
 import { freePort } from '../helpers/net.js';
 import * as img from '../helpers/images.js';
-import { serializeBytes } from '../helpers/open-inference.js';
+import { deserializeBytes, serializeBytes } from '../helpers/open-inference.js';
 
 
 interface Answer {
@@ -29,15 +29,7 @@ interface Answer {
 }
 
 const floats = (raw: Buffer): number[] => Array.from(new Float32Array(Uint8Array.from(raw).buffer));
-const strings = (raw: Buffer): string[] => {
-  const out: string[] = [];
-  for (let at = 0; at < raw.length; ) {
-    const n = raw.readUInt32LE(at);
-    out.push(raw.subarray(at + 4, at + 4 + n).toString('utf8'));
-    at += 4 + n;
-  }
-  return out;
-};
+const strings = deserializeBytes;
 const lengthPrefixed = (...items: Buffer[]): Buffer => serializeBytes(items);
 
 describe('Open Inference Protocol over gRPC', () => {
@@ -176,12 +168,12 @@ describe('standard gRPC services: health and reflection', () => {
     await app.close();
   });
 
-  const { grpc: standard } = loadPackageDefinition(
-    loadSync([join(ROOT, 'node_modules', 'grpc-health-check', 'proto', 'health', 'v1', 'health.proto'), join(ROOT, 'node_modules', '@grpc', 'reflection', 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto')], GRPC_LOADER_OPTIONS),
-  ) as unknown as { grpc: { health: { v1: { Health: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => InferenceClient } }; reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client & { ServerReflectionInfo: () => ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> } } } } };
+  const { grpc: standard } = loadPackageDefinition(loadSync(join(ROOT, 'node_modules', '@grpc', 'reflection', 'build', 'proto', 'grpc', 'reflection', 'v1', 'reflection.proto'), GRPC_LOADER_OPTIONS)) as unknown as {
+    grpc: { reflection: { v1: { ServerReflection: new (a: string, c: ReturnType<typeof credentials.createInsecure>) => Client & { ServerReflectionInfo: () => ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> } } } };
+  };
 
   it('Check: the empty name is the server, a model name that model; others are NOT_FOUND', async () => {
-    const health = new standard.health.v1.Health(address, credentials.createInsecure());
+    const health = healthClient(app.grpcPort());
     try {
       const check = caller(health);
       expect(await check('Check', { service: '' })).toEqual({ status: 'SERVING' });
@@ -193,7 +185,7 @@ describe('standard gRPC services: health and reflection', () => {
   });
 
   it('Watch follows a model through an unload and a load', async () => {
-    const health = new standard.health.v1.Health(address, credentials.createInsecure()) as unknown as Client & { Watch: (r: object) => ClientReadableStream<{ status: string }> };
+    const health = healthClient(app.grpcPort()) as unknown as Client & { Watch: (r: object) => ClientReadableStream<{ status: string }> };
     const seen: string[] = [];
     const stream = health.Watch({ service: 'iris' });
     const waitFor = (wanted: string): Promise<void> =>

@@ -136,10 +136,16 @@ interface ActionRequest {
  */
 export function grpcInferenceService(deps: GrpcServiceDeps): { inference: UntypedServiceImplementation; repository: UntypedServiceImplementation } {
   const { repository: repo, dataplane } = deps;
+  // The call's API key, looked up once: rate limiting and authentication both ask (as REST's identifyKey).
+  const identified = new WeakMap<object, string | null>();
+  const identify = (call: ServerUnaryCall<unknown, unknown>): string | null => {
+    if (!identified.has(call)) identified.set(call, deps.apiKeys.enabled ? deps.apiKeys.identify(metadataKey(call.metadata)) : null);
+    return identified.get(call) ?? null;
+  };
   /** Probes are never limited, as over REST; everything else spends the caller's budget. */
   const admit = async (call: ServerUnaryCall<unknown, unknown>): Promise<void> => {
     if (!deps.rateLimit) return;
-    const keyId = deps.apiKeys.enabled ? deps.apiKeys.identify(metadataKey(call.metadata)) : null;
+    const keyId = identify(call);
     const retryAfterS = await deps.rateLimit.check(keyId ? `key:${keyId}` : `ip:${peerAddress(call.getPeer())}`);
     if (retryAfterS !== null) throw new GrpcRefusal(GrpcStatus.RESOURCE_EXHAUSTED, deps.rateLimit.message(), retryAfterS);
   };
@@ -165,11 +171,10 @@ export function grpcInferenceService(deps: GrpcServiceDeps): { inference: Untype
           },
         );
     };
-  const authenticate = (metadata: Metadata): string | null => {
+  const authenticate = (call: ServerUnaryCall<unknown, unknown>): string | null => {
     if (!deps.apiKeys.enabled) return null;
-    const key = metadataKey(metadata);
-    const id = deps.apiKeys.identify(key);
-    if (id === null) throw new GrpcRefusal(GrpcStatus.UNAUTHENTICATED, key === undefined ? 'an API key is required (metadata authorization: Bearer <key>, or x-api-key)' : 'the API key is not valid');
+    const id = identify(call);
+    if (id === null) throw new GrpcRefusal(GrpcStatus.UNAUTHENTICATED, metadataKey(call.metadata) === undefined ? 'an API key is required (metadata authorization: Bearer <key>, or x-api-key)' : 'the API key is not valid');
     return id;
   };
   /** The repository RPCs need an admin key: none configured or an API key that is not one is PERMISSION_DENIED, none or an unknown one UNAUTHENTICATED. */
@@ -181,7 +186,7 @@ export function grpcInferenceService(deps: GrpcServiceDeps): { inference: Untype
     throw new GrpcRefusal(GrpcStatus.UNAUTHENTICATED, key === undefined ? 'an admin API key is required (metadata authorization: Bearer <key>, or x-api-key)' : 'the admin API key is not valid');
   };
   const guard = <Req, Res>(handler: (call: ServerUnaryCall<Req, Res>, keyId: string | null) => Promise<Res> | Res) =>
-    unary<Req, Res>((call) => handler(call, authenticate(call.metadata)));
+    unary<Req, Res>((call) => handler(call, authenticate(call)));
   const admin = <Req, Res>(handler: (call: ServerUnaryCall<Req, Res>) => Promise<Res> | Res) =>
     unary<Req, Res>((call) => {
       authenticateAdmin(call.metadata);
