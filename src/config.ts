@@ -62,6 +62,10 @@ export const configSchema = z.object({
   INFERENCE_HOSTS: z.enum(['threads', 'processes']).default('threads'),
   /** With process hosts: a host whose batch takes longer is killed and replaced (0: never). */
   INFERENCE_BATCH_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
+  /** Memory ceiling of each process host in MiB (auto: 80 % of the memory the server may use, shared out over the hosts; 0: none). */
+  INFERENCE_HOST_MEMORY_MB: z.union([z.literal('auto'), z.coerce.number().int().min(0)]).default('auto'),
+  /** Tests and drills only: a version folder's fault.json makes its host abort or exhaust memory. */
+  INFERENCE_FAULT_INJECTION: bool.default(false),
   MAX_BATCH_SIZE: z.coerce.number().int().min(1).max(1024).default(32),
   MAX_BATCH_DELAY_MS: z.coerce.number().min(0).max(1000).default(0),
   /** Scheduling niceness of inference worker threads: HTTP, probes and decoding run ahead of compute. */

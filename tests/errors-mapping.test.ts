@@ -19,6 +19,7 @@ const NATIVE: Record<ErrorCode, number> = {
   'not-found': 404,
   unavailable: 503,
   busy: 503,
+  exhausted: 507,
   internal: 500,
 };
 const V2: Record<ErrorCode, number> = { ...NATIVE, unprocessable: 400, 'unsupported-media': 400 };
@@ -30,6 +31,7 @@ const GRPC: Record<ErrorCode, status> = {
   'not-found': status.NOT_FOUND,
   unavailable: status.UNAVAILABLE,
   busy: status.UNAVAILABLE,
+  exhausted: status.RESOURCE_EXHAUSTED,
   internal: status.INTERNAL,
 };
 

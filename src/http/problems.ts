@@ -51,6 +51,8 @@ export function nativeStatus(code: ErrorCode): number {
     case 'unavailable':
     case 'busy':
       return 503;
+    case 'exhausted':
+      return 507;
     case 'internal':
       return 500;
   }

@@ -8,11 +8,48 @@ import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { LoadedModel, ModelSpec } from '../runtimes/runtime.js';
 import type { WorkerReply, WorkerRequest } from './inference-worker.js';
 import { ExecutorCrashedError } from './scheduler.js';
-import { processCpuSeconds, threadCpuSeconds } from './thread-cpu.js';
+import { processCpuSeconds, processRssBytes, threadCpuSeconds } from './thread-cpu.js';
 import { startProcess, startWorker } from './threads.js';
 
 /** Where hosts run: worker threads of the server's process, or child processes of their own. */
 export type HostKind = 'threads' | 'processes';
+
+/**
+ * A process host passed its memory ceiling and was replaced: the batch it ran fails (it is not
+ * retried: it would pass the ceiling again).
+ */
+export class HostMemoryError extends Error {
+  constructor(
+    name: string,
+    readonly reason: string,
+  ) {
+    super(`inference host ${name} was replaced: ${reason}`);
+    this.name = 'HostMemoryError';
+  }
+}
+
+/** The setting a memory reason names. */
+export const MEMORY_SETTING = 'INFERENCE_HOST_MEMORY_MB';
+
+/** Signals a process gets from its own fault (a native abort, a bad access), not from outside. */
+const FAULT_SIGNALS = ['SIGABRT', 'SIGSEGV', 'SIGBUS', 'SIGILL', 'SIGFPE', 'SIGTRAP', 'SIGSYS'];
+
+/**
+ * Whether a host's death was the doing of the work it ran: a native fault, an exit of its own,
+ * its memory ceiling. A kill from outside (SIGKILL, SIGTERM: an operator, the kernel's OOM
+ * killer) or a batch past its time says nothing about the model.
+ */
+export function diedOfItsWork(reason: string): boolean {
+  if (reason.includes(MEMORY_SETTING)) return true;
+  const signal = /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1];
+  return signal !== undefined ? FAULT_SIGNALS.includes(signal) : /exited with code [1-9]/.test(reason);
+}
+
+/** A death's reason in a few words: `SIGABRT`, `exit code 70`, or the reason as it is. */
+export function deathInBrief(reason: string): string {
+  return /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1] ?? /exited with (code \d+)/.exec(reason)?.[1]?.replace('code', 'exit code') ?? reason;
+}
+
 
 export interface Host {
   readonly name: string;
@@ -162,8 +199,10 @@ export class WorkerHost implements Host {
   private readonly waiting = new Map<number, Waiting>();
   /** The last CPU reading: what the host used, once it is gone. */
   private lastCpuSeconds = 0;
-  /** Why the host was ended from outside (a batch past its time), reported instead of the signal. */
+  /** Why the host was ended from outside (a batch past its time, its memory), reported instead of the signal. */
   private killedBecause: string | undefined;
+  /** Killed at its memory ceiling: its batches fail rather than being retried. */
+  private overMemory = false;
 
   private constructor(
     private readonly link: Link,
@@ -193,7 +232,7 @@ export class WorkerHost implements Host {
       this.exited = true;
       const crashed = this.healthy && !this.stopping;
       this.healthy = false;
-      for (const w of this.waiting.values()) w.reject(new ExecutorCrashedError(name, reason));
+      for (const w of this.waiting.values()) w.reject(this.overMemory ? new HostMemoryError(name, reason) : new ExecutorCrashedError(name, reason));
       this.waiting.clear();
       if (crashed) onDeath(this, reason);
     });
@@ -248,10 +287,7 @@ export class WorkerHost implements Host {
     // A thread cannot be ended safely inside a native call, so threads are never timed out.
     const timer =
       this.batchTimeoutMs > 0
-        ? setTimeout(() => {
-            this.killedBecause = `a batch ran longer than INFERENCE_BATCH_TIMEOUT_MS (${this.batchTimeoutMs} ms)`;
-            void this.link.kill();
-          }, this.batchTimeoutMs)
+        ? setTimeout(() => this.killFor(`a batch ran longer than INFERENCE_BATCH_TIMEOUT_MS (${this.batchTimeoutMs} ms)`), this.batchTimeoutMs)
         : undefined;
     try {
       const probs = await this.call({ type: 'run', id: this.nextId++, key, batch, n }, [batch.buffer as ArrayBuffer]);
@@ -276,6 +312,19 @@ export class WorkerHost implements Host {
     const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), graceMs)));
     if ((await Promise.race([exited, late])) === 'late') await this.link.kill();
     clearTimeout(timer);
+  }
+
+  /** End the host from outside, saying why (the first reason given stands). */
+  killFor(reason: string, overMemory = false): void {
+    if (this.exited || this.killedBecause !== undefined) return;
+    this.killedBecause = reason;
+    this.overMemory = overMemory;
+    void this.link.kill();
+  }
+
+  /** Bytes a process host holds in memory (NaN for a thread, or once it is gone). */
+  rssBytes(): number {
+    return this.exited || this.link.pid === null ? Number.NaN : processRssBytes(this.link.pid);
   }
 
   /** For tests: the host exits as a fault would (between tasks, as stop does). */

@@ -4,10 +4,32 @@
  * version runs on whichever thread is free, so adding models adds memory, never threads.
  * A thread that dies is replaced and reloaded with every version it held.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';
 import type { ModelSpec } from '../runtimes/runtime.js';
-import { InThreadHost, WorkerHost, type Host, type HostKind } from './hosts.js';
+import { deathInBrief, diedOfItsWork, InThreadHost, MEMORY_SETTING, WorkerHost, type Host, type HostKind } from './hosts.js';
+import { deathOf, Prober } from './prober.js';
 import { ExecutorCrashedError, type Executor } from './scheduler.js';
+
+/** A version whose runtime crashed its host twice: the pool runs no more of its batches. */
+export class QuarantinedError extends Error {
+  constructor(
+    readonly key: string,
+    readonly reason: string,
+  ) {
+    super(`model ${key} is quarantined: ${reason}`);
+    this.name = 'QuarantinedError';
+  }
+}
+
+/** Crashes of its host that quarantine a version. */
+const CRASHES_TO_QUARANTINE = 2;
+/** Deaths of a host this close together make its restarts back off, up to MAX_BACKOFF_MS. */
+const RESTART_WINDOW_MS = 10_000;
+const MAX_BACKOFF_MS = 5_000;
+/** How often process hosts' memory is read against the ceiling. */
+const MEMORY_CHECK_MS = 50;
+
 
 export interface PoolOptions {
   /** Hosts; 0 runs models on the calling thread. */
@@ -20,12 +42,16 @@ export interface PoolOptions {
   warmupRuns: number;
   /** Niceness of the worker threads (Linux: per thread); 0 leaves them at the process's priority. */
   workerNice?: number;
+  /** A process host (or a throwaway one opening new files) holding more memory is replaced (0 or absent: no ceiling). */
+  hostMemoryBytes?: number;
 }
 
 export interface PoolEvents {
   onHostDeath?: (host: string, reason: string) => void;
   /** A replacement is serving, with every version the dead host held; `reason` is why that one died. */
   onHostRestart?: (host: string, reason: string) => void;
+  /** Version `key` crashed its host twice: no more of its batches run, and replacement hosts do not load it. */
+  onQuarantine?: (key: string, reason: string) => void;
 }
 
 export class InstancePool {
@@ -41,11 +67,22 @@ export class InstancePool {
   private closed = false;
   /** CPU seconds of threads that died (replaced since). */
   private retiredCpuSeconds = 0;
+  /** Crashes of a host that each version's work caused, and the versions quarantined for it. */
+  private readonly crashes = new Map<string, number>();
+  private readonly quarantined = new Map<string, string>();
+  /** Throwaway processes opening new versions' files before the hosts load them. */
+  private readonly prober: Prober;
+  /** Each host name's recent deaths, for the backoff of its restarts. */
+  private readonly deaths = new Map<string, { count: number; at: number }>();
+  private readonly memoryTimer: NodeJS.Timeout | undefined;
 
   private constructor(
     private readonly opts: PoolOptions,
     private readonly events: PoolEvents,
-  ) {}
+  ) {
+    this.prober = new Prober(() => WorkerHost.start('probe', 'processes', opts.backend, opts.workerNice ?? 0, () => {}), opts.warmupRuns);
+    if ((opts.hostMemoryBytes ?? 0) > 0 && opts.workers > 0) this.memoryTimer = setInterval(() => this.checkMemory(), MEMORY_CHECK_MS).unref();
+  }
 
   /** TF.js's backend, once a host has loaded a TF.js model (hosts load TF.js only then): null before. */
   get backend(): string | null {
@@ -66,9 +103,16 @@ export class InstancePool {
       return pool;
     }
     const self: { pool?: InstancePool } = {};
-    const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
-    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath, opts.batchTimeoutMs)));
     const pool = new InstancePool(opts, events);
+    // Its throwaway process starts beside the hosts: the first versions do not wait for one.
+    pool.prober.prepare();
+    const onDeath = (dead: WorkerHost, reason: string): void => self.pool?.replace(dead, reason, onDeath);
+    const hosts = await Promise.all(Array.from({ length: opts.workers }, (_, i) => WorkerHost.start(`worker-${i}`, opts.hosts ?? 'threads', opts.backend, opts.workerNice ?? 0, onDeath, opts.batchTimeoutMs))).catch(
+      async (err: unknown) => {
+        await pool.close();
+        throw err;
+      },
+    );
     self.pool = pool;
     for (const h of hosts) pool.add(h);
     return pool;
@@ -87,8 +131,15 @@ export class InstancePool {
     return [...this.hosts].filter((h) => h.healthy).length;
   }
 
-  /** Load (and warm) a version into every thread; on any failure it is unloaded from all. */
+  /**
+   * Load (and warm) a version into every host; on any failure it is unloaded from all. With
+   * hosts apart from the calling thread, its files are first opened (and run once) in a
+   * throwaway process, so a model that crashes its runtime never reaches a serving host.
+   */
   async load(key: string, spec: ModelSpec): Promise<void> {
+    this.quarantined.delete(key);
+    this.crashes.delete(key);
+    if (this.opts.workers > 0) await this.prober.probe(key, spec);
     const hosts = [...this.hosts].filter((h) => h.healthy);
     try {
       await Promise.all(hosts.map((h) => this.loadOn(h, key, spec)));
@@ -100,6 +151,8 @@ export class InstancePool {
   }
 
   unload(key: string): void {
+    this.quarantined.delete(key);
+    this.crashes.delete(key);
     this.loaded.delete(key);
     for (const h of this.hosts) this.unloadFrom(h, key);
   }
@@ -116,20 +169,51 @@ export class InstancePool {
 
   /** Run one batch of version `key` on the next free thread. */
   async run(key: string, batch: Float32Array, n: number): Promise<Float32Array> {
+    const quarantined = this.quarantined.get(key);
+    if (quarantined !== undefined) throw new QuarantinedError(key, quarantined);
     const host = await this.acquire();
+    let doing = 'running a batch';
     try {
       // A thread that replaced a dead one while this version was loading does not hold it yet.
       const spec = this.loaded.get(key);
       if (spec !== undefined && !this.held.get(host)?.has(key)) {
+        doing = 'loading';
         // Its files may be gone since (a removed local folder): the batch is retried on a
         // thread that holds the version, rather than failing as a server error.
         await this.loadOn(host, key, spec).catch((err: unknown) => {
           throw new ExecutorCrashedError(host.name, `could not load ${key}: ${err instanceof Error ? err.message : String(err)}`);
         });
+        doing = 'running a batch';
       }
       return await host.run(key, batch, n);
+    } catch (err) {
+      const died = deathOf(err);
+      if (died) this.crashed(key, died.reason, doing);
+      throw err;
     } finally {
       this.release(host);
+    }
+  }
+
+  /** A host died at `key`'s work: the second time its work is to blame, the version is quarantined. */
+  private crashed(key: string, reason: string, doing: string): void {
+    if (!diedOfItsWork(reason) || this.quarantined.has(key)) return;
+    const count = (this.crashes.get(key) ?? 0) + 1;
+    this.crashes.set(key, count);
+    if (count < CRASHES_TO_QUARANTINE) return;
+    const why = `the runtime crashed while ${doing}: ${deathInBrief(reason)} (${count} times; quarantined until its files change or an admin loads it)`;
+    this.quarantined.set(key, why);
+    this.loaded.delete(key);
+    this.events.onQuarantine?.(key, why);
+  }
+
+  /** Replace any process host (or throwaway process) holding more memory than the ceiling. */
+  private checkMemory(): void {
+    const ceiling = this.opts.hostMemoryBytes ?? 0;
+    for (const host of [...this.hosts, this.prober.current]) {
+      if (!(host instanceof WorkerHost)) continue;
+      const rss = host.rssBytes();
+      if (rss > ceiling) host.killFor(`its memory reached ${Math.round(rss / 2 ** 20)} MiB, over ${MEMORY_SETTING} (${Math.round(ceiling / 2 ** 20)} MiB)`, true);
     }
   }
 
@@ -153,6 +237,8 @@ export class InstancePool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.memoryTimer);
+    await this.prober.close();
     await Promise.all([...this.hosts].map((h) => h.stop()));
     this.hosts.clear();
     // Batches still waiting for a thread would wait forever.
@@ -200,26 +286,47 @@ export class InstancePool {
     this.events.onHostDeath?.(dead.name, reason);
     if (this.closed) return;
     this.restarting++;
-    void (async () => {
+    void this.restart(dead.name, reason, onDeath).finally(() => {
+      this.restarting--;
+      if (this.none()) this.failWaiters();
+    });
+  }
+
+  /**
+   * Start a host in place of `name`, which died of `reason`, and load every version into it.
+   * A host that keeps dying is restarted after a backoff that doubles, up to a few seconds.
+   */
+  private async restart(name: string, reason: string, onDeath: (host: WorkerHost, reason: string) => void): Promise<void> {
+    const now = performance.now();
+    const last = this.deaths.get(name);
+    const count = last && now - last.at < RESTART_WINDOW_MS ? last.count + 1 : 1;
+    this.deaths.set(name, { count, at: now });
+    if (count > 1) await sleep(Math.min(MAX_BACKOFF_MS, 100 * 2 ** (count - 2)));
+    if (this.closed) return;
+    let fresh: WorkerHost;
+    try {
+      fresh = await WorkerHost.start(name, this.opts.hosts ?? 'threads', this.opts.backend, this.opts.workerNice ?? 0, onDeath, this.opts.batchTimeoutMs);
+    } catch (err) {
+      this.events.onHostDeath?.(name, `restart failed: ${String(err)}`);
+      return this.restart(name, reason, onDeath);
+    }
+    const keys: string[] = [];
+    for (const [key, spec] of [...this.loaded]) {
       try {
-        const fresh = await WorkerHost.start(dead.name, this.opts.hosts ?? 'threads', this.opts.backend, this.opts.workerNice ?? 0, onDeath, this.opts.batchTimeoutMs);
-        const keys: string[] = [];
-        for (const [key, spec] of [...this.loaded]) {
-          await fresh.load(key, spec, this.opts.warmupRuns);
-          keys.push(key);
-        }
-        if (this.closed) return void fresh.stop();
-        // Versions unloaded meanwhile.
-        const current = keys.filter((k) => this.loaded.has(k));
-        for (const k of keys) if (!this.loaded.has(k)) fresh.unload(k);
-        this.add(fresh, current);
-        this.events.onHostRestart?.(fresh.name, reason);
+        await fresh.load(key, spec, this.opts.warmupRuns);
+        keys.push(key);
       } catch (err) {
-        this.events.onHostDeath?.(dead.name, `restart failed: ${String(err)}`);
-      } finally {
-        this.restarting--;
-        if (this.none()) this.failWaiters();
+        // The new host died loading it (its own death restarts it again), or the files are
+        // gone (a batch loads them on demand, or is retried where they are loaded).
+        const died = deathOf(err);
+        if (died) return this.crashed(key, died.reason, 'loading');
       }
-    })();
+    }
+    if (this.closed) return void fresh.stop();
+    // Versions unloaded meanwhile.
+    const current = keys.filter((k) => this.loaded.has(k));
+    for (const k of keys) if (!this.loaded.has(k)) fresh.unload(k);
+    this.add(fresh, current);
+    this.events.onHostRestart?.(fresh.name, reason);
   }
 }

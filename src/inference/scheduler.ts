@@ -15,7 +15,11 @@ export interface Executor {
 
 /** The instance died while running a batch; its inputs are retried once on another instance. */
 export class ExecutorCrashedError extends Error {
-  constructor(name: string, reason: string) {
+  constructor(
+    name: string,
+    /** Why it stopped: `killed by SIGABRT`, `exited with code 1`, a batch past its time … */
+    readonly reason: string,
+  ) {
     super(`inference instance ${name} stopped: ${reason}`);
     this.name = 'ExecutorCrashedError';
   }

@@ -34,7 +34,8 @@ export class ServedVersion {
     readonly runtime: RuntimeName,
     readonly backend: string,
     readonly loadSeconds: number,
-    private readonly key: string,
+    /** Its name in the pool: `name/version@revision`. */
+    readonly key: string,
     private readonly pool: InstancePool,
     private readonly scheduler: BatchScheduler,
   ) {}

@@ -39,3 +39,14 @@ export function processCpuSeconds(pid: number): number {
     return Number.NaN;
   }
 }
+
+/** Bytes of memory process `pid` has resident (VmRSS in /proc/<pid>/status), or NaN. */
+export function processRssBytes(pid: number): number {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
+    return kb === undefined ? Number.NaN : Number(kb) * 1024;
+  } catch {
+    return Number.NaN;
+  }
+}

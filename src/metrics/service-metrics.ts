@@ -60,9 +60,10 @@ export interface VersionLabels {
   version: string;
 }
 
-/** A host's death as a label of few values: `timeout` (killed for a batch past its time), the signal that ended it, `exit`, or `error`. */
+/** A host's death as a label of few values: `timeout` (killed for a batch past its time), `memory` (over its ceiling), the signal that ended it, `exit`, or `error`. */
 export function restartReason(reason: string): string {
   if (reason.includes('INFERENCE_BATCH_TIMEOUT_MS')) return 'timeout';
+  if (reason.includes('INFERENCE_HOST_MEMORY_MB')) return 'memory';
   const signal = /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1];
   if (signal) return signal;
   return /exited with code/.test(reason) ? 'exit' : 'error';

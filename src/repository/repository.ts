@@ -108,6 +108,21 @@ export class ModelRepository<T extends Servable> {
     return new Set(e ? [...e.slots.values()].filter((s) => s.state === 'AVAILABLE' && s.current).map((s) => s.version) : []);
   }
 
+  /**
+   * Take serving version `value` of `name` out of service (its runtime keeps crashing on it):
+   * FAILED with `reason`, and not loaded again until its files change or an admin loads it.
+   * Requests holding it finish (or fail) first; then it is disposed.
+   */
+  quarantine(name: string, version: string, value: T, reason: string): void {
+    const slot = this.entries.get(name)?.slots.get(version);
+    const instance = slot?.current;
+    if (!slot || instance?.value !== value) return;
+    slot.current = undefined;
+    slot.state = 'FAILED';
+    slot.reason = reason;
+    void instance.retire();
+  }
+
   /** Whether an admin unloaded `name` (it stays unloaded until an admin load). */
   isUnloaded(name: string): boolean {
     return this.entries.get(name)?.held === true;

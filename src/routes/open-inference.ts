@@ -111,6 +111,7 @@ const openInferenceRoutes: FastifyPluginAsyncZod<OpenInferenceOptions> = async (
     async () => {
       if (app.lifecycle.shuttingDown) throw unavailable('the server is shutting down', 5);
       if (!repo.startupSettled) throw unavailable('the model repository is still loading', 2);
+      if (!app.models.hostsRunning()) throw unavailable('no inference host is running; they are being restarted', 2);
       const waiting = repo.list().filter((m) => !repo.isUnloaded(m.name) && !repo.isReady(m.name));
       if (waiting.length > 0) throw unavailable(`no version of ${waiting.map((m) => `'${m.name}'`).join(', ')} is serving (see POST /v2/repository/index)`, 5);
       return { ready: true };

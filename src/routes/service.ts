@@ -38,6 +38,7 @@ const serviceRoutes: FastifyPluginAsyncZod<ServiceRoutesOptions> = async (app, o
       if (app.lifecycle.shuttingDown) throw unavailable('the server is shutting down', 5);
       const { repository, defaultModel } = app.models;
       if (!repository.startupSettled) throw unavailable('the model repository is still loading', 2);
+      if (!app.models.hostsRunning()) throw unavailable('no inference host is running; they are being restarted', 2);
       if (!repository.isReady(defaultModel)) {
         const state = repository.list().find((m) => m.name === defaultModel);
         const failed = state?.versions.find((v) => v.state === 'FAILED');

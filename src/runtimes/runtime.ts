@@ -5,6 +5,8 @@
  * thread runs them is the pool's. Specs are plain data: they cross into worker threads.
  */
 
+import type { FaultSpec } from './fault.js';
+
 /** The shapes a loaded model must have: one input (without the batch axis), and its outputs. */
 export interface ModelSignature {
   inputShape: number[];
@@ -37,7 +39,13 @@ export interface OnnxSpec {
   intraOpThreads: number;
 }
 
-export type ModelSpec = TfjsSpec | OnnxSpec;
+/** What every spec may carry besides its runtime's fields. */
+interface SpecCommon {
+  /** Test-only fault injection (INFERENCE_FAULT_INJECTION): how this version fails. */
+  fault?: FaultSpec;
+}
+
+export type ModelSpec = (TfjsSpec | OnnxSpec) & SpecCommon;
 
 /** A model loaded (and warmed) in one thread. */
 export interface LoadedModel {
@@ -49,6 +57,10 @@ export interface LoadedModel {
 
 /** Load `spec` in the calling thread with its runtime, warmed by `warmupRuns` batches. */
 export async function loadModel(spec: ModelSpec, warmupRuns: number): Promise<LoadedModel> {
+  if (spec.fault) {
+    const { withFault } = await import('./fault.js');
+    return withFault(spec.fault, () => loadModel({ ...spec, fault: undefined }, warmupRuns));
+  }
   if (spec.runtime === 'onnx') {
     const { OnnxModel } = await import('./onnx/model.js');
     return OnnxModel.load(spec, warmupRuns);

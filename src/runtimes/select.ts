@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { checkTfjsFiles, VersionFilesError } from '../repository/version-files.js';
+import { readFault } from './fault.js';
 import { checkOnnxFile } from './onnx/files.js';
 import { ONNX_FILE } from './onnx/metadata.js';
 import type { OnnxSection } from './onnx/metadata.js';
@@ -16,6 +17,8 @@ export interface RuntimeOptions {
   choice: RuntimeChoice;
   /** ONNX Runtime intra-op threads per session. */
   onnxThreads: number;
+  /** Honour a version's fault.json (INFERENCE_FAULT_INJECTION: tests and drills only). */
+  faultInjection?: boolean;
 }
 
 const isFile = async (path: string): Promise<boolean> => (await stat(path).catch(() => undefined))?.isFile() ?? false;
@@ -38,6 +41,12 @@ export interface RuntimeNeeds {
  * is the model's input as its kind prepares it.
  */
 export async function runtimeSpec(dir: string, needs: RuntimeNeeds, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
+  const spec = await filesSpec(dir, needs, signature, maxBytes, opts);
+  const fault = opts.faultInjection ? await readFault(dir) : undefined;
+  return fault ? { ...spec, fault } : spec;
+}
+
+async function filesSpec(dir: string, needs: RuntimeNeeds, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
   const onnxFile = needs.onnx?.file ?? ONNX_FILE;
   const has = { tfjs: await isFile(join(dir, 'model.json')), onnx: await isFile(join(dir, onnxFile)) };
   if (!has.tfjs && !has.onnx) throw new VersionFilesError(`the version holds no model: neither model.json (TensorFlow.js) nor ${onnxFile} (ONNX)`);

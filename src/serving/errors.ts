@@ -4,6 +4,8 @@
  * Inference Protocol's `{"error"}` in protocols/, gRPC statuses later), as Triton maps its
  * protocol-neutral codes to HTTP in one switch.
  */
+import { HostMemoryError } from '../inference/hosts.js';
+import { QuarantinedError } from '../inference/pool.js';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../inference/scheduler.js';
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
 
@@ -22,6 +24,8 @@ export const ERROR_CODES = [
   'unavailable',
   /** The server is at a limit of work in hand (queue, explanation slots); retry shortly. */
   'busy',
+  /** Running the input took more of a resource than the server allows (a host's memory ceiling); retrying will not help. */
+  'exhausted',
   /** A fault of the server. */
   'internal',
 ] as const;
@@ -68,6 +72,8 @@ export function servingError(err: unknown): ServingError | undefined {
   if (err instanceof ServingError) return err;
   if (err instanceof QueueFullError) return new ServingError('busy', 'overloaded', `${err.message}; retry shortly`, { retryAfterS: 1 });
   if (err instanceof ExecutorCrashedError) return unavailable('the model instance stopped while running this request; retry', 1, 'instance-crashed');
+  if (err instanceof HostMemoryError) return new ServingError('exhausted', 'memory-limit', `running this request took its inference host over its memory ceiling; the host was replaced (${err.reason})`);
+  if (err instanceof QuarantinedError) return unavailable(`the model version is out of service: ${err.reason}`, 30);
   if (err instanceof SchedulerClosedError) return unavailable('the server is shutting down', 5, 'shutting-down');
   if (err instanceof InvalidModelRefError) return invalidInput(err.what === 'name' ? 'invalid-model-name' : 'invalid-version', err.message);
   if (err instanceof UnknownModelError) return new ServingError('not-found', 'unknown-model', err.message);

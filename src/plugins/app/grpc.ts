@@ -65,6 +65,7 @@ export default fp<{ config: Config; name: string; version: string }>(
       underPressure: () => underPressure(),
       predictionStarted: () => app.models.predictionStarted(),
       shuttingDown: () => app.lifecycle.shuttingDown,
+      hostsRunning: () => app.models.hostsRunning(),
       refusing: () => app.lifecycle.refusing,
       server: { name, version, extensions: ['model_repository'] },
       maxBatch: config.MAX_BATCH_FILES,
@@ -79,7 +80,7 @@ export default fp<{ config: Config; name: string; version: string }>(
     // Descriptors as protoc writes them: Go tools (grpcurl, buf curl) refuse proto-loader's map entries.
     new ReflectionService(reflectionDefinition(packages)).addToServer(server);
     const refreshHealth = (): void => {
-      health.setStatus('', serverReady(repo, app.lifecycle.shuttingDown) ? 'SERVING' : 'NOT_SERVING');
+      health.setStatus('', serverReady(repo, app.lifecycle.shuttingDown, app.models.hostsRunning()) ? 'SERVING' : 'NOT_SERVING');
       for (const m of repo.list()) health.setStatus(m.name, !app.lifecycle.shuttingDown && repo.isReady(m.name) ? 'SERVING' : 'NOT_SERVING');
     };
     const refresher = setInterval(refreshHealth, HEALTH_REFRESH_MS).unref();

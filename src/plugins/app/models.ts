@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
-import { availableParallelism } from 'node:os';
+import { readFileSync } from 'node:fs';
+import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import type { Config } from '../../config.js';
 import type { ServedVersion } from '../../inference/served-version.js';
@@ -8,8 +9,7 @@ import type { KindRegistry } from '../../kinds/index.js';
 import type { InputLimits } from '../../kinds/kind.js';
 import { LocalSource } from '../../repository/local-source.js';
 import { ModelRepository } from '../../repository/repository.js';
-import { S3Source, isS3Url } from '../../repository/s3-source.js';
-import type { RepositorySource } from '../../repository/source.js';
+import { isS3Url, type RepositorySource } from '../../repository/source.js';
 import { loadVersion } from '../../serving/load-version.js';
 import { TrafficRouter } from '../../serving/traffic-router.js';
 
@@ -26,6 +26,8 @@ export interface Models {
   settled(): Promise<void>;
   /** Traffic policies: which version unversioned requests go to, and shadow copies. */
   readonly traffic: TrafficRouter;
+  /** False while no inference host is running (every one died and is being restarted): not ready. */
+  hostsRunning(): boolean;
   /** A prediction call of another protocol (gRPC) has started: shadow copies wait until the returned function is called. */
   predictionStarted(): () => void;
 }
@@ -38,8 +40,10 @@ declare module 'fastify' {
   }
 }
 
-function repositorySource(config: Config): RepositorySource {
+/** The repository's source; the S3 client (about 0.2 s to load) only for an S3 repository. */
+async function repositorySource(config: Config): Promise<RepositorySource> {
   if (isS3Url(config.MODEL_REPOSITORY)) {
+    const { S3Source } = await import('../../repository/s3-source.js');
     return new S3Source(config.MODEL_REPOSITORY, {
       endpoint: config.S3_ENDPOINT,
       forcePathStyle: config.S3_FORCE_PATH_STYLE,
@@ -54,6 +58,22 @@ function repositorySource(config: Config): RepositorySource {
 export function onnxThreads(config: Pick<Config, 'ONNX_INTRA_OP_THREADS' | 'INFERENCE_WORKERS'>): number {
   if (config.ONNX_INTRA_OP_THREADS !== 'auto') return config.ONNX_INTRA_OP_THREADS;
   return Math.max(1, Math.floor(availableParallelism() / Math.max(1, config.INFERENCE_WORKERS)));
+}
+
+/**
+ * Each process host's memory ceiling in MiB: INFERENCE_HOST_MEMORY_MB, or (auto) 80 % of the
+ * memory the server may use (its cgroup's limit, else the machine's) shared out over the hosts.
+ */
+export function hostMemoryCeilingMb(config: Pick<Config, 'INFERENCE_HOST_MEMORY_MB' | 'INFERENCE_WORKERS'>, cgroupLimitFile = '/sys/fs/cgroup/memory.max'): number {
+  if (config.INFERENCE_HOST_MEMORY_MB !== 'auto') return config.INFERENCE_HOST_MEMORY_MB;
+  let limit = totalmem();
+  try {
+    const cgroup = Number(readFileSync(cgroupLimitFile, 'utf8').trim());
+    if (Number.isFinite(cgroup) && cgroup > 0) limit = Math.min(limit, cgroup);
+  } catch {
+    /* no cgroup v2 limit here */
+  }
+  return Math.floor((0.8 * limit) / Math.max(1, config.INFERENCE_WORKERS) / 2 ** 20);
 }
 
 /**
@@ -79,9 +99,24 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
     let startPool: Promise<InstancePool> | undefined;
     const poolReady = (): Promise<InstancePool> =>
       (startPool ??= InstancePool.start(
-        { workers: config.INFERENCE_WORKERS, hosts: config.INFERENCE_HOSTS, batchTimeoutMs: config.INFERENCE_BATCH_TIMEOUT_MS, backend: config.INFERENCE_BACKEND, warmupRuns: config.WARMUP_RUNS, workerNice: config.INFERENCE_WORKER_NICE },
+        {
+          workers: config.INFERENCE_WORKERS,
+          hosts: config.INFERENCE_HOSTS,
+          batchTimeoutMs: config.INFERENCE_BATCH_TIMEOUT_MS,
+          hostMemoryBytes: hostMemoryCeilingMb(config) * 2 ** 20,
+          backend: config.INFERENCE_BACKEND,
+          warmupRuns: config.WARMUP_RUNS,
+          workerNice: config.INFERENCE_WORKER_NICE,
+        },
         {
           onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference thread died; replacing it'),
+          onQuarantine: (key, reason) => {
+            const hit = repository.available().find((a) => a.value.key === key);
+            if (!hit) return;
+            repository.quarantine(hit.name, hit.version, hit.value, reason);
+            app.metrics.recordLoadFailure(hit.name, hit.version);
+            app.log.error({ model: hit.name, version: hit.version, reason }, 'model version quarantined');
+          },
           onHostRestart: (host, reason) => {
             app.metrics.recordInstanceRestart(reason);
             app.log.warn({ thread: host }, 'inference thread replaced');
@@ -91,7 +126,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
     let nativeMissingTold = false;
 
     const repository = new ModelRepository<ServedVersion>(
-      repositorySource(config),
+      await repositorySource(config),
       async (request) =>
         loadVersion(request, await poolReady(), {
           kinds,
@@ -100,7 +135,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
           autotrain: config.MODEL_AUTOTRAIN,
           cacheDir: resolve(config.MODEL_CACHE_DIR),
           batching: { maxBatchSize: config.MAX_BATCH_SIZE, maxDelayMs: config.MAX_BATCH_DELAY_MS, maxQueue: config.MAX_QUEUE },
-          runtime: { choice: config.INFERENCE_RUNTIME, onnxThreads: onnxThreads(config) },
+          runtime: { choice: config.INFERENCE_RUNTIME, onnxThreads: onnxThreads(config), faultInjection: config.INFERENCE_FAULT_INJECTION },
           onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),
         }),
       { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
@@ -153,6 +188,7 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
         return pool?.backend ?? null;
       },
       settled: () => started,
+      hostsRunning: () => pool === null || pool.size > 0,
       predictionStarted,
       traffic: new TrafficRouter(repository, app.metrics, {
         shadowQueue: config.SHADOW_QUEUE,

@@ -41,6 +41,7 @@ export function grpcStatus(code: ErrorCode): GrpcStatus {
     case 'unsupported-media':
       return GrpcStatus.INVALID_ARGUMENT;
     case 'too-large':
+    case 'exhausted':
       return GrpcStatus.RESOURCE_EXHAUSTED;
     case 'not-found':
       return GrpcStatus.NOT_FOUND;

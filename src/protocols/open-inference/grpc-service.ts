@@ -31,6 +31,8 @@ export interface GrpcServiceDeps {
   predictionStarted: () => () => void;
   /** Whether shutdown has begun (readiness turns false; calls are still served while draining). */
   shuttingDown: () => boolean;
+  /** False while no inference host is running (all died, being restarted). */
+  hostsRunning: () => boolean;
   /** Whether draining is over and new work is refused (REST answers 503 then too). */
   refusing: () => boolean;
   server: { name: string; version: string; extensions: readonly string[] };
@@ -105,9 +107,9 @@ function callSignal(call: ServerUnaryCall<unknown, unknown>): { signal: AbortSig
   };
 }
 
-/** Ready as /v2/health/ready is: not shutting down, the repository's first scan done, every model not unloaded serving. */
-export function serverReady(repo: ModelRepository<ServedVersion>, shuttingDown: boolean): boolean {
-  return !shuttingDown && repo.startupSettled && repo.list().every((m) => repo.isUnloaded(m.name) || repo.isReady(m.name));
+/** Ready as /v2/health/ready is: not shutting down, the repository's first scan done, an inference host running, every model not unloaded serving. */
+export function serverReady(repo: ModelRepository<ServedVersion>, shuttingDown: boolean, hostsRunning: boolean): boolean {
+  return !shuttingDown && hostsRunning && repo.startupSettled && repo.list().every((m) => repo.isUnloaded(m.name) || repo.isReady(m.name));
 }
 
 /** The caller's address without its port, as REST rate limits key callers without an API key. */
@@ -213,7 +215,7 @@ export function grpcInferenceService(deps: GrpcServiceDeps): { inference: Untype
 
   const inference: UntypedServiceImplementation = {
     ServerLive: unary(() => ({ live: true }), false),
-    ServerReady: unary(() => ({ ready: serverReady(repo, deps.shuttingDown()) }), false),
+    ServerReady: unary(() => ({ ready: serverReady(repo, deps.shuttingDown(), deps.hostsRunning()) }), false),
     // A known model that cannot serve now is `ready: false` (the message says so, as Triton's does); an unknown one NOT_FOUND.
     ModelReady: unary((call: ServerUnaryCall<{ name: string; version: string }, { ready: boolean }>) => {
       try {
