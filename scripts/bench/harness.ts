@@ -1,11 +1,9 @@
 /** The harness every phase drives: the server process, the load generator, probes, request bodies. */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { rssMb, waitUntilReady } from '../lib/server-process.js';
+import { rssMb, startFlags, waitUntilReady } from '../lib/server-process.js';
 import { base, duration, images, port, values, type LoadResult } from './context.js';
 
 export const BOUNDARY = 'benchboundary7MA4YWxkTrZu0gW';
@@ -76,13 +74,6 @@ export async function startReferenceServer(): Promise<{ url: string; stop: () =>
     child.stdout!.once('data', (d: Buffer) => resolve(d.toString().trim()));
   });
   return { url: `http://127.0.0.1:${port}/`, stop: () => child.kill('SIGKILL') };
-}
-
-/** The Node.js flags a revision's `npm start` runs its server with (`exec node <flags> dist/server.js`). */
-export function startFlags(cwd: string): string[] {
-  const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-  const flags = /\bnode((?: --[\w-]+(?:=\S+)?)*) dist\/server\.js/.exec(pkg.scripts?.start ?? '')?.[1] ?? '';
-  return flags.split(' ').filter(Boolean);
 }
 
 export async function startServer(env: Record<string, string>, cwd = '.', nodeArgs: string[] = []): Promise<ChildProcess> {

@@ -1,5 +1,6 @@
 /** Helpers for scripts that drive the real server process (bench, soak). */
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { processCpuSeconds } from '../../src/inference/thread-cpu.js';
 
 /** Resident set size of `pid` in MB (Linux /proc); 0 once the process is gone. */
@@ -12,13 +13,20 @@ export function rssMb(pid: number): number {
   }
 }
 
+/** The Node.js flags a revision's `npm start` runs its server with (`exec node <flags> dist/server.js`), in the checkout at `cwd`. */
+export function startFlags(cwd: string): string[] {
+  const pkg = JSON.parse(readFileSync(join(cwd, 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+  const flags = /\bnode((?: --[\w-]+(?:=\S+)?)*) dist\/server\.js/.exec(pkg.scripts?.start ?? '')?.[1] ?? '';
+  return flags.split(' ').filter(Boolean);
+}
+
 /** Poll `base`/ready until it answers 200; throws after `timeoutMs`. */
-export async function waitUntilReady(base: string, timeoutMs = 60_000): Promise<void> {
+export async function waitUntilReady(base: string, timeoutMs = 60_000, everyMs = 100): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (performance.now() < deadline) {
     const ready = await fetch(`${base}/ready`).then((r) => r.status === 200, () => false);
     if (ready) return;
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, everyMs));
   }
   throw new Error(`the server did not become ready in ${timeoutMs / 1000} s`);
 }

@@ -30,6 +30,11 @@ export function failFastRedisOptions(timeoutMs: number): RedisOptions {
   };
 }
 
+/** A client with failFastRedisOptions, for a helper other than the cache (rate-limit counters). */
+export function redisClient(url: string, timeoutMs: number): Redis {
+  return new Redis(url, failFastRedisOptions(timeoutMs));
+}
+
 export class RedisCache implements PredictionCache {
   readonly kind = 'redis';
   private readonly redis: Redis;

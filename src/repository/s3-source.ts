@@ -34,10 +34,6 @@ interface ListedObject {
   etag: string;
 }
 
-export function isS3Url(value: string): boolean {
-  return value.startsWith('s3://');
-}
-
 /** `s3://bucket/prefix` → bucket and prefix (ending in '/' unless empty). */
 function parseS3Url(url: string): { bucket: string; prefix: string } {
   const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(url);

@@ -39,3 +39,8 @@ export interface RepositorySource {
   /** A local folder with the version's files, checked and complete. */
   materialize(name: string, version: SourceVersion): Promise<string>;
 }
+
+/** Whether a MODEL_REPOSITORY names an S3 location (s3://bucket/prefix) rather than a folder. */
+export function isS3Url(value: string): boolean {
+  return value.startsWith('s3://');
+}

@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin';
 import { MemoryCache } from '../../cache/memory-cache.js';
 import type { CacheEvents, PredictionCache } from '../../cache/prediction-cache.js';
-import { RedisCache } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 
 declare module 'fastify' {
@@ -14,13 +13,14 @@ declare module 'fastify' {
 /** Log a failing cache at most this often; the error counter has every one. */
 const WARN_EVERY_MS = 10_000;
 
-/** The prediction cache: embedded LRU by default, Redis when REDIS_URL is set. */
-function createPredictionCache(
+/** The prediction cache: embedded LRU by default, Redis when REDIS_URL is set (its client loaded only then). */
+async function createPredictionCache(
   config: Pick<Config, 'CACHE_MAX_ENTRIES' | 'CACHE_TTL_S' | 'REDIS_URL' | 'REDIS_KEY_PREFIX' | 'REDIS_TIMEOUT_MS'>,
   events: CacheEvents = {},
-): PredictionCache | null {
+): Promise<PredictionCache | null> {
   if (config.CACHE_MAX_ENTRIES === 0 || config.CACHE_TTL_S === 0) return null;
   if (config.REDIS_URL) {
+    const { RedisCache } = await import('../../cache/redis-cache.js');
     return new RedisCache(
       { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, ttlSeconds: config.CACHE_TTL_S, timeoutMs: config.REDIS_TIMEOUT_MS },
       events,
@@ -32,7 +32,7 @@ function createPredictionCache(
 export default fp<{ config: Config }>(
   async (app, { config }) => {
     let lastWarning = -Infinity;
-    const cache = createPredictionCache(config, {
+    const cache = await createPredictionCache(config, {
       onError: (operation, err) => {
         app.metrics.recordCacheError('redis', operation);
         if (performance.now() - lastWarning < WARN_EVERY_MS) return;

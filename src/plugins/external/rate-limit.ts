@@ -1,7 +1,5 @@
 import rateLimit, { type RateLimitPluginOptions } from '@fastify/rate-limit';
 import fp from 'fastify-plugin';
-import { Redis } from 'ioredis';
-import { failFastRedisOptions } from '../../cache/redis-cache.js';
 import type { Config } from '../../config.js';
 import { ProblemError } from '../../http/problems.js';
 import { MemoryRateCounter, RateLimit, RedisRateCounter, windowMs } from '../../serving/rate-counter.js';
@@ -27,7 +25,8 @@ export default fp<{ config: Config }>(
       app.decorate('callLimit', null);
       return;
     }
-    const redis = config.REDIS_URL ? new Redis(config.REDIS_URL, failFastRedisOptions(config.REDIS_TIMEOUT_MS)) : undefined;
+    // The Redis client is loaded only where REDIS_URL is set.
+    const redis = config.REDIS_URL ? await import('../../cache/redis-cache.js').then((m) => m.redisClient(config.REDIS_URL!, config.REDIS_TIMEOUT_MS)) : undefined;
     redis?.on('error', () => {});
     const counter = redis ? new RedisRateCounter(redis, `${config.REDIS_KEY_PREFIX}rate-limit:`) : new MemoryRateCounter();
     const limit = new RateLimit(counter, config.RATE_LIMIT_MAX, windowMs(config.RATE_LIMIT_WINDOW));
