@@ -1,6 +1,6 @@
 /**
  * The server's footprint with its bundled models, as `npm start` runs it (built, default
- * settings but for the host kind): how long from spawn until /ready answers 200; the whole
+ * settings but for the host kind and ports, gRPC on): how long from spawn until /ready answers 200; the whole
  * process tree's memory idle (sum of proportional set sizes, so shared pages count once); and
  * that memory over repeated admin unload/load cycles of the CIFAR-10 model (the largest), as
  * an operator reloading models would cause, without --expose-gc.
@@ -26,6 +26,7 @@ const { values } = parseArgs({
     hosts: { type: 'string', default: 'threads,processes' },
     model: { type: 'string', default: 'cifar10' },
     port: { type: 'string', default: '8193' },
+    'grpc-port': { type: 'string', default: '8194' },
     out: { type: 'string', default: 'reports/footprint' },
     resume: { type: 'boolean', default: false },
   },
@@ -52,7 +53,7 @@ const save = async (): Promise<void> => {
 async function start(kind: string): Promise<{ child: ChildProcess; ms: number }> {
   const started = performance.now();
   const child = spawn(process.execPath, [...startFlags('.'), 'dist/server.js'], {
-    env: { ...process.env, PORT: values.port, HOST: '127.0.0.1', GRPC_PORT: '0', LOG_LEVEL: 'warn', INFERENCE_HOSTS: kind, ADMIN_API_KEYS: ADMIN_KEY, MALLOC_ARENA_MAX: '2' },
+    env: { ...process.env, PORT: values.port, HOST: '127.0.0.1', GRPC_PORT: values['grpc-port'], LOG_LEVEL: 'warn', INFERENCE_HOSTS: kind, ADMIN_API_KEYS: ADMIN_KEY, MALLOC_ARENA_MAX: '2' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -6,6 +6,7 @@ import { errorHandler, nativeProblems, noRoute } from './http/problems.js';
 import { requestLog } from './http/request-log.js';
 import { RouteMethods } from './http/route-methods.js';
 import { KindRegistry } from './kinds/index.js';
+import type { InstancePool } from './inference/pool.js';
 import type { ModelKind } from './kinds/kind.js';
 import { ServingError } from './serving/errors.js';
 import lifecycle from './plugins/app/lifecycle.js';
@@ -33,9 +34,11 @@ export interface AppOptions {
   config: Config;
   /** Model kinds served beside the built-in ones (a deployment's own, or a test's). */
   kinds?: readonly ModelKind[];
+  /** The inference pool, started by the process while the app's code loaded (else the app starts it). */
+  pool?: Promise<InstancePool>;
 }
 
-export default async function app(fastify: FastifyInstance, { config, kinds = [] }: AppOptions): Promise<void> {
+export default async function app(fastify: FastifyInstance, { config, kinds = [], pool }: AppOptions): Promise<void> {
   const registry = KindRegistry.with(kinds);
   const pkg = readPackageInfo();
   fastify.setValidatorCompiler(validatorCompiler);
@@ -80,7 +83,7 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED, bodies: registry.requestBodies() });
   await fastify.register(lifecycle);
   await fastify.register(metrics);
-  await fastify.register(models, { config, kinds: registry });
+  await fastify.register(models, { config, kinds: registry, ...(pool && { pool }) });
   await fastify.register(cache, { config });
   await fastify.register(dataplane, { config });
   await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED, demo: config.DEMO_ENABLED });

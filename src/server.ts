@@ -1,10 +1,10 @@
-/** The process: config, Fastify, listen, graceful shutdown. */
-import closeWithGrace from 'close-with-grace';
-import Fastify from 'fastify';
-import fp from 'fastify-plugin';
-import app from './app.js';
+/**
+ * The process: config, the inference hosts, Fastify, listen, graceful shutdown. The hosts
+ * start first, so they boot while the rest of the server's code loads (most of a second).
+ */
 import { ConfigError, loadConfig, loadDotEnv, type Config } from './config.js';
-import { serverOptions } from './server-options.js';
+import { InstancePool } from './inference/pool.js';
+import { poolOptions } from './inference/pool-config.js';
 
 let config: Config;
 try {
@@ -15,8 +15,20 @@ try {
   process.exit(1);
 }
 
+// With INFERENCE_WORKERS=0 models run on the main thread: nothing to start ahead.
+const pool = config.INFERENCE_WORKERS > 0 ? InstancePool.start(poolOptions(config)) : undefined;
+// A failure to start is reported (and the server kept unready) by the models plugin.
+pool?.catch(() => undefined);
+const [{ default: closeWithGrace }, { default: Fastify }, { default: fp }, { default: app }, { serverOptions }] = await Promise.all([
+  import('close-with-grace'),
+  import('fastify'),
+  import('fastify-plugin'),
+  import('./app.js'),
+  import('./server-options.js'),
+]);
+
 const server = Fastify(serverOptions(config));
-await server.register(fp(app), { config });
+await server.register(fp(app), { config, ...(pool && { pool }) });
 
 const grace = closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger: server.log, skip: ['SIGINT', 'SIGTERM'] }, async ({ signal, err }) => {
   if (err) server.log.error({ err }, 'shutting down after an error');

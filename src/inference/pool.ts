@@ -76,10 +76,13 @@ export class InstancePool {
   private readonly deaths = new Map<string, { count: number; at: number }>();
   private readonly memoryTimer: NodeJS.Timeout | undefined;
 
+  private readonly events: PoolEvents = {};
+
   private constructor(
     private readonly opts: PoolOptions,
-    private readonly events: PoolEvents,
+    events: PoolEvents,
   ) {
+    this.listen(events);
     this.prober = new Prober(() => WorkerHost.start('probe', 'processes', opts.backend, opts.workerNice ?? 0, () => {}), opts.warmupRuns);
     if ((opts.hostMemoryBytes ?? 0) > 0 && opts.workers > 0) this.memoryTimer = setInterval(() => this.checkMemory(), MEMORY_CHECK_MS).unref();
   }
@@ -116,6 +119,11 @@ export class InstancePool {
     self.pool = pool;
     for (const h of hosts) pool.add(h);
     return pool;
+  }
+
+  /** Be told of hosts' deaths, restarts and quarantines from now on (replacing earlier listeners of each). */
+  listen(events: PoolEvents): void {
+    Object.assign(this.events, events);
   }
 
   /**

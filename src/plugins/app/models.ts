@@ -1,10 +1,9 @@
 import fp from 'fastify-plugin';
-import { readFileSync } from 'node:fs';
-import { availableParallelism, totalmem } from 'node:os';
 import { resolve } from 'node:path';
 import type { Config } from '../../config.js';
 import type { ServedVersion } from '../../inference/served-version.js';
 import { InstancePool } from '../../inference/pool.js';
+import { onnxThreads, poolOptions } from '../../inference/pool-config.js';
 import type { KindRegistry } from '../../kinds/index.js';
 import type { InputLimits } from '../../kinds/kind.js';
 import { LocalSource } from '../../repository/local-source.js';
@@ -54,28 +53,6 @@ async function repositorySource(config: Config): Promise<RepositorySource> {
   return new LocalSource(resolve(config.MODEL_REPOSITORY));
 }
 
-/** ONNX Runtime threads per session: each inference thread runs one batch at a time, so the cores are shared out over them. */
-export function onnxThreads(config: Pick<Config, 'ONNX_INTRA_OP_THREADS' | 'INFERENCE_WORKERS'>): number {
-  if (config.ONNX_INTRA_OP_THREADS !== 'auto') return config.ONNX_INTRA_OP_THREADS;
-  return Math.max(1, Math.floor(availableParallelism() / Math.max(1, config.INFERENCE_WORKERS)));
-}
-
-/**
- * Each process host's memory ceiling in MiB: INFERENCE_HOST_MEMORY_MB, or (auto) 80 % of the
- * memory the server may use (its cgroup's limit, else the machine's) shared out over the hosts.
- */
-export function hostMemoryCeilingMb(config: Pick<Config, 'INFERENCE_HOST_MEMORY_MB' | 'INFERENCE_WORKERS'>, cgroupLimitFile = '/sys/fs/cgroup/memory.max'): number {
-  if (config.INFERENCE_HOST_MEMORY_MB !== 'auto') return config.INFERENCE_HOST_MEMORY_MB;
-  let limit = totalmem();
-  try {
-    const cgroup = Number(readFileSync(cgroupLimitFile, 'utf8').trim());
-    if (Number.isFinite(cgroup) && cgroup > 0) limit = Math.min(limit, cgroup);
-  } catch {
-    /* no cgroup v2 limit here */
-  }
-  return Math.floor((0.8 * limit) / Math.max(1, config.INFERENCE_WORKERS) / 2 ** 20);
-}
-
 /**
  * Models load after the server starts listening, so /health answers and /ready says
  * "loading" meanwhile; the repository is polled for changes while the server runs, and
@@ -92,23 +69,21 @@ export function inputLimits(config: Config): InputLimits {
   };
 }
 
-export default fp<{ config: Config; kinds: KindRegistry }>(
-  async (app, { config, kinds }) => {
+export interface ModelsOptions {
+  config: Config;
+  kinds: KindRegistry;
+  /** The inference pool, when the process started it already (while its code loaded); else it starts when the app is ready. */
+  pool?: Promise<InstancePool>;
+}
+
+export default fp<ModelsOptions>(
+  async (app, { config, kinds, pool: early }) => {
     app.decorate('kinds', kinds);
     let pool: InstancePool | null = null;
     let startPool: Promise<InstancePool> | undefined;
     const poolReady = (): Promise<InstancePool> =>
-      (startPool ??= InstancePool.start(
-        {
-          workers: config.INFERENCE_WORKERS,
-          hosts: config.INFERENCE_HOSTS,
-          batchTimeoutMs: config.INFERENCE_BATCH_TIMEOUT_MS,
-          hostMemoryBytes: hostMemoryCeilingMb(config) * 2 ** 20,
-          backend: config.INFERENCE_BACKEND,
-          warmupRuns: config.WARMUP_RUNS,
-          workerNice: config.INFERENCE_WORKER_NICE,
-        },
-        {
+      (startPool ??= (early ?? InstancePool.start(poolOptions(config))).then((p) => {
+        p.listen({
           onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference thread died; replacing it'),
           onQuarantine: (key, reason) => {
             const hit = repository.available().find((a) => a.value.key === key);
@@ -121,8 +96,9 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
             app.metrics.recordInstanceRestart(reason);
             app.log.warn({ thread: host }, 'inference thread replaced');
           },
-        },
-      ).then((p) => (pool = p)));
+        });
+        return (pool = p);
+      }));
     let nativeMissingTold = false;
 
     const repository = new ModelRepository<ServedVersion>(
@@ -198,16 +174,16 @@ export default fp<{ config: Config; kinds: KindRegistry }>(
       }),
     } satisfies Models);
 
-    app.addHook('onReady', async () => {
-      started = poolReady().then(
-        async () => {
-          repository.start();
-          await repository.settled();
-          app.log.info({ repository: config.MODEL_REPOSITORY, models: repository.list(), backend: pool?.backend }, 'model repository loaded');
-        },
-        (err: unknown) => app.log.error({ err }, 'inference threads could not start'),
-      );
-    });
+    // Loading starts now, while the other plugins register and the server starts listening:
+    // the hosts load in their own threads or processes meanwhile.
+    started = poolReady().then(
+      async () => {
+        repository.start();
+        await repository.settled();
+        app.log.info({ repository: config.MODEL_REPOSITORY, models: repository.list(), backend: pool?.backend }, 'model repository loaded');
+      },
+      (err: unknown) => app.log.error({ err }, 'inference threads could not start'),
+    );
     app.addHook('onClose', async () => {
       await started;
       await repository.close();
