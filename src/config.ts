@@ -54,12 +54,12 @@ export const configSchema = z.object({
   MAX_BATCH_FILES: z.coerce.number().int().min(1).max(1024).default(32),
   DEFAULT_TOP_K: z.coerce.number().int().min(1).max(10).default(3),
   WARMUP_RUNS: z.coerce.number().int().min(0).max(100).default(2),
-  /** Model instances in worker threads (0: one instance on the main thread; auto: one per core). */
+  /** Inference hosts, processes or threads (0: one instance on the main thread; auto: one per core). */
   INFERENCE_WORKERS: z
     .union([z.literal('auto').transform(() => availableParallelism()), z.coerce.number().int().min(0).max(64)])
     .default(availableParallelism()),
-  /** Where the inference hosts run: worker threads, or child processes (a native crash ends one host, which is replaced). */
-  INFERENCE_HOSTS: z.enum(['threads', 'processes']).default('threads'),
+  /** Where the inference hosts run: child processes (a native crash ends one host, which is replaced), or worker threads. */
+  INFERENCE_HOSTS: z.enum(['threads', 'processes']).default('processes'),
   /** With process hosts: a host whose batch takes longer is killed and replaced (0: never). */
   INFERENCE_BATCH_TIMEOUT_MS: z.coerce.number().int().min(0).default(30_000),
   /** Memory ceiling of each process host in MiB (auto: 80 % of the memory the server may use, shared out over the hosts; 0: none). */

@@ -1,8 +1,9 @@
 /**
- * The inference thread budget, shared by every model version: INFERENCE_WORKERS threads (or
- * the calling thread when 0). Each version is loaded into every thread; a batch of any
- * version runs on whichever thread is free, so adding models adds memory, never threads.
- * A thread that dies is replaced and reloaded with every version it held.
+ * The inference host budget, shared by every model version: INFERENCE_WORKERS hosts,
+ * processes or threads (or the calling thread when 0). Each version is loaded into every host;
+ * a batch of any version runs on whichever host is free, so adding models adds memory, never
+ * hosts. A host that dies is replaced and reloaded with every version it held; a version whose
+ * work kills its host twice is quarantined; new files are opened in a throwaway process first.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { BackendChoice } from '../runtimes/tfjs/backend-choice.js';

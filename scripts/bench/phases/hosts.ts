@@ -1,6 +1,6 @@
 /**
- * hosts: what running the inference hosts as child processes (INFERENCE_HOSTS=processes)
- * costs against worker threads (the default), on ONNX Runtime with the cache off, servers
+ * hosts: what running the inference hosts as child processes (INFERENCE_HOSTS=processes, the
+ * default) costs against worker threads, on ONNX Runtime with the cache off, servers
  * started afresh and alternated each round: start-up (spawn to /ready 200), the process tree's
  * idle memory (sum of PSS), /predict multipart at concurrency 32 (req/s, and the tree's CPU per
  * request: a process host's CPU is its own), and p50 at concurrency 1.

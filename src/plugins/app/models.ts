@@ -84,7 +84,7 @@ export default fp<ModelsOptions>(
     const poolReady = (): Promise<InstancePool> =>
       (startPool ??= (early ?? InstancePool.start(poolOptions(config))).then((p) => {
         p.listen({
-          onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference thread died; replacing it'),
+          onHostDeath: (host, reason) => app.log.error({ thread: host, reason }, 'inference host died; replacing it'),
           onQuarantine: (key, reason) => {
             const hit = repository.available().find((a) => a.value.key === key);
             if (!hit) return;
@@ -94,7 +94,7 @@ export default fp<ModelsOptions>(
           },
           onHostRestart: (host, reason) => {
             app.metrics.recordInstanceRestart(reason);
-            app.log.warn({ thread: host }, 'inference thread replaced');
+            app.log.warn({ thread: host }, 'inference host replaced');
           },
         });
         return (pool = p);
@@ -182,7 +182,7 @@ export default fp<ModelsOptions>(
         await repository.settled();
         app.log.info({ repository: config.MODEL_REPOSITORY, models: repository.list(), backend: pool?.backend }, 'model repository loaded');
       },
-      (err: unknown) => app.log.error({ err }, 'inference threads could not start'),
+      (err: unknown) => app.log.error({ err }, 'inference hosts could not start'),
     );
     app.addHook('onClose', async () => {
       await started;
