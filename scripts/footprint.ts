@@ -5,9 +5,10 @@
  * that memory over repeated admin unload/load cycles of the CIFAR-10 model (the largest), as
  * an operator reloading models would cause, without --expose-gc.
  *
- *   npm run footprint -- [--rounds 5] [--cycles 200] [--hosts threads,processes] [--out reports/footprint] [--resume]
+ *   npm run footprint -- [--rounds 5] [--cycles 200] [--hosts processes,threads] [--baseline DIR] [--out reports/footprint] [--resume]
  *
- * Start-ups alternate between the host kinds each round. Results are saved after every round
+ * --baseline names another checkout (built, with its node_modules) measured as `before`, with
+ * its own defaults. Start-ups alternate between the variants each round. Results are saved after every round
  * and every 10 cycles; --resume goes on from the saved file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,7 +24,8 @@ const { values } = parseArgs({
   options: {
     rounds: { type: 'string', default: '5' },
     cycles: { type: 'string', default: '200' },
-    hosts: { type: 'string', default: 'threads,processes' },
+    hosts: { type: 'string', default: 'processes,threads' },
+    baseline: { type: 'string' },
     model: { type: 'string', default: 'cifar10' },
     port: { type: 'string', default: '8193' },
     'grpc-port': { type: 'string', default: '8194' },
@@ -33,7 +35,17 @@ const { values } = parseArgs({
 });
 const rounds = Number(values.rounds);
 const cycles = Number(values.cycles);
-const kinds = values.hosts.split(',').map((k) => k.trim());
+/** What is measured: this checkout with each host kind, and the baseline checkout as it is. */
+interface Variant {
+  name: string;
+  cwd: string;
+  env: Record<string, string>;
+}
+const variants: Variant[] = [
+  ...values.hosts.split(',').map((k) => ({ name: k.trim(), cwd: '.', env: { INFERENCE_HOSTS: k.trim() } })),
+  ...(values.baseline ? [{ name: 'before', cwd: values.baseline, env: {} }] : []),
+];
+const kinds = variants.map((v) => v.name);
 const base = `http://127.0.0.1:${values.port}`;
 const ADMIN_KEY = 'footprint-admin-key';
 const file = join(values.out, 'results.json');
@@ -51,9 +63,11 @@ const save = async (): Promise<void> => {
 };
 
 async function start(kind: string): Promise<{ child: ChildProcess; ms: number }> {
+  const variant = variants.find((v) => v.name === kind)!;
   const started = performance.now();
-  const child = spawn(process.execPath, [...startFlags('.'), 'dist/server.js'], {
-    env: { ...process.env, PORT: values.port, HOST: '127.0.0.1', GRPC_PORT: values['grpc-port'], LOG_LEVEL: 'warn', INFERENCE_HOSTS: kind, ADMIN_API_KEYS: ADMIN_KEY, MALLOC_ARENA_MAX: '2' },
+  const child = spawn(process.execPath, [...startFlags(variant.cwd), 'dist/server.js'], {
+    cwd: variant.cwd,
+    env: { ...process.env, PORT: values.port, HOST: '127.0.0.1', GRPC_PORT: values['grpc-port'], LOG_LEVEL: 'warn', ADMIN_API_KEYS: ADMIN_KEY, MALLOC_ARENA_MAX: '2', ...variant.env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   try {

@@ -31,7 +31,6 @@ const MAX_BACKOFF_MS = 5_000;
 /** How often process hosts' memory is read against the ceiling. */
 const MEMORY_CHECK_MS = 50;
 
-
 export interface PoolOptions {
   /** Hosts; 0 runs models on the calling thread. */
   workers: number;
