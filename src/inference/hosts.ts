@@ -335,7 +335,8 @@ export class WorkerHost implements Host {
   /** The host's CPU seconds: its runtime's work, and the receiving and posting of each batch (a process: all its threads). */
   cpuSeconds(): number {
     const now = this.exited ? Number.NaN : this.link.pid !== null ? processCpuSeconds(this.link.pid) : this.tid !== null ? threadCpuSeconds(this.tid) : Number.NaN;
-    if (Number.isFinite(now)) this.lastCpuSeconds = now;
+    // A counter: a process's reading can dip when one of its threads ends.
+    if (Number.isFinite(now)) this.lastCpuSeconds = Math.max(this.lastCpuSeconds, now);
     else if (this.link.pid === null && this.tid === null) return Number.NaN;
     return this.lastCpuSeconds;
   }

@@ -5,7 +5,7 @@
  * the next tick or switch), so the inference threads' time is read from outside, as a total:
  * at most one slice behind. Elsewhere (no /proc) it reads as NaN and goes unreported.
  */
-import { readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 
 /** The calling thread's kernel id (null where there is no /proc). */
 export function currentThreadId(): number | null {
@@ -28,8 +28,31 @@ export function threadCpuSeconds(tid: number): number {
   }
 }
 
-/** Seconds process `pid` (all its threads) has run on a CPU, from /proc/<pid>/stat, or NaN. */
+/**
+ * Seconds process `pid` (all its threads) has run on a CPU, or NaN: the sum of its live
+ * threads' schedstat (nanoseconds; a short batch would not move stat's 10-ms ticks), or
+ * /proc/<pid>/stat's ticks (which keep the time of threads that have ended) when larger.
+ */
 export function processCpuSeconds(pid: number): number {
+  const ticks = processCpuTicks(pid);
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const text = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'latin1');
+        ns += Number(text.slice(0, text.indexOf(' ')));
+      } catch {
+        // A thread gone meanwhile.
+      }
+    }
+    if (ns > 0) return Number.isNaN(ticks) ? ns / 1e9 : Math.max(ns / 1e9, ticks);
+  } catch {
+    // No such process, or no schedstat here.
+  }
+  return ticks;
+}
+
+function processCpuTicks(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
     // Fields after the command name (which may hold spaces): utime and stime are the 12th and 13th, in clock ticks (100 per second on Linux).
