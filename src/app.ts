@@ -1,9 +1,4 @@
-/**
- * The application as a plugin: tests register it with their own config, server.ts with the
- * real one. The models plugin registers first of the features, so that models load in their
- * hosts while the rest of the server's code loads (the plugins after it are imported as they
- * register) and registers.
- */
+/** The application as a plugin: tests register it with their own config, server.ts with the real one. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
@@ -15,9 +10,23 @@ import type { InstancePool } from './inference/pool.js';
 import type { ModelKind } from './kinds/kind.js';
 import { ServingError } from './serving/errors.js';
 import lifecycle from './plugins/app/lifecycle.js';
+import auth from './plugins/app/auth.js';
+import cache from './plugins/app/cache.js';
 import metrics from './plugins/app/metrics.js';
 import models from './plugins/app/models.js';
-import { MAX_FORM_FIELDS } from './plugins/external/multipart.js';
+import dataplane from './plugins/app/dataplane.js';
+import multipart, { MAX_FORM_FIELDS } from './plugins/external/multipart.js';
+import rateLimit from './plugins/external/rate-limit.js';
+import security from './plugins/external/security.js';
+import swagger from './plugins/external/swagger.js';
+import metricsRoutes from './routes/metrics.js';
+import predictRoutes from './routes/predict/index.js';
+import explainRoutes from './routes/explain.js';
+import demoRoutes from './routes/demo.js';
+import modelRoutes from './routes/models.js';
+import openInferenceRoutes from './routes/open-inference.js';
+import grpc from './plugins/app/grpc.js';
+import serviceRoutes from './routes/service.js';
 import { readApiKeys } from './auth/api-keys.js';
 import { readPackageInfo } from './version.js';
 
@@ -67,25 +76,22 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
   fastify.addHook('onRoute', (route) => routes.add(route.method, route.url ?? route.path));
   fastify.setNotFoundHandler((request, reply) => nativeProblems.send(request, reply, noRoute(request, routes)));
 
-  // API keys are read (and refused when too short) before anything starts.
-  const keys = readApiKeys(config.API_KEYS, config.API_KEYS_FILE);
-  const adminKeys = readApiKeys(config.ADMIN_API_KEYS, undefined);
+  await fastify.register(security, { config });
+  await fastify.register(auth, { keys: readApiKeys(config.API_KEYS, config.API_KEYS_FILE), adminKeys: readApiKeys(config.ADMIN_API_KEYS, undefined) });
+  await fastify.register(rateLimit, { config });
+  await fastify.register(multipart, { config });
+  await fastify.register(swagger, { version: pkg.version, enableUi: config.DOCS_ENABLED, bodies: registry.requestBodies() });
   await fastify.register(lifecycle);
   await fastify.register(metrics);
   await fastify.register(models, { config, kinds: registry, ...(pool && { pool }) });
-  await fastify.register(import('./plugins/external/security.js'), { config });
-  await fastify.register(import('./plugins/app/auth.js'), { keys, adminKeys });
-  await fastify.register(import('./plugins/external/rate-limit.js'), { config });
-  await fastify.register(import('./plugins/external/multipart.js'), { config });
-  await fastify.register(import('./plugins/external/swagger.js'), { version: pkg.version, enableUi: config.DOCS_ENABLED, bodies: registry.requestBodies() });
-  await fastify.register(import('./plugins/app/cache.js'), { config });
-  await fastify.register(import('./plugins/app/dataplane.js'), { config });
-  await fastify.register(import('./routes/service.js'), { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED, demo: config.DEMO_ENABLED });
-  if (config.DEMO_ENABLED) await fastify.register(import('./routes/demo.js'));
-  await fastify.register(import('./routes/predict/index.js'), { config });
-  await fastify.register(import('./routes/explain.js'), { config });
-  await fastify.register(import('./routes/models.js'), { version: pkg.version });
-  await fastify.register(import('./routes/open-inference.js'), { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits, routes });
-  await fastify.register(import('./plugins/app/grpc.js'), { config, name: pkg.name, version: pkg.version });
-  await fastify.register(import('./routes/metrics.js'), { protect: !config.METRICS_PUBLIC });
+  await fastify.register(cache, { config });
+  await fastify.register(dataplane, { config });
+  await fastify.register(serviceRoutes, { name: pkg.name, version: pkg.version, docs: config.DOCS_ENABLED, demo: config.DEMO_ENABLED });
+  if (config.DEMO_ENABLED) await fastify.register(demoRoutes);
+  await fastify.register(predictRoutes, { config });
+  await fastify.register(explainRoutes, { config });
+  await fastify.register(modelRoutes, { version: pkg.version });
+  await fastify.register(openInferenceRoutes, { prefix: '/v2', config, name: pkg.name, version: pkg.version, limits, routes });
+  await fastify.register(grpc, { config, name: pkg.name, version: pkg.version });
+  await fastify.register(metricsRoutes, { protect: !config.METRICS_PUBLIC });
 }
