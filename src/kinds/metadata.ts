@@ -24,3 +24,22 @@ export function parseMetadata<T>(schema: z.ZodType<T>, raw: unknown): T {
   if (!parsed.success) throw new Error(`invalid metadata.json: ${z.prettifyError(parsed.error).replace(/\n\s*/g, ' ')}`);
   return parsed.data;
 }
+
+/**
+ * A classifier's confidence calibration (temperature scaling, src/inference/calibration.ts):
+ * the server answers softmax(log p / temperature) instead of the model's p; the most likely
+ * class never changes. With the figures it was fitted and judged by.
+ */
+export const calibrationSchema = z.object({
+  temperature: z.number().min(0.05).max(20),
+  /** Expected calibration error (15 bins) on held-out data, before and after. */
+  eceBefore: z.number().min(0).max(1).optional(),
+  eceAfter: z.number().min(0).max(1).optional(),
+  /** What the temperature was fitted on, and what the ECE was measured on. */
+  fittedOn: z.string().max(500).optional(),
+  measuredOn: z.string().max(500).optional(),
+});
+export type Calibration = z.infer<typeof calibrationSchema>;
+
+/** What a runtime needs of a calibration: its temperature, when there is one. */
+export const temperatureOf = (calibration: Calibration | undefined): { temperature?: number } => (calibration ? { temperature: calibration.temperature } : {});

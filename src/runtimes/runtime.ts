@@ -43,6 +43,8 @@ export interface OnnxSpec {
 interface SpecCommon {
   /** Test-only fault injection (INFERENCE_FAULT_INJECTION): how this version fails. */
   fault?: FaultSpec;
+  /** A classifier's calibration: its probabilities are answered as softmax(log p / temperature). */
+  temperature?: number;
 }
 
 export type ModelSpec = (TfjsSpec | OnnxSpec) & SpecCommon;
@@ -57,6 +59,13 @@ export interface LoadedModel {
 
 /** Load `spec` in the calling thread with its runtime, warmed by `warmupRuns` batches. */
 export async function loadModel(spec: ModelSpec, warmupRuns: number): Promise<LoadedModel> {
+  if (spec.temperature !== undefined) {
+    const { applyTemperature } = await import('../inference/calibration.js');
+    const { temperature } = spec;
+    const model = await loadModel({ ...spec, temperature: undefined }, warmupRuns);
+    const classes = spec.signature.outputs;
+    return { run: async (batch, n) => applyTemperature(await model.run(batch, n), classes, temperature), dispose: () => model.dispose() };
+  }
   if (spec.fault) {
     const { withFault } = await import('./fault.js');
     return withFault(spec.fault, () => loadModel({ ...spec, fault: undefined }, warmupRuns));

@@ -34,6 +34,8 @@ export function chooseRuntime(has: { tfjs: boolean; onnx: boolean }, choice: Run
 export interface RuntimeNeeds {
   onnx?: OnnxSection;
   only?: { runtime: RuntimeName; why: string };
+  /** A classifier's calibration temperature: its probabilities are answered scaled by it. */
+  temperature?: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface RuntimeNeeds {
 export async function runtimeSpec(dir: string, needs: RuntimeNeeds, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {
   const spec = await filesSpec(dir, needs, signature, maxBytes, opts);
   const fault = opts.faultInjection ? await readFault(dir) : undefined;
-  return fault ? { ...spec, fault } : spec;
+  return { ...spec, ...(fault && { fault }), ...(needs.temperature !== undefined && needs.temperature !== 1 && { temperature: needs.temperature }) };
 }
 
 async function filesSpec(dir: string, needs: RuntimeNeeds, signature: ModelSignature, maxBytes: number, opts: RuntimeOptions): Promise<ModelSpec> {

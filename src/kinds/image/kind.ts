@@ -4,7 +4,7 @@ import { configureImageDecoding, prepareImage, preparePixels } from '../../prepr
 import { tooLarge } from '../../serving/errors.js';
 import { checkProbabilities, classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, KindModel, ModelKind } from '../kind.js';
-import { parseMetadata } from '../metadata.js';
+import { parseMetadata, temperatureOf } from '../metadata.js';
 import { imageStep } from './errors.js';
 import { planImageExplanation } from './explain.js';
 import { readBatchImages, readSingleImage, type ImageInput } from './inputs.js';
@@ -56,7 +56,7 @@ function bind(metadata: ImageMetadata, { limits }: BindContext): KindModel<Image
     labels,
     // NCHW models take planes: [C, H, W] (the preprocessing writes them in that order).
     signature: { inputShape: nchw ? [c, h, w] : [h, w, c], outputs: labels.length },
-    runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), ...(nchw && { only: { runtime: 'onnx', why: 'preprocessing.layout NCHW is served by ONNX Runtime' } }) },
+    runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), ...temperatureOf(metadata.calibration), ...(nchw && { only: { runtime: 'onnx', why: 'preprocessing.layout NCHW is served by ONNX Runtime' } }) },
     contract: JSON.stringify(contract),
 
     async sampleInput() {

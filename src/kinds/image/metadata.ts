@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import { preprocessingContractSchema } from '../../preprocessing/contract.js';
 import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
-import { readMetadataJson } from '../metadata.js';
+import { calibrationSchema, readMetadataJson } from '../metadata.js';
 
 /** Largest side of an input image, values in one input, and labels. */
 const IMAGE_LIMITS = { maxSide: 4096, maxInputValues: 1 << 24, maxLabels: 10_000 };
@@ -40,6 +40,7 @@ export const imageMetadataSchema = z.object({
   training: z.record(z.string(), z.unknown()).optional(),
   /** How the ONNX Runtime serves the version's model.onnx (see runtimes/onnx/metadata.ts). */
   onnx: onnxSectionSchema.optional(),
+  calibration: calibrationSchema.optional(),
   createdAt: z.string().optional(),
 });
 

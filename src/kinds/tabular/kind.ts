@@ -1,7 +1,7 @@
 /** The tabular kinds: a model (TF.js or ONNX) over standardized features; class probabilities (a classifier) or one value (a regressor). */
 import { classAnswer, classSummary, predictionSchema, regressionSchema, roundValue } from '../answers.js';
 import type { BindContext, KindModel, ModelKind, Summary } from '../kind.js';
-import { parseMetadata } from '../metadata.js';
+import { parseMetadata, temperatureOf } from '../metadata.js';
 import { planRowExplanation } from './explain.js';
 import { readRow, readRows } from './inputs.js';
 import { tabularMetadataSchema, type TabularMetadata } from './metadata.js';
@@ -20,7 +20,7 @@ function bind(metadata: TabularMetadata, { name, limits }: BindContext): KindMod
     kind: metadata.kind,
     labels,
     signature: { inputShape: [features.length], outputs: classifier ? labels.length : 1 },
-    runtime: metadata.onnx ? { onnx: metadata.onnx } : {},
+    runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), ...(classifier && temperatureOf(metadata.calibration)) },
     contract: JSON.stringify({ features: features.map((f) => f.name), standardization }),
 
     // The training mean of every feature: a real, typical row.

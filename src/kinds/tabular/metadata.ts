@@ -3,6 +3,7 @@
  * the standardization it was trained with, and for a classifier its labels.
  */
 import { z } from 'zod';
+import { calibrationSchema } from '../metadata.js';
 import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
 
 const TABULAR_LIMITS = { maxFeatures: 1000, maxLabels: 10_000 };
@@ -36,6 +37,7 @@ const tabularClassifierSchema = z.object({
   kind: z.literal('tabular-classifier'),
   ...common,
   labels: z.array(z.string().min(1).max(200)).min(2).max(TABULAR_LIMITS.maxLabels),
+  calibration: calibrationSchema.optional(),
 });
 
 const tabularRegressorSchema = z.object({

@@ -6,7 +6,7 @@
 import { invalidInput, ServingError } from '../../serving/errors.js';
 import { checkProbabilities, classAnswer, classSummary, predictionSchema } from '../answers.js';
 import type { BindContext, InputWarning, KindModel, ModelKind } from '../kind.js';
-import { parseMetadata } from '../metadata.js';
+import { parseMetadata, temperatureOf } from '../metadata.js';
 import { analyser } from './analyse.js';
 import { planTextExplanation } from './explain.js';
 import { readSingleText, readTextBatch } from './inputs.js';
@@ -64,7 +64,7 @@ async function bind(metadata: TextMetadata, { name, dir, limits }: BindContext):
     kind: metadata.kind,
     labels,
     signature: { inputShape: [spec.features.size], outputs: labels.length },
-    runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), only: { runtime: 'onnx', why: 'text models are served by ONNX Runtime' } },
+    runtime: { ...(metadata.onnx && { onnx: metadata.onnx }), ...temperatureOf(metadata.calibration), only: { runtime: 'onnx', why: 'text models are served by ONNX Runtime' } },
     contract: JSON.stringify({ text: spec, vocabulary: vocabulary.digest }),
 
     sampleInput: async () => (await analyse({ text: metadata.examples?.[0]?.text ?? SAMPLE_TEXT })).tensor,

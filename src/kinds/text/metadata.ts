@@ -4,6 +4,7 @@
  * features), so that the trainer and the server read the same declaration and cannot drift.
  */
 import { z } from 'zod';
+import { calibrationSchema } from '../metadata.js';
 import { onnxSectionSchema } from '../../runtimes/onnx/metadata.js';
 
 /** Bounds that keep a hostile metadata.json from asking for unbounded memory. */
@@ -67,6 +68,7 @@ export const textMetadataSchema = z.object({
   crossValidation: z.record(z.string(), z.unknown()).optional(),
   training: z.record(z.string(), z.unknown()).optional(),
   onnx: onnxSectionSchema.optional(),
+  calibration: calibrationSchema.optional(),
   createdAt: z.string().optional(),
 });
 
