@@ -171,6 +171,9 @@ describe('KServe (deploy/kserve)', () => {
     expect(runtimeContainer.name).toBe('kserve-container');
     const config = loadConfig({ ...env, ...Object.fromEntries((isvc.spec.predictor.model.env as { name: string; value: string }[]).map((e) => [e.name, e.value])) });
     expect(runtimeContainer.ports[0].containerPort).toBe(config.PORT);
+    // Node.js sees the node's CPUs: the hosts are sized to the container's limit explicitly.
+    expect(config.INFERENCE_WORKERS).toBeLessThanOrEqual(Number(runtimeContainer.resources.limits.cpu));
+    expect(env.INFERENCE_WORKERS).toBeDefined();
     expect(config.MODEL_REPOSITORY).toBe('/mnt/models');
     expect(config.MODEL_CACHE_DIR.startsWith('/tmp/')).toBe(true);
     expect(runtimeContainer.readinessProbe.httpGet).toEqual({ path: '/v2/health/ready', port: config.PORT });

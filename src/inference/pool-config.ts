@@ -10,9 +10,14 @@ export function onnxThreads(config: Pick<Config, 'ONNX_INTRA_OP_THREADS' | 'INFE
   return Math.max(1, Math.floor(availableParallelism() / Math.max(1, config.INFERENCE_WORKERS)));
 }
 
+/** The least an automatic ceiling gives a host: far above a healthy one (60-150 MB here), so that many hosts in a small container are never killed for holding their models. */
+const AUTO_CEILING_FLOOR_MB = 512;
+
 /**
  * Each process host's memory ceiling in MiB: INFERENCE_HOST_MEMORY_MB, or (auto) 80 % of the
- * memory the server may use (its cgroup's limit, else the machine's) shared out over the hosts.
+ * memory the server may use (its cgroup's limit, else the machine's) shared out over the
+ * hosts, but at least AUTO_CEILING_FLOOR_MB and at most that 80 %: the ceiling is there to stop
+ * one runaway host before the kernel stops the whole server, not to partition the memory.
  */
 export function hostMemoryCeilingMb(config: Pick<Config, 'INFERENCE_HOST_MEMORY_MB' | 'INFERENCE_WORKERS'>, cgroupLimitFile = '/sys/fs/cgroup/memory.max'): number {
   if (config.INFERENCE_HOST_MEMORY_MB !== 'auto') return config.INFERENCE_HOST_MEMORY_MB;
@@ -23,7 +28,8 @@ export function hostMemoryCeilingMb(config: Pick<Config, 'INFERENCE_HOST_MEMORY_
   } catch {
     /* no cgroup v2 limit here */
   }
-  return Math.floor((0.8 * limit) / Math.max(1, config.INFERENCE_WORKERS) / 2 ** 20);
+  const usable = (0.8 * limit) / 2 ** 20;
+  return Math.floor(Math.min(usable, Math.max(AUTO_CEILING_FLOOR_MB, usable / Math.max(1, config.INFERENCE_WORKERS))));
 }
 
 /** The pool's options: its hosts, their limits, the backend and warm-up. */
