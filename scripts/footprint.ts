@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import cliProgress from 'cli-progress';
-import { startFlags, treePssMb, waitUntilReady } from './lib/server-process.js';
+import { startFlags, stopServer, treePssMb, waitUntilReady } from './lib/server-process.js';
 
 const { values } = parseArgs({
   options: {
@@ -79,12 +79,6 @@ async function start(kind: string): Promise<{ child: ChildProcess; ms: number }>
   return { child, ms: performance.now() - started };
 }
 
-async function stop(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 const admin = async (action: 'load' | 'unload'): Promise<void> => {
   const res = await fetch(`${base}/v1/models/${values.model}/${action}`, { method: 'POST', headers: { 'x-api-key': ADMIN_KEY } });
   const body = (await res.json()) as { versions?: { state: string }[] };
@@ -105,7 +99,7 @@ for (let i = Math.min(...kinds.map((k) => results.startMs[k]?.length ?? 0)); i <
       console.log(`start-up ${kind} (round ${i + 1} of ${rounds}): ready in ${Math.round(ms)} ms, idle tree PSS ${pss} MB`);
       await save();
     } finally {
-      await stop(child);
+      await stopServer(child);
     }
   }
 }
@@ -128,7 +122,7 @@ for (const kind of kinds) {
     }
   } finally {
     bar.stop();
-    await stop(child);
+    await stopServer(child);
   }
   await save();
 }

@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { rssMb, startFlags, waitUntilReady } from '../lib/server-process.js';
+import { rssMb, startFlags, stopServer, waitUntilReady } from '../lib/server-process.js';
 import { base, duration, images, port, values, type LoadResult } from './context.js';
 
 export const BOUNDARY = 'benchboundary7MA4YWxkTrZu0gW';
@@ -93,11 +93,7 @@ export async function startServer(env: Record<string, string>, cwd = '.', nodeAr
   }
 }
 
-export async function stopServer(child: ChildProcess): Promise<void> {
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
+export { stopServer };
 
 export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return 0;

@@ -1,16 +1,19 @@
 /** Helpers for scripts that drive the real server process (bench, soak). */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { processCpuSeconds } from '../../src/inference/thread-cpu.js';
+import type { ChildProcess } from 'node:child_process';
+import { processCpuSeconds, processRssBytes } from '../../src/inference/thread-cpu.js';
 
 /** Resident set size of `pid` in MB (Linux /proc); 0 once the process is gone. */
 export function rssMb(pid: number): number {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    return Math.round(kb / 1024);
-  } catch {
-    return 0;
-  }
+  return Math.round((processRssBytes(pid) || 0) / 2 ** 20);
+}
+
+/** Send SIGTERM to a server and wait for it to exit. */
+export async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await exited;
 }
 
 /** The Node.js flags a revision's `npm start` runs its server with (`exec node <flags> dist/server.js`), in the checkout at `cwd`. */

@@ -3,6 +3,7 @@
  * apps in one process (tests) do not share counters. Fastify-free: the HTTP plugin and the
  * predictor record into it; `/metrics` renders it.
  */
+import { MEMORY_SETTING } from '../inference/hosts.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry, Summary } from 'prom-client';
 
 const LATENCY_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -63,7 +64,7 @@ export interface VersionLabels {
 /** A host's death as a label of few values: `timeout` (killed for a batch past its time), `memory` (over its ceiling), the signal that ended it, `exit`, or `error`. */
 export function restartReason(reason: string): string {
   if (reason.includes('INFERENCE_BATCH_TIMEOUT_MS')) return 'timeout';
-  if (reason.includes('INFERENCE_HOST_MEMORY_MB')) return 'memory';
+  if (reason.includes(MEMORY_SETTING)) return 'memory';
   const signal = /killed by (SIG[A-Z0-9]+)/.exec(reason)?.[1];
   if (signal) return signal;
   return /exited with code/.test(reason) ? 'exit' : 'error';
