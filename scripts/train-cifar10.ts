@@ -2,7 +2,15 @@
  * Train the CIFAR-10 model and write models/cifar10/1 (model.json, weights, metadata.json).
  *
  *   npm run train -- [--epochs 16] [--seed 42] [--workers 2] [--resume] [--data DIR] [--out DIR]
+ *   npm run train -- --splits-only [--out models/cifar10/1] [--data DIR]
+ *
+ * --splits-only writes the version's splits.json (which images trained it, which calibrate
+ * its confidence, which judge it) from the split rule it was trained by, without training.
  */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SPLITS_FILE } from '../src/training/evaluation.js';
+import { imageSplitRecord, limitEntries, listDataset, splitDataset } from '../src/training/dataset.js';
 import { parseArgs } from 'node:util';
 import { BACKEND_CHOICES, type BackendChoice } from '../src/runtimes/tfjs/backend.js';
 import { DEFAULT_TRAIN_OPTIONS, train } from '../src/training/train.js';
@@ -23,6 +31,7 @@ const { values } = parseArgs({
     'limit-per-label': { type: 'string' },
     version: { type: 'string', default: DEFAULT_TRAIN_OPTIONS.modelVersion },
     resume: { type: 'boolean', default: false },
+    'splits-only': { type: 'boolean', default: false },
   },
 });
 
@@ -34,6 +43,14 @@ function int(name: string, v: string | undefined): number {
 
 if (!BACKEND_CHOICES.includes(values.backend as BackendChoice)) {
   throw new Error(`--backend must be one of ${BACKEND_CHOICES.join(', ')}`);
+}
+
+if (values['splits-only']) {
+  const entries = limitEntries(await listDataset(values.data), values['limit-per-label'] ? int('limit-per-label', values['limit-per-label']) : undefined);
+  const record = imageSplitRecord(entries, values.data, splitDataset(entries, int('val-per-label', values['val-per-label'])));
+  await writeFile(join(values.out, SPLITS_FILE), `${JSON.stringify(record)}\n`);
+  console.log(`${join(values.out, SPLITS_FILE)}: ${record.train.length} training, ${record.calibration!.length} calibration, ${record.test.length} test images`);
+  process.exit(0);
 }
 
 const started = new Date();

@@ -37,6 +37,7 @@ const trained = await trainText({
   seed: Number(values.seed),
   folds: Number(values.folds),
   testFraction: 0.2,
+  calibrationFraction: 0.1,
   maxFeatures: Number(values['max-features']),
   minDf: Number(values['min-df']),
   maxTokens: 20_000,

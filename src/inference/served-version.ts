@@ -3,6 +3,7 @@
  * copy in every thread of the shared pool, and its own dynamic-batching scheduler in front of
  * them.
  */
+import type { Evaluation } from '../evaluation/summary.js';
 import type { KindModel } from '../kinds/kind.js';
 import type { ModelSignature, ModelSpec, RuntimeName } from '../runtimes/runtime.js';
 import type { InstancePool } from './pool.js';
@@ -24,6 +25,8 @@ export interface VersionRef {
 
 export class ServedVersion {
   private disposed = false;
+  /** Its evaluation.json (`npm run evaluate`), when it has one. */
+  evaluation: Evaluation | undefined;
 
   private constructor(
     readonly ref: VersionRef,

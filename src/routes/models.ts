@@ -4,12 +4,42 @@ import { modelOpenApi } from '../http/model-openapi.js';
 import type { ServedVersion } from '../inference/served-version.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import type { ModelStatus } from '../repository/repository.js';
-import { modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
+import { evaluationFigures, evaluationHeadline } from '../evaluation/read.js';
+import { EVALUATION_FILE, type Evaluation } from '../evaluation/summary.js';
+import { figureParamsSchema, modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
+import { ServingError } from '../serving/errors.js';
 import { problemResponses } from '../schemas/problem.js';
 import { trafficSummarySchema } from '../schemas/traffic.js';
 
 const describe = (served: ServedVersion | undefined): Record<string, unknown> | null =>
   served ? { ...served.kind.describe(), runtime: served.runtime, backend: served.backend } : null;
+
+const evaluationLink = (served: ServedVersion | undefined): { href: string; card: string | null; figures: Record<string, string>; summary: Record<string, unknown> } | null => {
+  const evaluation = served?.evaluation;
+  if (!served || !evaluation) return null;
+  const href = `/v1/models/${encodeURIComponent(served.name)}/versions/${encodeURIComponent(served.version)}/evaluation`;
+  return {
+    href,
+    card: evaluation.card ?? null,
+    figures: Object.fromEntries(evaluationFigures(evaluation).map((f) => [f.replace(/\.png$/, ''), `${href}/${f}`])),
+    summary: evaluationHeadline(evaluation),
+  };
+};
+
+/** A picture of an evaluation, drawn as the model card's is. */
+async function drawFigure(evaluation: Evaluation, figure: string): Promise<Buffer> {
+  const { confusionMatrixSvg, errorHistogramSvg, reliabilityDiagramSvg, svgToPng } = await import('../evaluation/figures.js');
+  const title = `${evaluation.model.name} ${evaluation.model.version}`;
+  if (evaluation.task === 'classification') {
+    return svgToPng(
+      figure === 'confusion.png'
+        ? confusionMatrixSvg(evaluation.labels, evaluation.confusion, `${title}: accuracy ${(evaluation.accuracy.value * 100).toFixed(1)} % on ${evaluation.items}`)
+        : reliabilityDiagramSvg(evaluation.calibration.bins, { before: evaluation.calibration.eceBefore, after: evaluation.calibration.eceAfter }, `${title}: confidence against accuracy`),
+    );
+  }
+  if (figure === 'confusion.png' && evaluation.rounded) return svgToPng(confusionMatrixSvg(evaluation.rounded.labels, evaluation.rounded.confusion, `${title}: rounded, ${(evaluation.rounded.accuracy.value * 100).toFixed(1)} % exact`));
+  return svgToPng(errorHistogramSvg(evaluation.errors.values, evaluation.errors.interval, `${title}: held-out errors`));
+}
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
 const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts) => {
@@ -59,7 +89,54 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     },
     async (request) => {
       const { served, ...status } = repo.versionStatus(request.params.name, request.params.version);
-      return { name: request.params.name, ...status, ...(served && { runtime: served.runtime, backend: served.backend }), metadata: describe(served) };
+      return { name: request.params.name, ...status, ...(served && { runtime: served.runtime, backend: served.backend }), metadata: describe(served), evaluation: evaluationLink(served) };
+    },
+  );
+
+  /** The loaded version's evaluation, or a 404 saying there is none. */
+  const evaluationOf = (name: string, version: string): Evaluation => {
+    const { served } = repo.versionStatus(name, version);
+    if (!served) throw new ServingError('unavailable', 'not-ready', `version ${version} of '${name}' is not loaded`, { retryAfterS: 1 });
+    if (!served.evaluation) throw new ServingError('not-found', 'no-evaluation', `version ${version} of '${name}' has no ${EVALUATION_FILE}: run npm run evaluate -- ${name} --version ${version}`);
+    return served.evaluation;
+  };
+  app.get(
+    '/v1/models/:name/versions/:version/evaluation',
+    {
+      schema: {
+        tags: ['models'],
+        summary: "A version's evaluation on held-out data: accuracy with its interval, per-class precision and recall, confusion matrix, calibration (classifiers) or error distribution (regressors)",
+        params: versionParamsSchema,
+        response: { 200: z.record(z.string(), z.unknown()).describe('evaluation.json, as `npm run evaluate` wrote it'), ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request) => evaluationOf(request.params.name, request.params.version) as unknown as Record<string, unknown>,
+  );
+  // Drawn once per evaluation (the same SVG as the model card's pictures), then kept with it.
+  const drawn = new WeakMap<Evaluation, Map<string, Buffer>>();
+  app.get(
+    '/v1/models/:name/versions/:version/evaluation/:figure',
+    {
+      schema: {
+        tags: ['models'],
+        summary: "A picture of a version's evaluation (PNG): the confusion matrix, the reliability diagram, or the error histogram",
+        params: figureParamsSchema,
+        response: { 200: z.any().describe('image/png'), ...problemResponses(400, 404, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { name, version, figure } = request.params;
+      const evaluation = evaluationOf(name, version);
+      const figures = evaluationFigures(evaluation);
+      if (!figures.includes(figure)) throw new ServingError('not-found', 'no-evaluation', `the evaluation of version ${version} of '${name}' draws ${figures.join(', ')}; not ${JSON.stringify(figure)}`);
+      const cache = drawn.get(evaluation) ?? new Map<string, Buffer>();
+      drawn.set(evaluation, cache);
+      let png = cache.get(figure);
+      if (!png) {
+        png = await drawFigure(evaluation, figure);
+        cache.set(figure, png);
+      }
+      return reply.type('image/png').header('cache-control', 'no-cache').send(png);
     },
   );
 

@@ -36,11 +36,22 @@ const metadataSchema = z.record(z.string(), z.unknown()).nullable().describe("Wh
 
 export const modelDetailSchema = z.object({ ...modelFields, metadata: metadataSchema }).meta({ id: 'ModelDetail' });
 
+const evaluationLinkSchema = z
+  .object({
+    href: z.string().describe('GET: the whole evaluation (per-class figures, confusion matrix, reliability bins or errors)'),
+    card: z.string().nullable().describe('The model card written with it, a path in the project (docs/models/<name>.md)'),
+    figures: z.record(z.string(), z.string()).describe('PNG pictures drawn from it, by name: confusion, reliability (classifiers), errors (regressors)'),
+    summary: z.record(z.string(), z.unknown()).describe('Its headline figures: accuracy with a bootstrap interval and calibration, or the error distribution'),
+  })
+  .nullable()
+  .describe('The version\'s evaluation on held-out data (`npm run evaluate`), null when it has none');
+
 export const versionDetailSchema = z
-  .object({ name: z.string(), version: z.string(), state: versionStatusSchema.shape.state, reason: z.string().optional(), ...served, metadata: metadataSchema })
+  .object({ name: z.string(), version: z.string(), state: versionStatusSchema.shape.state, reason: z.string().optional(), ...served, metadata: metadataSchema, evaluation: evaluationLinkSchema })
   .meta({ id: 'VersionDetail' });
 
 export const modelReadySchema = z.object({ name: z.string(), ready: z.literal(true), version: z.string() }).meta({ id: 'ModelReady' });
 
 export const modelParamsSchema = z.object({ name: z.string().describe('Model name') });
 export const versionParamsSchema = z.object({ name: z.string().describe('Model name'), version: z.string().describe('Model version') });
+export const figureParamsSchema = versionParamsSchema.extend({ figure: z.string().describe('confusion.png, reliability.png (classifiers) or errors.png (regressors)') });

@@ -5,6 +5,7 @@ import { ServedVersion, type BatchingOptions, type VersionRef } from '../inferen
 import type { KindRegistry } from '../kinds/index.js';
 import type { InputLimits } from '../kinds/kind.js';
 import type { LoadRequest } from '../repository/repository.js';
+import { readEvaluation } from '../evaluation/read.js';
 import { runtimeSpec, type RuntimeOptions } from '../runtimes/select.js';
 import { autotrain, needsTraining, RECIPE_FILE } from './autotrain.js';
 
@@ -35,8 +36,10 @@ export async function loadVersion(given: LoadRequest, pool: InstancePool, opts: 
   // Read once: it names the kind, which checks the files against it.
   const kind = await opts.kinds.open(request.dir, { name: request.name, dir: request.dir, limits: opts.limits });
   const spec = await runtimeSpec(request.dir, kind.runtime, kind.signature, opts.maxBytes, opts.runtime);
+  const evaluation = await readEvaluation(request.dir);
   const ref: VersionRef = { name: request.name, version: request.version, revision: request.revision };
   const served = await ServedVersion.load(ref, spec, kind, pool, opts.batching, opts.onBatch && ((e) => opts.onBatch?.(ref, e)));
+  served.evaluation = evaluation;
   try {
     const [output] = await served.run([await kind.sampleInput()]);
     kind.checkOutput(output!);

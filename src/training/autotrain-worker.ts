@@ -19,7 +19,7 @@ try {
   const recipe = RECIPES[job.dataset];
   if (!recipe) throw new Error(`unknown dataset ${JSON.stringify(job.dataset)}`);
   const trained = await recipe({ seed: job.seed, command: `MODEL_AUTOTRAIN (train.json: ${job.dataset}, seed ${job.seed})`, ...(job.data ? { data: job.data } : {}) });
-  await writeVersionFiles(job.out, trained.model, trained.metadata);
+  await writeVersionFiles(job.out, trained);
   parentPort!.postMessage({ ok: true, accuracy: trained.metadata.validation?.accuracy ?? null });
 } catch (err) {
   parentPort!.postMessage({ ok: false, message: err instanceof Error ? err.message : String(err) });

@@ -5,9 +5,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, relative, sep } from 'node:path';
 import { cifarContract } from '../preprocessing/contract.js';
 import { decodeToContract } from '../preprocessing/decode.js';
+import type { SplitRecord } from './evaluation.js';
 
 export const CIFAR10_LABELS = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'] as const;
 
@@ -32,6 +33,17 @@ export async function listDataset(root: string, labels: readonly string[] = CIFA
   return entries;
 }
 
+/** The first `perLabel` entries of every label (all of them without a limit). */
+export function limitEntries(entries: DatasetEntry[], perLabel: number | undefined): DatasetEntry[] {
+  if (!perLabel) return entries;
+  const seen = new Map<number, number>();
+  return entries.filter((e) => {
+    const k = seen.get(e.label) ?? 0;
+    seen.set(e.label, k + 1);
+    return k < perLabel;
+  });
+}
+
 /** Deterministic split: the last `valPerLabel` files of every label are validation. */
 export function splitDataset(entries: readonly DatasetEntry[], valPerLabel: number): { train: number[]; val: number[] } {
   const byLabel = new Map<number, number[]>();
@@ -48,6 +60,25 @@ export function splitDataset(entries: readonly DatasetEntry[], valPerLabel: numb
     val.push(...list.slice(cut));
   }
   return { train, val };
+}
+
+/**
+ * The record of which images trained a model and which judge it: the validation images of
+ * every label split in two, the first half (by file name) to fit the confidence temperature
+ * on, the second half to report on. Ids are `label/file` under `root`.
+ */
+export function imageSplitRecord(entries: readonly DatasetEntry[], root: string, split: { train: number[]; val: number[] }): SplitRecord {
+  const id = (i: number): string => relative(root, entries[i]!.file).split(sep).join('/');
+  const calibration: string[] = [];
+  const test: string[] = [];
+  const byLabel = new Map<number, number[]>();
+  for (const i of split.val) byLabel.set(entries[i]!.label, [...(byLabel.get(entries[i]!.label) ?? []), i]);
+  for (const list of byLabel.values()) {
+    const half = Math.floor(list.length / 2);
+    calibration.push(...list.slice(0, half).map(id));
+    test.push(...list.slice(half).map(id));
+  }
+  return { ids: `image file under ${root}`, source: { format: 'image-folder', path: root }, train: split.train.map(id), calibration, test };
 }
 
 export interface DecodedDataset {

@@ -10,6 +10,7 @@ import { saveModelToDir } from '../runtimes/tfjs/model-files.js';
 import type { Feature, TabularMetadata } from '../kinds/tabular/metadata.js';
 import { fitStandardization, standardize, type Standardization } from '../kinds/tabular/standardize.js';
 import { seededRandom } from '../random.js';
+import { SPLITS_FILE, type SplitRecord } from './evaluation.js';
 
 export { seededRandom } from '../random.js';
 
@@ -124,19 +125,30 @@ export async function nextVersion(repository: string, name: string): Promise<str
   return String(versions.length === 0 ? 1 : Math.max(...versions) + 1);
 }
 
-/** Write model.json and the shard, then metadata.json last (the completeness marker), into `dir`. */
-export async function writeVersionFiles(dir: string, model: tf.LayersModel, metadata: TabularMetadata): Promise<void> {
+export { SPLITS_FILE } from './evaluation.js';
+
+/** What a trainer writes: the model (TF.js layers or ONNX bytes), its metadata, and the split record. */
+export interface VersionFiles {
+  model: { format: 'tfjs'; layers: tf.LayersModel } | { format: 'onnx'; bytes: Uint8Array };
+  metadata: TabularMetadata;
+  splits?: SplitRecord;
+}
+
+/** Write the model files and splits.json, then metadata.json last (the completeness marker), into `dir`. */
+export async function writeVersionFiles(dir: string, files: VersionFiles): Promise<void> {
   await mkdir(dir, { recursive: true });
-  await saveModelToDir(model, dir);
-  await writeFile(join(dir, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+  if (files.model.format === 'tfjs') await saveModelToDir(files.model.layers, dir);
+  else await writeFile(join(dir, files.metadata.onnx?.file ?? 'model.onnx'), files.model.bytes);
+  if (files.splits) await writeFile(join(dir, SPLITS_FILE), `${JSON.stringify(files.splits)}\n`);
+  await writeFile(join(dir, 'metadata.json'), `${JSON.stringify(files.metadata, null, 2)}\n`);
 }
 
 /** Write model files, then metadata.json last, into a hidden staging folder renamed into place. */
-export async function writeVersion(repository: string, name: string, version: string, model: tf.LayersModel, metadata: TabularMetadata): Promise<string> {
+export async function writeVersion(repository: string, name: string, version: string, files: VersionFiles): Promise<string> {
   const target = join(repository, name, version);
   const staging = join(repository, name, `.staging-${version}`);
   await rm(staging, { recursive: true, force: true });
-  await writeVersionFiles(staging, model, metadata);
+  await writeVersionFiles(staging, files);
   await rm(target, { recursive: true, force: true });
   await rename(staging, target);
   return target;

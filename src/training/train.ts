@@ -13,6 +13,7 @@ import { saveModelToDir } from '../runtimes/tfjs/model-files.js';
 import { cifarContract, type PreprocessingContract } from '../preprocessing/contract.js';
 import { normalizeInto } from '../preprocessing/normalize.js';
 import { computeComplexity } from './complexity.js';
+import { SPLITS_FILE } from './evaluation.js';
 import {
   CIFAR10_LABELS,
   IMAGE_BYTES,
@@ -21,8 +22,9 @@ import {
   channelStats,
   decodeDataset,
   listDataset,
+  imageSplitRecord,
+  limitEntries,
   splitDataset,
-  type DatasetEntry,
 } from './dataset.js';
 import { DEFAULT_SPEC, buildNetworks, type NetworkSpec } from './model.js';
 import { NesterovSgd, oneCycle } from './sgd.js';
@@ -144,16 +146,6 @@ async function loadCheckpoint(dir: string): Promise<{ state: CheckpointState; ar
     off += n;
   }
   return { state, arrays };
-}
-
-function limitEntries(entries: DatasetEntry[], perLabel: number | undefined): DatasetEntry[] {
-  if (!perLabel) return entries;
-  const seen = new Map<number, number>();
-  return entries.filter((e) => {
-    const k = seen.get(e.label) ?? 0;
-    seen.set(e.label, k + 1);
-    return k < perLabel;
-  });
 }
 
 /** Normalised float images for `indices`, optionally augmented. */
@@ -320,6 +312,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
         accuracy: final.accuracy,
         images: valLabels.length,
         split: `last ${opts.valPerLabel} images of each label (sorted by file name) of ${opts.dataDir}`,
+        splits: SPLITS_FILE,
         perClass,
       },
       training: {
@@ -342,6 +335,7 @@ export async function train(opts: TrainOptions): Promise<TrainResult> {
       createdAt: new Date().toISOString(),
     };
     await saveModelToDir(model, opts.outDir);
+    await writeFile(join(opts.outDir, SPLITS_FILE), `${JSON.stringify(imageSplitRecord(entries, opts.dataDir, { train: trainIdx, val: valIdx }))}\n`);
     await writeFile(join(opts.outDir, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
     log(`saved ${opts.outDir}: validation accuracy ${(100 * final.accuracy).toFixed(2)}%, ${complexity.parameters} parameters, ${complexity.multiplyAdds} multiply-adds`);
     return { metadata, history, model };

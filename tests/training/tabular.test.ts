@@ -2,12 +2,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../../src/runtimes/tfjs/backend.js';
 import { tabularMetadataSchema } from '../../src/kinds/tabular/metadata.js';
 import { fitStandardization, standardize } from '../../src/kinds/tabular/standardize.js';
-import { trainIris, trainWine } from '../../src/training/tabular-recipes.js';
+import * as ort from 'onnxruntime-node';
+import { overlaps } from '../../src/training/evaluation.js';
+import { trainIris, trainWine, type Trained } from '../../src/training/tabular-recipes.js';
 import { seededRandom, stratifiedSplit, writeVersion } from '../../src/training/tabular.js';
 
 const weights = (m: tf.LayersModel): number[][] => m.getWeights().map((w) => Array.from(w.dataSync()));
@@ -30,16 +32,28 @@ describe('tabular training', () => {
     expect(seededRandom(1)()).toBe(seededRandom(1)());
   });
 
-  it('trains iris the same way twice with one seed, held-out accuracy ≥ 90 %, valid metadata', async () => {
-    const one = await trainIris({ seed: 7, command: 'test' });
-    const two = await trainIris({ seed: 7, command: 'test' });
-    expect(weights(two.model)).toEqual(weights(one.model));
+  const layers = (t: Trained): tf.LayersModel => {
+    if (t.model.format !== 'tfjs') throw new Error('expected TF.js layers');
+    return t.model.layers;
+  };
+
+  it('trains iris the same way twice with one seed, held-out accuracy ≥ 90 %, valid metadata, disjoint splits', async () => {
+    // Two candidates and 3 folds keep it quick; the shipped model's grid is the same code.
+    const opts = { seed: 7, command: 'test', folds: 3, grid: ['logistic-l2-0', 'logistic-l2-0.01'] };
+    const one = await trainIris(opts);
+    const two = await trainIris(opts);
+    expect(weights(layers(two))).toEqual(weights(layers(one)));
     expect(one.metadata.validation?.accuracy).toBeGreaterThanOrEqual(0.9);
     expect(tabularMetadataSchema.safeParse(one.metadata).success).toBe(true);
+    expect(one.metadata.crossValidation).toMatchObject({ folds: 3, rows: 90, tried: [{ candidate: 'logistic-l2-0' }, { candidate: 'logistic-l2-0.01' }] });
+    expect(one.metadata.kind === 'tabular-classifier' && one.metadata.calibration?.temperature).toBeGreaterThan(0);
+    expect(overlaps(one.splits)).toEqual([]);
+    expect([one.splits.train, one.splits.calibration!, one.splits.test].map((p) => p.length)).toEqual([90, 30, 30]);
     const dir = mkdtempSync(join(tmpdir(), 'tabular-'));
     try {
-      const path = await writeVersion(dir, 'iris', '3', one.model, one.metadata);
+      const path = await writeVersion(dir, 'iris', '3', one);
       expect(JSON.parse(readFileSync(join(path, 'metadata.json'), 'utf8')).kind).toBe('tabular-classifier');
+      expect(JSON.parse(readFileSync(join(path, 'splits.json'), 'utf8'))).toEqual(one.splits);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -56,13 +70,23 @@ describe('tabular training', () => {
         return [...Array.from({ length: 10 }, () => (random() * 10).toFixed(3)), (alcohol + quality / 2).toFixed(2), quality].join(';');
       });
       writeFileSync(join(dir, 'wine.csv'), `${header}\n${lines.join('\n')}\n`);
-      const trained = await trainWine({ seed: 1, command: 'test', data: join(dir, 'wine.csv') });
+      const trained = await trainWine({ seed: 1, command: 'test', data: join(dir, 'wine.csv'), folds: 3, grid: ['mean-mtry3-leaf3', 'most-likely-mtry3-leaf3'] });
       expect(trained.metadata.kind).toBe('tabular-regressor');
-      expect(trained.model.outputs[0]!.shape).toEqual([null, 1]);
-      const out = (trained.model.predict(tf.tensor2d([Array(11).fill(0)])) as tf.Tensor).dataSync()[0]!;
-      expect(out).toBeGreaterThanOrEqual(3);
-      expect(out).toBeLessThanOrEqual(8);
+      if (trained.model.format !== 'onnx') throw new Error('expected an ONNX forest');
+      const session = await ort.InferenceSession.create(trained.model.bytes);
+      try {
+        const out = await session.run({ features: new ort.Tensor('float32', new Float32Array(11), [1, 11]) });
+        const value = (out.prediction!.data as Float32Array)[0]!;
+        expect(out.prediction!.dims).toEqual([1, 1]);
+        expect(value).toBeGreaterThanOrEqual(3);
+        expect(value).toBeLessThanOrEqual(8);
+      } finally {
+        await session.release();
+      }
       expect(tabularMetadataSchema.safeParse(trained.metadata).success).toBe(true);
+      expect(trained.metadata.kind === 'tabular-regressor' && trained.metadata.errors).toMatchObject({ interval: { coverage: 0.9 }, rows: 24 });
+      expect(overlaps(trained.splits)).toEqual([]);
+      expect(trained.splits.train.length + trained.splits.test.length).toBe(120);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import request from 'supertest';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { overlaps } from '../../src/training/evaluation.js';
 import { HEADER_SETS, trainText, writeTextVersion, type TextTrainOptions } from '../../src/training/text/train.js';
 import { buildApp } from '../helpers/app.js';
 
@@ -38,6 +39,7 @@ describe('text trainer', () => {
       seed: 7,
       folds: 2,
       testFraction: 0.2,
+      calibrationFraction: 0.2,
       maxFeatures: 500,
       minDf: 1,
       maxTokens: 1000,
@@ -63,7 +65,11 @@ describe('text trainer', () => {
     expect(validation.whole.messages).toBe(6);
     expect(validation.whole.confusion.flat().reduce((a, b) => a + b, 0)).toBe(6);
     expect(validation.whole.accuracy).toBe(1);
-    expect(first.metadata.training).toMatchObject({ seed: 7, command: 'test' });
+    expect(first.metadata.training).toMatchObject({ seed: 7, command: 'test', messages: 20, calibrationMessages: 4 });
+    // Every message in one part only: training (and cross-validation), calibration, or the report.
+    expect(overlaps(first.splits)).toEqual([]);
+    expect([first.splits.train.length, first.splits.calibration!.length, first.splits.test.length]).toEqual([20, 4, 6]);
+    expect(first.metadata.calibration?.temperature).toBeGreaterThan(0);
 
     // Resumed from the checkpoint: no fit runs again, and the result is the same.
     const again: string[] = [];

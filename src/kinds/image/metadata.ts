@@ -35,6 +35,11 @@ export const imageMetadataSchema = z.object({
       images: z.number().int().nonnegative(),
       split: z.string(),
       perClass: z.record(z.string(), z.number()).optional(),
+      /** The record of which images trained, calibrated and judge the model (splits.json). */
+      splits: z.string().max(200).optional(),
+      /** The held-out accuracy's bootstrap interval, and calibration figures. */
+      accuracyInterval: z.record(z.string(), z.number()).optional(),
+      calibration: z.record(z.string(), z.unknown()).optional(),
     })
     .optional(),
   training: z.record(z.string(), z.unknown()).optional(),

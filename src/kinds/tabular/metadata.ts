@@ -19,6 +19,18 @@ const featureSchema = z.object({
 
 export type Feature = z.infer<typeof featureSchema>;
 
+/**
+ * A regressor's error on held-out rows (prediction − actual): its mean absolute value, and the
+ * interval that held `coverage` of the errors (from the 5th to the 95th percentile for 90 %).
+ */
+export const errorDistributionSchema = z.object({
+  meanAbsoluteError: z.number().min(0),
+  interval: z.object({ low: z.number(), high: z.number(), coverage: z.number().gt(0).max(1) }),
+  rows: z.number().int().positive().optional(),
+  measuredOn: z.string().max(500).optional(),
+});
+export type ErrorDistribution = z.infer<typeof errorDistributionSchema>;
+
 const common = {
   name: z.string().min(1).max(200).optional(),
   version: z.string().min(1).max(200).optional(),
@@ -27,6 +39,8 @@ const common = {
   /** input[i] = (value[i] − mean[i]) / std[i], applied by the server (src/kinds/tabular/standardize.ts). */
   standardization: z.object({ mean: z.array(z.number()), std: z.array(z.number().positive()) }),
   validation: z.record(z.string(), z.unknown()).optional(),
+  /** How the model and its settings were chosen: cross-validated figures of everything tried. */
+  crossValidation: z.record(z.string(), z.unknown()).optional(),
   training: z.record(z.string(), z.unknown()).optional(),
   /** How the ONNX Runtime serves the version's model.onnx (see runtimes/onnx/metadata.ts). */
   onnx: onnxSectionSchema.optional(),
@@ -45,6 +59,7 @@ const tabularRegressorSchema = z.object({
   ...common,
   /** What the number means, e.g. "quality score (3-8)". */
   target: z.object({ name: z.string().min(1).max(100), description: z.string().max(500).optional(), min: z.number().optional(), max: z.number().optional() }),
+  errors: errorDistributionSchema.optional(),
 });
 
 export const tabularMetadataSchema = z

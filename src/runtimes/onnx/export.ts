@@ -25,9 +25,15 @@ export interface ExportOptions {
   docString?: string;
 }
 
-type Attr = { name: string; ints?: number[]; i?: number; s?: string };
+type Attr = { name: string; ints?: number[]; i?: number; s?: string; floats?: number[]; strings?: string[] };
 
-class GraphBuilder {
+/** The ONNX-ML operator set (tree ensembles), imported by graphs that use it. */
+export const ONNX_ML_DOMAIN = 'ai.onnx.ml';
+const ONNX_ML_OPSET = 1;
+
+export class GraphBuilder {
+  /** Whether a node of the ONNX-ML domain is in the graph. */
+  usesMl = false;
   readonly nodes: InstanceType<typeof onnx.NodeProto>[] = [];
   readonly initializers: InstanceType<typeof onnx.TensorProto>[] = [];
   private count = 0;
@@ -36,15 +42,22 @@ class GraphBuilder {
     return `${prefix}_${this.count++}`;
   }
 
-  node(opType: string, inputs: string[], attrs: Attr[] = [], output = this.name(opType.toLowerCase())): string {
+  node(opType: string, inputs: string[], attrs: Attr[] = [], output = this.name(opType.toLowerCase()), domain = ''): string {
+    const { AttributeType } = onnx.AttributeProto;
+    const text = (v: string): Uint8Array => new TextEncoder().encode(v);
     const attribute = attrs.map((a) =>
       a.ints !== undefined
-        ? onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.INTS, ints: a.ints })
-        : a.s !== undefined
-          ? onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.STRING, s: new TextEncoder().encode(a.s) })
-          : onnx.AttributeProto.create({ name: a.name, type: onnx.AttributeProto.AttributeType.INT, i: a.i ?? 0 }),
+        ? onnx.AttributeProto.create({ name: a.name, type: AttributeType.INTS, ints: a.ints })
+        : a.floats !== undefined
+          ? onnx.AttributeProto.create({ name: a.name, type: AttributeType.FLOATS, floats: a.floats })
+          : a.strings !== undefined
+            ? onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRINGS, strings: a.strings.map(text) })
+            : a.s !== undefined
+              ? onnx.AttributeProto.create({ name: a.name, type: AttributeType.STRING, s: text(a.s) })
+              : onnx.AttributeProto.create({ name: a.name, type: AttributeType.INT, i: a.i ?? 0 }),
     );
-    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output, attribute }));
+    if (domain === ONNX_ML_DOMAIN) this.usesMl = true;
+    this.nodes.push(onnx.NodeProto.create({ opType, input: inputs, output: [output], name: output, attribute, ...(domain && { domain }) }));
     return output;
   }
 
@@ -72,7 +85,7 @@ function valueInfo(name: string, dims: (number | string)[]): InstanceType<typeof
 }
 
 /** The graph `g` builds as a serialized ModelProto, with one input and one output of these shapes. */
-function encodeModel(g: GraphBuilder, opts: Pick<ExportOptions, 'inputName' | 'outputName' | 'producerVersion' | 'docString'>, input: (number | string)[], output: (number | string)[]): Uint8Array {
+export function encodeModel(g: GraphBuilder, opts: Pick<ExportOptions, 'inputName' | 'outputName' | 'producerVersion' | 'docString'>, input: (number | string)[], output: (number | string)[]): Uint8Array {
   const graph = onnx.GraphProto.create({
     name: 'served',
     node: g.nodes,
@@ -82,7 +95,7 @@ function encodeModel(g: GraphBuilder, opts: Pick<ExportOptions, 'inputName' | 'o
   });
   const model = onnx.ModelProto.create({
     irVersion: ONNX_IR_VERSION,
-    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    opsetImport: [{ domain: '', version: ONNX_OPSET }, ...(g.usesMl ? [{ domain: ONNX_ML_DOMAIN, version: ONNX_ML_OPSET }] : [])],
     producerName: 'ml-inference-api',
     producerVersion: opts.producerVersion,
     docString: opts.docString ?? '',

@@ -1,7 +1,9 @@
 /**
  * Train the spam filter: a linear model over the text pipeline's tf-idf features.
  *
- *   1. Hold out `testFraction` of every folder (seeded): the test split, read once, at the end.
+ *   1. Hold out `testFraction` of every folder (seeded): the test split, read once, at the end;
+ *      and `calibrationFraction` of every folder of the rest: the split the confidence
+ *      temperature is fitted on.
  *   2. On the rest, k-fold cross-validation (stratified, seeded) compares every variant of the
  *      grid: which headers the text holds, word n-grams, the model family and its setting.
  *      Each fold fits its own vocabulary and idf on its training part. Every message counts
@@ -10,8 +12,10 @@
  *   3. The variant with the best mean cross-validated accuracy (whole and body alike) wins; its
  *      out-of-fold scores choose the decision threshold (a shift toward ham) that keeps ham
  *      marked as spam at most `maxHamAsSpam`.
- *   4. The chosen variant is trained on the whole training part, and scored once on the test
- *      split: accuracy, spam precision and recall, ham marked as spam, confusion matrices.
+ *   4. The chosen variant is trained on the whole training part, its temperature fitted on the
+ *      calibration split, and it is scored once on the test split: accuracy (with a bootstrap
+ *      interval), spam precision and recall, ham marked as spam, confusion matrices, and the
+ *      expected calibration error before and after the temperature.
  *
  * Deterministic for a seed. Cross-validation results are checkpointed after every fold in
  * `cacheDir`, so an interrupted run resumes where it stopped.
@@ -25,7 +29,8 @@ import { ServingError } from '../../serving/errors.js';
 import type { TextMetadata, TextPipelineSpec } from '../../kinds/text/metadata.js';
 import { extractText, featuresOf, ngrams, tokenize, type Token } from '../../kinds/text/pipeline.js';
 import { vocabularyOf, type Vocabulary } from '../../kinds/text/vocabulary.js';
-import { shuffled } from '../tabular.js';
+import { accuracyInterval, calibrate, mean, roundedInterval, spread, stratifiedFolds, type Interval, type SplitRecord } from '../evaluation.js';
+import { shuffled, SPLITS_FILE } from '../tabular.js';
 import { bodyOf, readCorpus, SPAM_LABELS, type Message } from './corpus.js';
 import { scores, shifted, trainLinear, type Example, type Family, type LinearModel } from './linear.js';
 
@@ -43,6 +48,8 @@ export interface TextTrainOptions {
   seed: number;
   folds: number;
   testFraction: number;
+  /** Of the rest, per folder: the split the temperature is fitted on. */
+  calibrationFraction: number;
   maxFeatures: number;
   /** Terms in fewer training documents are left out of the vocabulary. */
   minDf: number;
@@ -209,20 +216,6 @@ export function metricsOf(labels: readonly number[], margins: readonly number[],
   };
 }
 
-/** Stratified folds of `items` by label: fold index of each item. */
-function foldsOf(labels: readonly number[], k: number, seed: number): number[] {
-  const random = seededRandom(seed);
-  const fold = new Array<number>(labels.length).fill(0);
-  for (const label of [...new Set(labels)].sort()) {
-    const members = shuffled(
-      labels.flatMap((y, i) => (y === label ? [i] : [])),
-      random,
-    );
-    members.forEach((i, rank) => (fold[i] = rank % k));
-  }
-  return fold;
-}
-
 /** Hold out `fraction` of every folder, chosen by `seed`. */
 export function splitByFolder(messages: readonly Message[], fraction: number, seed: number): { train: Message[]; test: Message[] } {
   const random = seededRandom(seed);
@@ -256,8 +249,6 @@ function chooseShift(results: readonly FoldResult[], maxHamAsSpam: number): numb
   return -6;
 }
 
-const mean = (v: readonly number[]): number => v.reduce((a, b) => a + b, 0) / v.length;
-const spread = (v: readonly number[]): number => Math.sqrt(mean(v.map((x) => (x - mean(v)) ** 2)));
 const r5 = (v: number): number => Math.round(v * 1e5) / 1e5;
 
 export interface TrainedText {
@@ -265,20 +256,23 @@ export interface TrainedText {
   vocabulary: Vocabulary;
   metadata: TextMetadata;
   onnx: Uint8Array;
+  /** Which messages were used for what (splits.json). */
+  splits: SplitRecord;
 }
 
 export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
   const started = performance.now();
   const log = opts.log;
   const messages = await readCorpus(opts.data);
-  const { train, test } = splitByFolder(messages, opts.testFraction, opts.seed);
-  log(`${messages.length} messages: ${train.length} for training and cross-validation, ${test.length} held out for the final report`);
+  const { train: rest, test } = splitByFolder(messages, opts.testFraction, opts.seed);
+  const { train, test: calibrationSplit } = splitByFolder(rest, opts.calibrationFraction, opts.seed + 2);
+  log(`${messages.length} messages: ${train.length} for training and cross-validation, ${calibrationSplit.length} to calibrate confidence, ${test.length} held out for the final report`);
   const labels = train.map((m) => m.label);
-  const folds = foldsOf(labels, opts.folds, opts.seed + 1);
+  const folds = stratifiedFolds(labels, opts.folds, opts.seed + 1);
 
   // The checkpoint belongs to these messages, this seed and these settings.
   const fingerprint = createHash('sha256')
-    .update(JSON.stringify({ ids: messages.map((m) => [m.id, m.bytes.length]), seed: opts.seed, folds: opts.folds, testFraction: opts.testFraction, maxFeatures: opts.maxFeatures, minDf: opts.minDf, maxTokens: opts.maxTokens }))
+    .update(JSON.stringify({ ids: messages.map((m) => [m.id, m.bytes.length]), seed: opts.seed, folds: opts.folds, testFraction: opts.testFraction, calibrationFraction: opts.calibrationFraction, maxFeatures: opts.maxFeatures, minDf: opts.minDf, maxTokens: opts.maxTokens }))
     .digest('hex')
     .slice(0, 16);
   const checkpointPath = join(opts.cacheDir, `text-cv-${fingerprint}.json`);
@@ -360,6 +354,14 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
   log(`training the final model on ${train.length} messages (whole and body: ${examples.length} examples, ${vocabulary.terms.length} terms)`);
   const model = shifted(trainLinear(examples, vocabulary.terms.length, 2, best.variant.model), 1, shift);
 
+  // The temperature, fitted on the calibration split (whole messages and bodies, as served).
+  const calSet = heldExamples(await readDocuments(calibrationSplit, best.variant, opts), vocabulary, spec);
+  const asProbabilities = (margins: readonly number[]): Float32Array[] => margins.map((m) => Float32Array.of(1 / (1 + Math.exp(m)), 1 / (1 + Math.exp(-m))));
+  const both = (set: typeof calSet): { rows: Float32Array[]; labels: number[] } => ({
+    rows: asProbabilities([...set.whole, ...set.body].map((e) => margin(model, e))),
+    labels: [...set.labels, ...set.labels],
+  });
+
   // Reported once: the held-out split, never used for any choice.
   const testSet = heldExamples(await readDocuments(test, best.variant, opts), vocabulary, spec);
   const testLabels = testSet.labels;
@@ -367,7 +369,13 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
   const testBody = testSet.body.map((e) => margin(model, e));
   const heldWhole = metricsOf(testLabels, testWhole, 0);
   const heldBody = metricsOf(testLabels, testBody, 0);
+  const interval = (margins: readonly number[]): Interval => roundedInterval(accuracyInterval(testLabels, margins.map((m) => (m > 0 ? 1 : 0)), opts.seed), 5);
+  const calibration = calibrate(
+    { ...both(calSet), what: `the calibration split (${calibrationSplit.length} messages, whole and body only)` },
+    { ...both(testSet), what: `the test split (${test.length} messages, whole and body only)` },
+  );
   log(`held out (${test.length} messages): whole ${(heldWhole.accuracy * 100).toFixed(2)} % (ham as spam ${(heldWhole.hamAsSpam * 100).toFixed(2)} %), body only ${(heldBody.accuracy * 100).toFixed(2)} %`);
+  log(`calibration: temperature ${calibration.temperature}; held-out ECE ${(calibration.eceBefore * 100).toFixed(2)} % → ${(calibration.eceAfter * 100).toFixed(2)} %`);
 
   const seconds = Math.round((performance.now() - started) / 100) / 10;
   const metadata: TextMetadata = {
@@ -377,11 +385,16 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
     output: 'probabilities',
     text: spec,
     examples: EXAMPLES,
+    calibration: { temperature: calibration.temperature, eceBefore: calibration.eceBefore, eceAfter: calibration.eceAfter, fittedOn: calibration.fittedOn, measuredOn: calibration.measuredOn },
     validation: {
       split: `${Math.round(opts.testFraction * 100)} % of every folder of ${opts.data} held out (seed ${opts.seed}); never used for any choice`,
+      splits: SPLITS_FILE,
       whole: heldWhole,
       body: heldBody,
       accuracy: heldWhole.accuracy,
+      accuracyInterval: interval(testWhole),
+      bodyAccuracyInterval: interval(testBody),
+      calibration,
       definitions: {
         whole: 'the raw message (headers and body) sent as message/rfc822',
         body: 'only the text after the header block, sent as text',
@@ -402,6 +415,7 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
       seed: opts.seed,
       data: opts.data,
       messages: train.length,
+      calibrationMessages: calibrationSplit.length,
       examples: examples.length,
       family: describeModel(best.variant.model),
       seconds,
@@ -417,7 +431,8 @@ export async function trainText(opts: TextTrainOptions): Promise<TrainedText> {
     producerVersion: '1',
     docString: `spam filter: ${keyOf(best.variant)}`,
   });
-  return { model, vocabulary, metadata, onnx };
+  const splits: SplitRecord = { ids: `message file under ${opts.data}`, source: { format: 'mail-folder', path: opts.data }, train: train.map((m) => m.id), calibration: calibrationSplit.map((m) => m.id), test: test.map((m) => m.id) };
+  return { model, vocabulary, metadata, onnx, splits };
 }
 
 /** Short texts the demo page offers, one of each kind. */
@@ -445,6 +460,7 @@ export async function writeTextVersion(repository: string, name: string, version
   await writeFile(join(staging, 'model.onnx'), trained.onnx);
   const { terms, idf } = trained.vocabulary;
   await writeFile(join(staging, trained.metadata.text.features.vocabulary), `${JSON.stringify({ terms, idf: Array.from(idf) })}\n`);
+  await writeFile(join(staging, SPLITS_FILE), `${JSON.stringify(trained.splits)}\n`);
   await writeFile(join(staging, 'metadata.json'), `${JSON.stringify(trained.metadata, null, 2)}\n`);
   await rm(target, { recursive: true, force: true });
   await rename(staging, target);
