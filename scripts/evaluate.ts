@@ -1,7 +1,7 @@
 /**
  * Evaluate a model of the repository and write its model card.
  *
- *   npm run evaluate -- <model> [--version N] [--repository models] [--data PATH] [--calibrate] [--out docs/models]
+ *   npm run evaluate -- <model> [--version N] [--repository models] [--data PATH] [--calibrate] [--out docs/models] [--runtime auto|onnx|tfjs]
  *
  * The data: by default the test split its trainer recorded in the version's splits.json (data
  * no choice was made on); with --data, a folder or file of the user's: `label/*.jpg` for an
@@ -28,7 +28,8 @@ import sharp, { type OverlayOptions } from 'sharp';
 import { fitTemperature } from '../src/inference/calibration.js';
 import { readMetadataJson, type Calibration } from '../src/kinds/metadata.js';
 import type { KindModel } from '../src/kinds/kind.js';
-import { loadModel } from '../src/runtimes/runtime.js';
+import { loadModel, type RuntimeChoice } from '../src/runtimes/runtime.js';
+import { initBackend } from '../src/runtimes/tfjs/backend.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
 import { confusionMatrixSvg, errorHistogramSvg, reliabilityDiagramSvg, svgToPng } from '../src/evaluation/figures.js';
 import { classificationEvaluation, EVALUATION_FILE, regressionEvaluation, type Evaluation } from '../src/evaluation/summary.js';
@@ -49,6 +50,7 @@ const { values, positionals } = parseArgs({
     'cache-dir': { type: 'string', default: '.cache/evaluate' },
     'batch-size': { type: 'string', default: '64' },
     fresh: { type: 'boolean', default: false },
+    runtime: { type: 'string', default: 'auto' },
   },
 });
 const name = positionals[0];
@@ -143,14 +145,17 @@ async function dataItems(path: string): Promise<{ items: Item[]; what: string }>
 }
 
 // The model's own outputs, before any temperature: the figures show both.
-const spec = await runtimeSpec(dir, { ...kind.runtime, temperature: undefined }, kind.signature, Number.MAX_SAFE_INTEGER, { choice: 'auto', onnxThreads: availableParallelism() });
+if (!['auto', 'onnx', 'tfjs'].includes(values.runtime)) throw new Error('--runtime must be auto, onnx or tfjs');
+const spec = await runtimeSpec(dir, { ...kind.runtime, temperature: undefined }, kind.signature, Number.MAX_SAFE_INTEGER, { choice: values.runtime as RuntimeChoice, onnxThreads: availableParallelism() });
+if (spec.runtime === 'tfjs') await initBackend('auto');
+console.log(`${name} ${version} on ${spec.runtime === 'onnx' ? 'ONNX Runtime' : 'TensorFlow.js'}`);
 const model = await loadModel(spec, 1);
 
 /** The model's outputs on `items`, checkpointed in the cache as they come. */
 async function outputs(items: readonly Item[], label: string): Promise<Float32Array[]> {
   const files = await Promise.all((await readdir(dir)).map(async (f) => [f, (await stat(join(dir, f))).size] as const));
   const key = createHash('sha256')
-    .update(JSON.stringify({ dir: resolve(dir), files: files.filter(([f]) => f !== EVALUATION_FILE && f !== 'metadata.json'), ids: items.map((i) => i.id), truth: items.map((i) => i.truth) }))
+    .update(JSON.stringify({ dir: resolve(dir), runtime: spec.runtime, files: files.filter(([f]) => f !== EVALUATION_FILE && f !== 'metadata.json'), ids: items.map((i) => i.id), truth: items.map((i) => i.truth) }))
     .digest('hex')
     .slice(0, 16);
   const cache = join(values['cache-dir'], `${name}-${version}-${key}.jsonl`);

@@ -48,6 +48,24 @@ for (const file of files) {
   console.log(`${file}: ${String(body.class_label)} (${String(body.confidence)})`);
 }
 
+// Ten photos chosen by file name say little of the model: beside them, its held-out figures.
+const model = config.DEFAULT_MODEL;
+const defaultVersion = (await server.inject({ method: 'GET', url: `/v1/models/${model}` })).json<{ default_version: string }>().default_version;
+const detail = (await server.inject({ method: 'GET', url: `/v1/models/${model}/versions/${defaultVersion}` })).json<{
+  evaluation: { card: string | null; summary: { items: number; accuracy?: { value: number; low: number; high: number } } } | null;
+}>();
+const fair = detail.evaluation;
+if (fair?.summary.accuracy) {
+  const pct = (v: number): string => `${(v * 100).toFixed(1)} %`;
+  const { value, low, high } = fair.summary.accuracy;
+  index.push(
+    '',
+    `These ${files.length} photos were chosen by file name, not by result (one held-out CIFAR-10 photo per label): ${files.length} answers say little of the model.`,
+    `On ${fair.summary.items.toLocaleString('en')} held-out CIFAR-10 photos it is right ${pct(value)} of the time (95 % bootstrap interval ${pct(low)} to ${pct(high)});`,
+    `its [model card](../${fair.card ?? 'docs/models'}) shows a grid of held-out photos with their answers, the confusion matrix and how far its confidence can be trusted.`,
+  );
+}
+
 // Tabular models: example requests (`<model>.request.json`) and their real responses.
 const TABULAR: { model: string; file: string; url: string; body: unknown; what: string }[] = [
   { model: 'iris', file: 'iris', url: '/v1/models/iris/predict', body: { features: { sepal_length: 6.7, sepal_width: 3.0, petal_length: 5.2, petal_width: 2.3 } }, what: 'one row, by feature name' },

@@ -305,6 +305,38 @@ async function predictRow(event) {
   }
 }
 
+const FIGURE_NAMES = {
+  confusion: 'Confusion matrix: true labels in rows, answers in columns',
+  reliability: 'Reliability diagram: how often answers of each confidence were right, before and after calibration',
+  errors: 'Held-out errors of the prediction, with the interval that holds 90 % of them',
+};
+
+/** The version's evaluation on held-out data: its headline figures and the same pictures as its model card. */
+async function showQuality(evaluation) {
+  const section = $('quality');
+  section.hidden = !evaluation;
+  $('quality-figures').replaceChildren();
+  if (!evaluation) return;
+  const s = evaluation.summary;
+  const pct = (v) => `${(v * 100).toFixed(1)} %`;
+  const interval = (i) => `${pct(i.value)} (95 % interval ${pct(i.low)} to ${pct(i.high)})`;
+  $('quality-summary').textContent =
+    s.task === 'classification'
+      ? `Accuracy ${interval(s.accuracy)} on ${s.items} held-out inputs. Calibration error ${pct(s.calibration.ece_before)} before, ${pct(s.calibration.ece_after)} as served (temperature ${s.calibration.temperature}): a confidence of 90 % is right about 90 % of the time.`
+      : `Mean absolute error ${s.mean_absolute_error.value} (95 % interval ${s.mean_absolute_error.low} to ${s.mean_absolute_error.high}) on ${s.items} held-out rows; 90 % of errors between ${s.error_interval.low} and ${s.error_interval.high}.${s.rounded_accuracy ? ` Rounded, exact for ${interval(s.rounded_accuracy)}.` : ''}`;
+  $('quality-card').textContent = `${s.data}.${evaluation.card ? ` Model card: ${evaluation.card}.` : ''}`;
+  const figures = await Promise.all(
+    Object.entries(evaluation.figures).map(async ([name, url]) => {
+      const img = document.createElement('img');
+      img.alt = FIGURE_NAMES[name] ?? name;
+      img.dataset.figure = name;
+      img.src = await dataUrl(await (await api(url)).blob());
+      return img;
+    }),
+  );
+  $('quality-figures').replaceChildren(...figures);
+}
+
 async function selectVersion() {
   state.version = $('version').value;
   showError('');
@@ -323,6 +355,7 @@ async function selectVersion() {
   $('text-input').hidden = !text;
   $('tabular-input').hidden = image || text;
   $('model-info').textContent = `${m.kind}${m.description ? ` · ${m.description}` : ''}${m.accuracy ? ` · validation accuracy ${(m.accuracy * 100).toFixed(1)} %` : ''} · ${state.detail.runtime ?? ''}`;
+  showQuality(state.detail.evaluation).catch((err) => showError(err.message));
   if (text) textExamples(m);
   else if (!image) {
     featureFields(m.features);

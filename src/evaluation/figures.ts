@@ -78,7 +78,7 @@ function frame(title: string, xLabel: string, yLabel: string, plot: { left: numb
  */
 export function reliabilityDiagramSvg(bins: { before: readonly ReliabilityBin[]; after?: readonly ReliabilityBin[] }, ece: { before: number; after?: number }, title: string): string {
   const plot = { left: 60, top: 44, size: 360 };
-  const width = plot.left + plot.size + 200;
+  const width = plot.left + plot.size + 250;
   const height = plot.top + plot.size + 60;
   const parts = frame(title, 'confidence (%)', 'accuracy (%)', plot, width, height);
   const { left, top, size } = plot;

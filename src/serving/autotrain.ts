@@ -57,7 +57,7 @@ export async function autotrain(dir: string, cacheDir: string, id: string): Prom
   const recipe = parsed.data;
   const out = (await writable(dir)) ? dir : join(cacheDir, 'autotrain', id);
   await mkdir(out, { recursive: true });
-  const job: AutotrainJob = { dataset: recipe.dataset, seed: recipe.seed, out, ...(recipe.data ? { data: join(dir, recipe.data) } : {}) };
+  const job: AutotrainJob = { dataset: recipe.dataset, seed: recipe.seed, out, ...(recipe.family ? { family: recipe.family } : {}), ...(recipe.data ? { data: join(dir, recipe.data) } : {}) };
   // The worker module sits in src/training (dist/training when built), with this file's extension.
   const anchor = new URL(`../training/anchor${extname(fileURLToPath(import.meta.url))}`, import.meta.url).href;
   const worker = startWorker(anchor, 'autotrain-worker', job);

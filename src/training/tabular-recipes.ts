@@ -288,3 +288,13 @@ export async function trainWine(opts: RecipeOptions): Promise<Trained> {
 }
 
 export const RECIPES: Record<string, (opts: RecipeOptions) => Promise<Trained>> = { iris: trainIris, 'wine-quality': trainWine };
+
+/** Every recipe's candidates (the grid its cross-validation compares). */
+export const GRIDS: Record<string, readonly string[]> = { iris: Object.keys(IRIS_GRID), 'wine-quality': Object.keys(WINE_GRID) };
+
+/**
+ * The candidate cross-validation chose for each shipped version (models/<name>/1/metadata.json
+ * crossValidation.chosen): a version trained at load (MODEL_AUTOTRAIN) cross-validates only it,
+ * seconds instead of minutes, unless its train.json names another candidate as its family.
+ */
+export const SHIPPED_CHOICE: Record<string, string> = { iris: 'logistic-l2-0.01', 'wine-quality': 'mean-mtry2-leaf1' };

@@ -108,6 +108,10 @@ describe('demo page in a browser', () => {
       const page = await open(viewport);
       expect(page.url()).toBe(`${base}/demo/`);
       expect(await inPage(page, "document.getElementById('model').value")).toBe('cifar10');
+      // How good it is: the held-out figures and the model card's pictures, drawn by the server.
+      await page.waitForFunction("[...document.querySelectorAll('#quality-figures img')].filter((i) => i.complete && i.naturalWidth > 0).length === 2");
+      expect(await page.$eval('#quality-summary', (e) => e.textContent)).toMatch(/^Accuracy \d+\.\d % \(95 % interval \d+\.\d % to \d+\.\d %\) on 2500 held-out inputs\. Calibration error /);
+      expect(await page.$$eval('#quality-figures img', (imgs) => imgs.map((i) => (i as unknown as { dataset: Record<string, string> }).dataset.figure))).toEqual(['confusion', 'reliability']);
       await enterKey(page);
       expect(await inPage(page, "sessionStorage.getItem('ml-inference-api-key')")).toBe(KEY);
       expect(await inPage(page, 'localStorage.length')).toBe(0);
@@ -209,6 +213,9 @@ describe('demo page in a browser', () => {
       const page = await open(viewport, '/demo/?model=wine-quality');
       await enterKey(page);
       await page.waitForSelector('#f-total_sulfur_dioxide');
+      // A regressor's quality: its error distribution, and the rounded confusion and the error histogram.
+      await page.waitForFunction("[...document.querySelectorAll('#quality-figures img')].filter((i) => i.complete && i.naturalWidth > 0).length === 2");
+      expect(await page.$eval('#quality-summary', (e) => e.textContent)).toMatch(/^Mean absolute error [\d.]+ \(95 % interval [\d.]+ to [\d.]+\) on 257 held-out rows; 90 % of errors between -[\d.]+ and [\d.]+\. Rounded, exact for/);
       const shown: string[] = [];
       for (const example of await page.$$('#examples button')) {
         await example.click();

@@ -90,10 +90,16 @@ describe('a calibrated version, served', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mlapi-calibration-'));
-    for (const name of ['iris', 'iris-calibrated']) await cp(join(SHIPPED_REPOSITORY, 'iris'), join(dir, name), { recursive: true });
-    const file = join(dir, 'iris-calibrated', '1', 'metadata.json');
-    const metadata = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
-    await writeFile(file, JSON.stringify({ ...metadata, calibration: { temperature: 2.5, eceBefore: 0.08, eceAfter: 0.015, fittedOn: 'a test' } }));
+    // The shipped iris without its own temperature (the model's probabilities), and with one of 2.5.
+    for (const [name, calibration] of [
+      ['iris', undefined],
+      ['iris-calibrated', { temperature: 2.5, eceBefore: 0.08, eceAfter: 0.015, fittedOn: 'a test' }],
+    ] as const) {
+      await cp(join(SHIPPED_REPOSITORY, 'iris'), join(dir, name), { recursive: true });
+      const file = join(dir, name, '1', 'metadata.json');
+      const { calibration: _shipped, ...metadata } = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+      await writeFile(file, JSON.stringify({ ...metadata, ...(calibration && { calibration }) }));
+    }
     app = await buildApp({ MODEL_REPOSITORY: dir, DEFAULT_MODEL: 'iris', CACHE_MAX_ENTRIES: '0' });
   });
   afterAll(async () => {

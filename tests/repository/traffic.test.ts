@@ -50,7 +50,7 @@ describe('traffic policies', () => {
     publishIris('1');
     publishIris('2', (m) => {
       const s = m.standardization as { std: number[] };
-      s.std = s.std.map((v, i) => (i === 3 ? v * 3 : v));
+      s.std = s.std.map((v, i) => (i >= 2 ? v * 3 : v));
     });
     repo.config('iris', { version_policy: { all: {} } });
     app = await buildApp({ MODEL_REPOSITORY: repo.root, DEFAULT_MODEL: 'iris', ADMIN_API_KEYS: ADMIN, CACHE_MAX_ENTRIES: '0', MODEL_POLL_INTERVAL_S: '0' });

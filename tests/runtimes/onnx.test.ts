@@ -59,7 +59,11 @@ describe('the shipped models on both runtimes', () => {
       const ready = await request(app.server).get('/ready');
       expect(ready.status).toBe(200);
       expect(ready.body.models).toEqual(
-        expect.arrayContaining(['cifar10', 'iris', 'wine-quality'].map((name) => ({ name, version: '1', runtime, backend }))),
+        expect.arrayContaining([
+          ...['cifar10', 'iris'].map((name) => ({ name, version: '1', runtime, backend })),
+          // A random forest: only ONNX Runtime serves it, whichever runtime is preferred.
+          { name: 'wine-quality', version: '1', runtime: 'onnx', backend: 'cpu' },
+        ]),
       );
     }
   });
@@ -83,11 +87,12 @@ describe('the shipped models on both runtimes', () => {
   });
 
   it('the export check is recorded in metadata.json', () => {
-    for (const name of ['cifar10', 'iris', 'wine-quality']) {
+    // The TF.js models exported to ONNX (wine-quality is a forest written as ONNX by its trainer: tests/training/evaluation.test.ts).
+    for (const name of ['cifar10', 'iris']) {
       const m = JSON.parse(readFileSync(join(SHIPPED_MODEL, '..', '..', name, '1', 'metadata.json'), 'utf8'));
       expect(m.onnx.check, name).toMatchObject({ passed: true, tolerance: 1e-4 });
       expect(m.onnx.check.maxAbsDiff, name).toBeLessThanOrEqual(1e-4);
-      if (name !== 'wine-quality') expect(m.onnx.check.top1Agreement, name).toBe(1);
+      expect(m.onnx.check.top1Agreement, name).toBe(1);
     }
   });
 });

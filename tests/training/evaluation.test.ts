@@ -161,3 +161,14 @@ describe('random forests', () => {
     });
   }
 });
+
+describe('a version trained at load', () => {
+  it('cross-validates the candidate the shipped version chose', async () => {
+    const { SHIPPED_CHOICE, GRIDS } = await import('../../src/training/tabular-recipes.js');
+    for (const name of ['iris', 'wine-quality']) {
+      const metadata = JSON.parse(readFileSync(join('models', name, '1', 'metadata.json'), 'utf8')) as { crossValidation: { chosen: string } };
+      expect(SHIPPED_CHOICE[name], name).toBe(metadata.crossValidation.chosen);
+      expect(GRIDS[name], name).toContain(SHIPPED_CHOICE[name]);
+    }
+  });
+});

@@ -71,6 +71,7 @@ function bind(metadata: ImageMetadata, { limits }: BindContext): KindModel<Image
       input_shape: [...metadata.inputShape],
       parameters: metadata.parameters,
       accuracy: metadata.validation?.accuracy ?? null,
+      calibration: metadata.calibration ?? null,
     }),
 
     readSingle: readSingleImage,

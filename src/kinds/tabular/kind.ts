@@ -41,7 +41,10 @@ function bind(metadata: TabularMetadata, { name, limits }: BindContext): KindMod
       features,
       // The training mean of each feature: the baseline of explanations, and a typical row.
       baseline: Object.fromEntries(features.map((f, i) => [f.name, standardization.mean[i]!])),
-      ...(metadata.kind === 'tabular-classifier' ? { labels: [...metadata.labels] } : { target: metadata.target }),
+      ...(metadata.kind === 'tabular-classifier'
+        ? { labels: [...metadata.labels], calibration: metadata.calibration ?? null }
+        : // How far off its answers were on held-out rows (mean absolute error, and the interval of 90 % of errors).
+          { target: metadata.target, errors: metadata.errors ?? null }),
       accuracy: (metadata.validation?.accuracy as number | undefined) ?? null,
     }),
 

@@ -80,6 +80,7 @@ async function bind(metadata: TextMetadata, { name, dir, limits }: BindContext):
         features: { ngrams: spec.features.ngrams, weighting: spec.features.weighting, size: spec.features.size },
       },
       examples: metadata.examples ?? [],
+      calibration: metadata.calibration ?? null,
       validation: metadata.validation ?? null,
       accuracy: typeof metadata.validation?.accuracy === 'number' ? metadata.validation.accuracy : null,
     }),
