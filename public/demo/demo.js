@@ -312,7 +312,7 @@ const FIGURE_NAMES = {
 };
 
 /** The version's evaluation on held-out data: its headline figures and the same pictures as its model card. */
-async function showQuality(evaluation) {
+function showQuality(evaluation) {
   const section = $('quality');
   section.hidden = !evaluation;
   $('quality-figures').replaceChildren();
@@ -325,15 +325,14 @@ async function showQuality(evaluation) {
       ? `Accuracy ${interval(s.accuracy)} on ${s.items} held-out inputs. Calibration error ${pct(s.calibration.ece_before)} before, ${pct(s.calibration.ece_after)} as served (temperature ${s.calibration.temperature}): a confidence of 90 % is right about 90 % of the time.`
       : `Mean absolute error ${s.mean_absolute_error.value} (95 % interval ${s.mean_absolute_error.low} to ${s.mean_absolute_error.high}) on ${s.items} held-out rows; 90 % of errors between ${s.error_interval.low} and ${s.error_interval.high}.${s.rounded_accuracy ? ` Rounded, exact for ${interval(s.rounded_accuracy)}.` : ''}`;
   $('quality-card').textContent = `${s.data}.${evaluation.card ? ` Model card: ${evaluation.card}.` : ''}`;
-  const figures = await Promise.all(
-    Object.entries(evaluation.figures).map(async ([name, url]) => {
-      const img = document.createElement('img');
-      img.alt = FIGURE_NAMES[name] ?? name;
-      img.dataset.figure = name;
-      img.src = await dataUrl(await (await api(url)).blob());
-      return img;
-    }),
-  );
+  // The figures are metadata, served without a key, as the version detail is.
+  const figures = Object.entries(evaluation.figures).map(([name, url]) => {
+    const img = document.createElement('img');
+    img.alt = FIGURE_NAMES[name] ?? name;
+    img.dataset.figure = name;
+    img.src = url;
+    return img;
+  });
   $('quality-figures').replaceChildren(...figures);
 }
 
@@ -355,7 +354,7 @@ async function selectVersion() {
   $('text-input').hidden = !text;
   $('tabular-input').hidden = image || text;
   $('model-info').textContent = `${m.kind}${m.description ? ` · ${m.description}` : ''}${m.accuracy ? ` · validation accuracy ${(m.accuracy * 100).toFixed(1)} %` : ''} · ${state.detail.runtime ?? ''}`;
-  showQuality(state.detail.evaluation).catch((err) => showError(err.message));
+  showQuality(state.detail.evaluation);
   if (text) textExamples(m);
   else if (!image) {
     featureFields(m.features);

@@ -38,7 +38,7 @@ function crossValidationSection(cv: Record<string, unknown> | undefined, kind: s
   if (!cv) {
     return [
       '**Not chosen by cross-validation.** This version\'s architecture and training settings were fixed by the command that trained it, not compared by k-fold cross-validation on the training part (a full training run takes about two hours on the machines this project is built on).',
-      kind === 'image-classifier' ? 'Its trainer printed the accuracy on its validation images after every epoch; the figures below come from the second half of those images, whose temperature was not fitted on them. Read them as a held-out estimate from images the training never learned from, not as a figure from data nobody ever looked at.' : '',
+      kind === 'image-classifier' ? 'Its trainer printed the accuracy on its validation images after every epoch. The figures below come from the second half of those images (the temperature was fitted on the first half, never on these): read them as a held-out estimate from images the training never learned from, not as a figure from data nobody ever looked at.' : '',
     ].filter(Boolean);
   }
   const tried = (cv.tried as Tried[] | undefined) ?? [];

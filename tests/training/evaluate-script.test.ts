@@ -43,7 +43,7 @@ describe('npm run evaluate', () => {
     for (const picture of ['confusion.png', 'reliability.png']) {
       const meta = await sharp(readFileSync(join(dir, 'cards', 'iris', picture))).metadata();
       expect(meta.format, picture).toBe('png');
-      expect(meta.width, picture).toBeGreaterThan(300);
+      expect(meta.width, picture).toBeGreaterThan(200);
     }
     const evaluation = evaluationSchema.parse(JSON.parse(readFileSync(join(dir, 'models', 'iris', '1', 'evaluation.json'), 'utf8')));
     expect(evaluation).toMatchObject({ task: 'classification', items: 30, model: { name: 'iris', version: '1' } });
