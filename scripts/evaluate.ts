@@ -31,7 +31,7 @@ import type { KindModel } from '../src/kinds/kind.js';
 import { loadModel, type RuntimeChoice } from '../src/runtimes/runtime.js';
 import { initBackend } from '../src/runtimes/tfjs/backend.js';
 import { runtimeSpec } from '../src/runtimes/select.js';
-import { confusionMatrixSvg, errorHistogramSvg, reliabilityDiagramSvg, svgToPng } from '../src/evaluation/figures.js';
+import { drawEvaluationFigure, evaluationFigures } from '../src/evaluation/figures.js';
 import { classificationEvaluation, EVALUATION_FILE, regressionEvaluation, type Evaluation } from '../src/evaluation/summary.js';
 import { SPLITS_FILE, type SplitRecord } from '../src/training/evaluation.js';
 import { readCorpus } from '../src/training/text/corpus.js';
@@ -233,19 +233,9 @@ evaluation.card = relative(process.cwd(), resolve(cardPath)).split('\\').join('/
 const figuresDir = join(values.out, name);
 await mkdir(figuresDir, { recursive: true });
 const pictures: Record<string, string> = {};
-const title = `${name} ${version}`;
-if (evaluation.task === 'classification') {
-  await writeFile(join(figuresDir, 'confusion.png'), await svgToPng(confusionMatrixSvg(evaluation.labels, evaluation.confusion, `${title}: accuracy ${(evaluation.accuracy.value * 100).toFixed(1)} % on ${evaluation.items}`)));
-  await writeFile(join(figuresDir, 'reliability.png'), await svgToPng(reliabilityDiagramSvg(evaluation.calibration.bins, { before: evaluation.calibration.eceBefore, after: evaluation.calibration.eceAfter }, `${title}: confidence against accuracy`)));
-  pictures.confusion = 'confusion.png';
-  pictures.reliability = 'reliability.png';
-} else {
-  if (evaluation.rounded) {
-    await writeFile(join(figuresDir, 'confusion.png'), await svgToPng(confusionMatrixSvg(evaluation.rounded.labels, evaluation.rounded.confusion, `${title}: rounded, ${(evaluation.rounded.accuracy.value * 100).toFixed(1)} % exact`)));
-    pictures.confusion = 'confusion.png';
-  }
-  await writeFile(join(figuresDir, 'errors.png'), await svgToPng(errorHistogramSvg(evaluation.errors.values, evaluation.errors.interval, `${title}: held-out errors`)));
-  pictures.errors = 'errors.png';
+for (const figure of evaluationFigures(evaluation)) {
+  await writeFile(join(figuresDir, figure), await drawEvaluationFigure(evaluation, figure));
+  pictures[figure.replace(/\.png$/, '')] = figure;
 }
 if (kind.kind === 'image-classifier') {
   await writeFile(join(figuresDir, 'examples.png'), await examplesGrid(data.items, out, temperature));

@@ -4,7 +4,7 @@
  * histogram. The model cards and the server's /evaluation figures draw the same SVG.
  */
 import sharp from 'sharp';
-import type { ReliabilityBin } from './summary.js';
+import type { Evaluation, ReliabilityBin } from './summary.js';
 
 function escape(s: string): string {
   return s.replace(/[<>&"]/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;' })[c]!);
@@ -138,4 +138,24 @@ export function errorHistogramSvg(errors: readonly number[], interval: { low: nu
   parts.push(`<text x="${(x(interval.low) + x(interval.high)) / 2}" y="${top - 10}" text-anchor="middle" fill="#d62728">${Math.round(interval.coverage * 100)} % of errors: ${interval.low.toFixed(2)} to ${interval.high.toFixed(2)}</text>`);
   parts.push(`<line x1="${left}" y1="${top + plotH}" x2="${left + plotW}" y2="${top + plotH}" stroke="#888"/>`, '</svg>');
   return parts.join('');
+}
+
+/** The pictures an evaluation draws, by file name: a classifier's confusion matrix and reliability diagram, a regressor's (rounded) confusion matrix and error histogram. */
+export function evaluationFigures(evaluation: Evaluation): string[] {
+  if (evaluation.task === 'classification') return ['confusion.png', 'reliability.png'];
+  return [...(evaluation.rounded ? ['confusion.png'] : []), 'errors.png'];
+}
+
+/** One of `evaluationFigures(evaluation)` as PNG: the model card's pictures and the server's are this one drawing. */
+export async function drawEvaluationFigure(evaluation: Evaluation, figure: string): Promise<Buffer> {
+  const title = `${evaluation.model.name} ${evaluation.model.version}`;
+  if (evaluation.task === 'classification') {
+    return svgToPng(
+      figure === 'confusion.png'
+        ? confusionMatrixSvg(evaluation.labels, evaluation.confusion, `${title}: accuracy ${(evaluation.accuracy.value * 100).toFixed(1)} % on ${evaluation.items}`)
+        : reliabilityDiagramSvg(evaluation.calibration.bins, { before: evaluation.calibration.eceBefore, after: evaluation.calibration.eceAfter }, `${title}: confidence against accuracy`),
+    );
+  }
+  if (figure === 'confusion.png' && evaluation.rounded) return svgToPng(confusionMatrixSvg(evaluation.rounded.labels, evaluation.rounded.confusion, `${title}: rounded, ${(evaluation.rounded.accuracy.value * 100).toFixed(1)} % exact`));
+  return svgToPng(errorHistogramSvg(evaluation.errors.values, evaluation.errors.interval, `${title}: held-out errors`));
 }

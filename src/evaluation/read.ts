@@ -26,11 +26,6 @@ export async function readEvaluation(dir: string): Promise<Evaluation | undefine
   return parsed.data;
 }
 
-/** The figures a version's evaluation draws, by file name. */
-export function evaluationFigures(evaluation: Evaluation): string[] {
-  if (evaluation.task === 'classification') return ['confusion.png', 'reliability.png'];
-  return [...(evaluation.rounded ? ['confusion.png'] : []), 'errors.png'];
-}
 
 /** The few figures of an evaluation that the version detail shows. */
 export function evaluationHeadline(evaluation: Evaluation): Record<string, unknown> {

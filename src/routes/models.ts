@@ -4,7 +4,8 @@ import { modelOpenApi } from '../http/model-openapi.js';
 import type { ServedVersion } from '../inference/served-version.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import type { ModelStatus } from '../repository/repository.js';
-import { evaluationFigures, evaluationHeadline } from '../evaluation/read.js';
+import { drawEvaluationFigure, evaluationFigures } from '../evaluation/figures.js';
+import { evaluationHeadline } from '../evaluation/read.js';
 import { EVALUATION_FILE, type Evaluation } from '../evaluation/summary.js';
 import { figureParamsSchema, modelDetailSchema, modelEntrySchema, modelListSchema, modelParamsSchema, modelReadySchema, versionDetailSchema, versionParamsSchema } from '../schemas/models.js';
 import { ServingError } from '../serving/errors.js';
@@ -25,21 +26,6 @@ const evaluationLink = (served: ServedVersion | undefined): { href: string; card
     summary: evaluationHeadline(evaluation),
   };
 };
-
-/** A picture of an evaluation, drawn as the model card's is. */
-async function drawFigure(evaluation: Evaluation, figure: string): Promise<Buffer> {
-  const { confusionMatrixSvg, errorHistogramSvg, reliabilityDiagramSvg, svgToPng } = await import('../evaluation/figures.js');
-  const title = `${evaluation.model.name} ${evaluation.model.version}`;
-  if (evaluation.task === 'classification') {
-    return svgToPng(
-      figure === 'confusion.png'
-        ? confusionMatrixSvg(evaluation.labels, evaluation.confusion, `${title}: accuracy ${(evaluation.accuracy.value * 100).toFixed(1)} % on ${evaluation.items}`)
-        : reliabilityDiagramSvg(evaluation.calibration.bins, { before: evaluation.calibration.eceBefore, after: evaluation.calibration.eceAfter }, `${title}: confidence against accuracy`),
-    );
-  }
-  if (figure === 'confusion.png' && evaluation.rounded) return svgToPng(confusionMatrixSvg(evaluation.rounded.labels, evaluation.rounded.confusion, `${title}: rounded, ${(evaluation.rounded.accuracy.value * 100).toFixed(1)} % exact`));
-  return svgToPng(errorHistogramSvg(evaluation.errors.values, evaluation.errors.interval, `${title}: held-out errors`));
-}
 
 /** The repository: GET /v1/models…, per-model readiness, and the admin load / unload / reload. */
 const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts) => {
@@ -133,7 +119,7 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
       drawn.set(evaluation, cache);
       let png = cache.get(figure);
       if (!png) {
-        png = await drawFigure(evaluation, figure);
+        png = await drawEvaluationFigure(evaluation, figure);
         cache.set(figure, png);
       }
       return reply.type('image/png').header('cache-control', 'no-cache').send(png);
