@@ -93,6 +93,8 @@ export const configSchema = z.object({
     .or(unset),
   REDIS_KEY_PREFIX: z.string().default('ml-inference-api:'),
   REDIS_TIMEOUT_MS: z.coerce.number().int().positive().default(100),
+  /** With REDIS_URL: how often each replica reports the config revision it serves and its traffic counts (GET /v1/models/{name}/traffic answers for the fleet). */
+  FLEET_REPORT_INTERVAL_S: z.coerce.number().min(0.1).max(3600).default(5),
   /** API keys (comma-separated) and/or a file of keys; none = the API is open. */
   API_KEYS: z.string().min(1).optional().or(unset),
   API_KEYS_FILE: z.string().min(1).optional().or(unset),

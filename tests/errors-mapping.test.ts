@@ -20,6 +20,7 @@ const NATIVE: Record<ErrorCode, number> = {
   unavailable: 503,
   busy: 503,
   exhausted: 507,
+  conflict: 409,
   internal: 500,
 };
 const V2: Record<ErrorCode, number> = { ...NATIVE, unprocessable: 400, 'unsupported-media': 400 };
@@ -32,6 +33,7 @@ const GRPC: Record<ErrorCode, status> = {
   unavailable: status.UNAVAILABLE,
   busy: status.UNAVAILABLE,
   exhausted: status.RESOURCE_EXHAUSTED,
+  conflict: status.ABORTED,
   internal: status.INTERNAL,
 };
 

@@ -53,6 +53,8 @@ export function nativeStatus(code: ErrorCode): number {
       return 503;
     case 'exhausted':
       return 507;
+    case 'conflict':
+      return 409;
     case 'internal':
       return 500;
   }

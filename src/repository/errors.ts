@@ -35,3 +35,16 @@ export class ModelUnavailableError extends Error {
     this.name = 'ModelUnavailableError';
   }
 }
+
+/** A change that cannot be recorded as asked: a stale revision, an invalid file, a store that cannot be written. */
+export class ConfigConflictError extends Error {
+  constructor(
+    readonly reason: 'revision-conflict' | 'config-invalid' | 'repository-read-only',
+    message: string,
+    /** The revision in the store, when known. */
+    readonly revision?: number,
+  ) {
+    super(message);
+    this.name = 'ConfigConflictError';
+  }
+}

@@ -5,12 +5,18 @@
  * version that fails to load never replaces one that serves (availability-preserving, as TF
  * Serving's policy). Fastify-free: serving/errors.ts gives its errors their codes.
  */
+import { createHash } from 'node:crypto';
 import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
 import { byVersionDesc, isModelName, isVersion } from './names.js';
-import { selectVersions, type ModelConfig } from './model-config.js';
+import { revisionOf, selectVersions, type ConfigChange, type ModelConfig } from './model-config.js';
 import { Instance } from './instance.js';
 import type { RepositorySource, SourceModel, SourceVersion } from './source.js';
 import type { Lease, Loader, ModelStatus, RepositoryEvents, RepositoryOptions, Servable, VersionState, VersionStatus } from './types.js';
+
+/** Unloaded by an admin call (recorded in config.json): nothing loads until the next admin load. */
+function held(e: { config: ModelConfig }): boolean {
+  return e.config.unloaded === true;
+}
 
 export type { Lease, LoadRequest, Loader, ModelStatus, RepositoryEvents, RepositoryOptions, Servable, VersionState, VersionStatus } from './types.js';
 
@@ -28,8 +34,6 @@ interface Entry<T extends Servable> {
   config: ModelConfig;
   configProblem?: string;
   slots: Map<string, Slot<T>>;
-  /** Unloaded by an admin call: nothing loads until the next admin load. */
-  held: boolean;
   /** Serializes scans, loads and unloads of this model. */
   lock: Promise<void>;
 }
@@ -125,7 +129,14 @@ export class ModelRepository<T extends Servable> {
 
   /** Whether an admin unloaded `name` (it stays unloaded until an admin load). */
   isUnloaded(name: string): boolean {
-    return this.entries.get(name)?.held === true;
+    const e = this.entries.get(name);
+    return e !== undefined && held(e);
+  }
+
+  /** The revision of a model's config.json this process serves, and a digest of its content (the same on every replica that read the same file). */
+  configRevision(name: string): { revision: number; digest: string } {
+    const e = this.entry(name);
+    return { revision: revisionOf(e.config), digest: createHash('sha256').update(JSON.stringify(e.config)).digest('hex').slice(0, 12) };
   }
 
   /** Whether `name` has an AVAILABLE version serving requests that name none. */
@@ -170,21 +181,59 @@ export class ModelRepository<T extends Servable> {
     return this.status(name);
   }
 
-  /** Serve a model again after an admin unload (or load one added since the last scan). */
+  /**
+   * Serve a model again after an admin unload (or load one added since the last scan). The
+   * decision is recorded in its config.json, so every replica reading the repository follows.
+   */
   async load(name: string): Promise<ModelStatus> {
     const model = await this.readModel(name);
-    const e = this.entries.get(name);
-    if (e) e.held = false;
-    await this.sync(name, model, true);
+    if (model.config.unloaded) {
+      await this.change(name, { update: ({ unloaded: _, ...rest }) => rest }, true);
+    } else {
+      await this.sync(name, model, true);
+    }
     return this.status(name);
   }
 
-  /** Unload every version of a model and keep it unloaded until an admin load. */
+  /** Unload every version of a model and keep it unloaded, on every replica, until an admin load (recorded in its config.json). */
   async unload(name: string): Promise<ModelStatus> {
     const e = this.entry(name);
-    e.held = true;
-    await this.locked(e, () => this.retireAll(e));
+    if (!held(e)) await this.change(name, { update: (c) => ({ ...c, unloaded: true }) }, false);
     return this.statusOf(e);
+  }
+
+  /**
+   * Record a traffic policy (undefined: none) in the model's config.json, under the version
+   * check of `expectedRevision` when given, and take it in here at once. Returns the revision.
+   */
+  async setTraffic(name: string, policy: unknown, expectedRevision?: number): Promise<number> {
+    this.entry(name);
+    return this.change(name, { update: ({ traffic: _, ...rest }) => (policy === undefined ? rest : { ...rest, traffic: policy }), ...(expectedRevision !== undefined && { expectedRevision }) }, false);
+  }
+
+  /** Re-read one model's config and versions now (another replica changed it). */
+  async refresh(name: string): Promise<void> {
+    if (!isModelName(name) || this.closed) return;
+    await this.sync(name, await this.source.scanModel(name), false);
+  }
+
+  /** Re-read the whole repository now (after missing notices of changes); false when it could not be read. */
+  rescan(): Promise<boolean> {
+    return this.closed ? Promise.resolve(false) : this.scanAll();
+  }
+
+  /** Write a change to config.json (under the fleet's lock, if any), then bring the model in line with it here. */
+  private async change(name: string, change: ConfigChange, force: boolean): Promise<number> {
+    const release = await this.opts.configLock?.(name);
+    let revision: number;
+    try {
+      revision = await this.source.writeConfig(name, change);
+    } finally {
+      await release?.();
+    }
+    this.events.onConfigWritten?.(name, revision);
+    await this.sync(name, await this.readModel(name), force);
+    return revision;
   }
 
   /** Stop polling and dispose every version now (the server has stopped taking requests). */
@@ -220,7 +269,7 @@ export class ModelRepository<T extends Servable> {
 
   private unavailable(e: Entry<T>): ModelUnavailableError {
     const slots = [...e.slots.values()];
-    if (e.held) return new ModelUnavailableError(`model '${e.name}' is unloaded`, 30);
+    if (held(e)) return new ModelUnavailableError(`model '${e.name}' is unloaded`, 30);
     if (e.config.default_version !== undefined) {
       const s = e.slots.get(e.config.default_version);
       return new ModelUnavailableError(`the default version ${e.config.default_version} of model '${e.name}' is ${s ? s.state.toLowerCase() : 'not loaded'}${s?.reason ? `: ${s.reason}` : ''}`, s?.state === 'LOADING' ? 2 : 30);
@@ -297,7 +346,7 @@ export class ModelRepository<T extends Servable> {
     let e = this.entries.get(name);
     if (!e) {
       if (!model) return Promise.resolve();
-      e = { name, config: model.config, slots: new Map(), held: false, lock: Promise.resolve() };
+      e = { name, config: model.config, slots: new Map(), lock: Promise.resolve() };
       this.entries.set(name, e);
     }
     const entry = e;
@@ -315,7 +364,11 @@ export class ModelRepository<T extends Servable> {
         entry.configProblem = undefined;
         entry.config = model.config;
       }
-      const wanted = entry.held ? [] : selectVersions(entry.config.version_policy, model.versions.map((v) => v.version));
+      if (held(entry)) {
+        await this.retireAll(entry);
+        return;
+      }
+      const wanted = selectVersions(entry.config.version_policy, model.versions.map((v) => v.version));
       await Promise.all(
         wanted.map((v) => {
           const sv = model.versions.find((x) => x.version === v)!;

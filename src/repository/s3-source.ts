@@ -11,13 +11,15 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
+import { ConfigConflictError } from './errors.js';
 import { isModelName, isVersion, printable } from './names.js';
-import { DEFAULT_MODEL_CONFIG, parseModelConfig } from './model-config.js';
+import { applyConfigChange, DEFAULT_MODEL_CONFIG, MAX_CONFIG_BYTES, parseModelConfig, revisionOf, type ConfigChange } from './model-config.js';
 import type { RefusedEntry, RepositorySource, ScanResult, SourceModel, SourceVersion } from './source.js';
 import { COMPLETE_MARKER, isContainedPath, RECIPE_MARKER } from './version-files.js';
 
-const MAX_CONFIG_BYTES = 64 * 1024;
+/** Attempts of a change with no expected revision while other writers keep winning. */
+const WRITE_ATTEMPTS = 8;
 
 export interface S3SourceOptions {
   endpoint?: string;
@@ -104,6 +106,58 @@ export class S3Source implements RepositorySource {
       await rm(staging, { recursive: true, force: true });
     }
     return target;
+  }
+
+  /**
+   * A conditional put: If-Match the ETag read (If-None-Match: * when there was none), so the
+   * store refuses the second of two writers that read the same object (AWS S3, MinIO and
+   * Ceph do; a store that ignores the conditions needs the fleet's Redis lock as well).
+   */
+  async writeConfig(name: string, change: ConfigChange): Promise<number> {
+    const key = `${this.prefix}${name}/config.json`;
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.read(key);
+      const { text, revision } = applyConfigChange(current?.text, change);
+      try {
+        await this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: key,
+            Body: text,
+            ContentType: 'application/json',
+            ...(current ? { IfMatch: current.etag } : { IfNoneMatch: '*' }),
+          }),
+        );
+        return revision;
+      } catch (err) {
+        const status = err instanceof S3ServiceException ? err.$metadata.httpStatusCode : undefined;
+        if (status === 403) throw new ConfigConflictError('repository-read-only', `the store refused to write ${key} (${(err as Error).name}): run-time changes are recorded in <model>/config.json, so they need write access`);
+        // 412: another writer got there first; 409: one is writing now.
+        if (status !== 412 && status !== 409) throw err;
+        if (change.expectedRevision !== undefined || attempt >= WRITE_ATTEMPTS) {
+          const now = await this.read(key);
+          let revision = 0;
+          try {
+            revision = now ? revisionOf(parseModelConfig(now.text)) : 0;
+          } catch {
+            // An invalid file: the conflict is reported without its revision.
+          }
+          throw new ConfigConflictError('revision-conflict', `config.json changed while it was being written (now at revision ${revision}); read it again`, revision);
+        }
+      }
+    }
+  }
+
+  /** An object's text and ETag, or undefined when there is none. */
+  private async read(key: string): Promise<{ text: string; etag: string } | undefined> {
+    try {
+      const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
+      if ((res.ContentLength ?? 0) > MAX_CONFIG_BYTES) throw new ConfigConflictError('config-invalid', `config.json is ${res.ContentLength} bytes; the limit is ${MAX_CONFIG_BYTES}`);
+      return { text: (await res.Body?.transformToString('utf8')) ?? '', etag: res.ETag ?? '' };
+    } catch (err) {
+      if (err instanceof S3ServiceException && err.$metadata.httpStatusCode === 404) return undefined;
+      throw err;
+    }
   }
 
   private async scanUnder(prefix: string): Promise<ScanResult> {

@@ -1,5 +1,5 @@
 /** Where model versions come from: a local folder or an S3-compatible store. */
-import type { ModelConfig } from './model-config.js';
+import type { ConfigChange, ModelConfig } from './model-config.js';
 
 /** A complete version as the source sees it. */
 export interface SourceVersion {
@@ -38,6 +38,13 @@ export interface RepositorySource {
   scanModel(name: string): Promise<SourceModel | undefined>;
   /** A local folder with the version's files, checked and complete. */
   materialize(name: string, version: SourceVersion): Promise<string>;
+  /**
+   * Change a model's config.json atomically under a version check: a reader sees the old file
+   * or the new one, and of two writers that read the same revision one wins and the other
+   * gets a ConfigConflictError (or, with no expected revision, applies its change to the new
+   * content). Returns the revision written.
+   */
+  writeConfig(name: string, change: ConfigChange): Promise<number>;
 }
 
 /** Whether a MODEL_REPOSITORY names an S3 location (s3://bucket/prefix) rather than a folder. */

@@ -25,6 +25,8 @@ export interface RepositoryEvents<T> {
   onSourceError?: (err: unknown, retryInS: number) => void;
   onRefused?: (entries: RefusedEntry[]) => void;
   onConfigProblem?: (name: string, problem: string) => void;
+  /** This process recorded a change in a model's config.json (to announce it to the other replicas). */
+  onConfigWritten?: (name: string, revision: number) => void;
 }
 
 export interface RepositoryOptions {
@@ -32,6 +34,12 @@ export interface RepositoryOptions {
   pollIntervalS: number;
   /** Longest wait between retries while the source cannot be read. */
   maxBackoffS?: number;
+  /**
+   * A lock shared by every replica, held around each config.json write (Redis, for stores
+   * whose conditional writes cannot be relied on); resolves to its release, or undefined when
+   * it cannot be had now (the store's own version check still applies).
+   */
+  configLock?: (name: string) => Promise<(() => Promise<void>) | undefined>;
 }
 
 export interface VersionStatus {

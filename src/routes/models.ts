@@ -1,3 +1,4 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { modelOpenApi } from '../http/model-openapi.js';
@@ -11,6 +12,7 @@ import { figureParamsSchema, modelDetailSchema, modelEntrySchema, modelListSchem
 import { ServingError } from '../serving/errors.js';
 import { problemResponses } from '../schemas/problem.js';
 import { trafficSummarySchema } from '../schemas/traffic.js';
+import type { TrafficSummary } from '../serving/traffic-router.js';
 
 const describe = (served: ServedVersion | undefined): Record<string, unknown> | null =>
   served ? { ...served.kind.describe(), runtime: served.runtime, backend: served.backend } : null;
@@ -170,17 +172,24 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     summary,
     description: 'Needs a key from ADMIN_API_KEYS (Authorization: Bearer <key> or X-API-Key); with none configured it answers 403.',
     security: SECURITY,
-    response: { 200: modelEntrySchema, ...problemResponses(400, 401, 403, 404) },
+    response: { 200: modelEntrySchema, ...problemResponses(400, 401, 403, 404, 409) },
   });
 
   const trafficDescription =
-    'The policy in force for requests that name no version: {"split": {"<version>": <weight>, ...}, "sticky": <bool>, "shadow": {"version": "<v>", "fraction": <0..1>}}, where it came from (config.json or this API), why an offered one was refused, and the comparison of versions (requests, errors, latency, classes, confidence; shadow agreement and mean absolute probability difference). Needs a key from ADMIN_API_KEYS.';
+    'The policy in force for requests that name no version: {"split": {"<version>": <weight>, ...}, "sticky": <bool>, "shadow": {"version": "<v>", "fraction": <0..1>}}, where it came from (config.json or this API), why an offered one was refused, and the comparison of versions (requests, errors, latency, classes, confidence; shadow agreement and mean absolute probability difference). A PUT is recorded in the model\'s config.json, which every replica reads; the ETag is its revision, and a PUT with If-Match: "<revision>" is refused with 409 when the file has changed since. With REDIS_URL, `replicas` lists the revision each replica serves and the counts are the whole fleet\'s (`statistics`). Needs a key from ADMIN_API_KEYS.';
+  const ifMatchSchema = z.object({ 'if-match': z.string().regex(/^(\*|(W\/)?"?\d{1,15}"?)$/, { message: 'If-Match must be a revision, as the ETag gives it ("3"), or *' }).optional() });
+  const expectedRevision = (ifMatch: string | undefined): number | undefined => (ifMatch === undefined || ifMatch === '*' ? undefined : Number(/\d+/.exec(ifMatch)![0]));
+  const summary = async (name: string, reply: FastifyReply): Promise<TrafficSummary> => {
+    const s = app.models.traffic.summary(name, await app.models.fleet?.reports(name));
+    void reply.header('etag', `"${s.revision}"`);
+    return s;
+  };
   app.get(
     '/v1/models/:name/traffic',
     { ...admin, schema: { tags: ['admin'], summary: "A model's traffic policy and the comparison of its versions", description: trafficDescription, security: SECURITY, params: modelParamsSchema, response: { 200: trafficSummarySchema, ...problemResponses(400, 401, 403, 404) } } },
-    async (request) => {
+    async (request, reply) => {
       repo.status(request.params.name);
-      return app.models.traffic.summary(request.params.name);
+      return summary(request.params.name, reply);
     },
   );
   app.put(
@@ -193,13 +202,15 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
         description: trafficDescription,
         security: SECURITY,
         params: modelParamsSchema,
+        headers: ifMatchSchema,
         body: z.record(z.string(), z.unknown()).describe('The policy'),
-        response: { 200: trafficSummarySchema, ...problemResponses(400, 401, 403, 404) },
+        response: { 200: trafficSummarySchema, ...problemResponses(400, 401, 403, 404, 409) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       repo.status(request.params.name);
-      return app.models.traffic.put(request.params.name, request.body);
+      await app.models.traffic.put(request.params.name, request.body, expectedRevision(request.headers['if-match']));
+      return summary(request.params.name, reply);
     },
   );
 

@@ -11,7 +11,13 @@ export const trafficSummarySchema = z
       })
       .nullable()
       .describe('The policy in force (null: every unversioned request goes to the default version)'),
-    source: z.enum(['file', 'api']).nullable().describe('Where the policy in force came from: config.json or PUT'),
+    source: z.enum(['file', 'api']).nullable().describe("Where the policy in force came from: config.json as an operator wrote it ('file'), or as the server recorded a PUT ('api': the file carries a revision)"),
+    revision: z.number().int().describe("The revision of the model's config.json (traffic policy, unload) this replica serves; 0 for a file never changed through the server. Also the ETag"),
+    replica: z.string().describe('The replica that answered (host/pid)'),
+    statistics: z.enum(['replica', 'fleet']).describe("Whose requests `versions` and `shadow` count: this replica's, or every replica's as they last reported through Redis (REDIS_URL)"),
+    replicas: z
+      .array(z.object({ replica: z.string(), revision: z.number().int(), digest: z.string().describe('A digest of the config it serves (equal on replicas serving the same file)'), reported_at: z.string() }))
+      .describe('Every replica serving the model and the revision it serves, as reported through Redis; this replica alone without REDIS_URL'),
     problem: z.string().nullable().describe('Why the last policy offered in config.json was refused (the previous stays in force)'),
     config_problem: z.string().nullable().describe("Why the model's config.json could not be read at all (the previous settings stay)"),
     versions: z.array(

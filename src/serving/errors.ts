@@ -7,7 +7,7 @@
 import { HostMemoryError } from '../inference/hosts.js';
 import { QuarantinedError } from '../inference/pool.js';
 import { ExecutorCrashedError, QueueFullError, SchedulerClosedError } from '../inference/scheduler.js';
-import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
+import { ConfigConflictError, InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from '../repository/errors.js';
 
 export const ERROR_CODES = [
   /** The request or one of its inputs cannot be used as sent. */
@@ -26,6 +26,8 @@ export const ERROR_CODES = [
   'busy',
   /** Running the input took more of a resource than the server allows (a host's memory ceiling); retrying will not help. */
   'exhausted',
+  /** A change conflicts with the state it would change (a stale revision, a repository that cannot record it). */
+  'conflict',
   /** A fault of the server. */
   'internal',
 ] as const;
@@ -79,6 +81,7 @@ export function servingError(err: unknown): ServingError | undefined {
   if (err instanceof UnknownModelError) return new ServingError('not-found', 'unknown-model', err.message);
   if (err instanceof UnknownVersionError) return new ServingError('not-found', 'unknown-version', err.message);
   if (err instanceof ModelUnavailableError) return unavailable(err.message, err.retryAfterS);
+  if (err instanceof ConfigConflictError) return new ServingError('conflict', err.reason, err.message, err.revision !== undefined ? { details: { revision: err.revision } } : {});
   return undefined;
 }
 

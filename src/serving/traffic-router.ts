@@ -16,7 +16,7 @@ import { invalidInput } from './errors.js';
 
 export type Role = 'primary' | 'canary' | 'shadow';
 
-interface VersionStats {
+export interface VersionStats {
   role: Role;
   requests: number;
   errors: number;
@@ -26,7 +26,7 @@ interface VersionStats {
   classes: Record<string, number>;
 }
 
-interface ShadowStats {
+export interface ShadowStats {
   compared: number;
   agreed: number;
   absDiffSum: number;
@@ -49,10 +49,31 @@ interface ModelTraffic {
   counters: Map<string, number>;
 }
 
+/** One replica's traffic counts of a model, as it reports them to the others (sums, so they add up). */
+export interface TrafficSnapshot {
+  versions: Record<string, VersionStats>;
+  shadow: Record<string, ShadowStats>;
+}
+
+/** Which revision of a model's config.json a replica serves. */
+export interface ReplicaState {
+  replica: string;
+  revision: number;
+  digest: string;
+  /** When it said so (ISO 8601); this replica's is now. */
+  reported_at: string;
+}
+
 export interface TrafficSummary {
   model: string;
   policy: TrafficPolicy | null;
   source: 'file' | 'api' | null;
+  /** The revision of config.json (policy, load state) this replica serves. */
+  revision: number;
+  replica: string;
+  /** Whose requests `versions` and `shadow` count: this replica's, or every replica's (reported through Redis). */
+  statistics: 'replica' | 'fleet';
+  replicas: ReplicaState[];
   problem: string | null;
   config_problem: string | null;
   versions: { version: string; role: Role; requests: number; errors: number; mean_latency_ms: number | null; mean_confidence: number | null; classes: Record<string, number> }[];
@@ -67,6 +88,8 @@ export interface TrafficOptions {
   random?: () => number;
   /** A policy that cannot be followed as written (its shadow version gone): said once per change, for the log. */
   onWarning?: (model: string, message: string) => void;
+  /** This replica's name in summaries. */
+  replica?: string;
 }
 
 export class TrafficRouter {
@@ -126,7 +149,9 @@ export class TrafficRouter {
       st.problem = `config.json: ${missing}; the previous policy stays in force until they are`;
       return;
     }
-    [st.policy, st.source, st.problem, st.filePending] = [policy, 'file', undefined, undefined];
+    // A revision means the server wrote the file (PUT): 'api'; none, an operator's own file.
+    const source = this.repo.configRevision(name).revision > 0 ? 'api' : 'file';
+    [st.policy, st.source, st.problem, st.filePending] = [policy, source, undefined, undefined];
     st.counters.clear();
   }
 
@@ -155,9 +180,13 @@ export class TrafficRouter {
     }
   }
 
-  /** Set a policy through the admin API: refused as invalid input (the previous stays) unless valid now. */
-  put(name: string, raw: unknown): TrafficSummary {
-    const st = this.state(name);
+  /**
+   * Set a policy through the admin API: refused as invalid input (the previous stays) unless
+   * valid now; else recorded in the model's config.json (a conflict when `expectedRevision` is
+   * not the file's), so every replica takes it, and in force here at once.
+   */
+  async put(name: string, raw: unknown, expectedRevision?: number): Promise<TrafficSummary> {
+    this.state(name);
     let policy: TrafficPolicy;
     try {
       policy = parseTrafficPolicy(raw);
@@ -166,9 +195,14 @@ export class TrafficRouter {
     }
     const missing = unavailableVersions(policy, this.repo.availableVersions(name));
     if (missing) throw invalidInput('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
-    [st.policy, st.source, st.problem] = [policy, 'api', undefined];
-    st.counters.clear();
+    await this.repo.setTraffic(name, policy, expectedRevision);
     return this.summary(name);
+  }
+
+  /** This replica's counts of a model, for the fleet's reports. */
+  snapshot(name: string): TrafficSnapshot {
+    const st = this.models.get(name);
+    return { versions: Object.fromEntries(st?.versions ?? []), shadow: Object.fromEntries(st?.shadow ?? []) };
   }
 
   private versionStats(st: ModelTraffic, version: string, role: Role): VersionStats {
@@ -256,19 +290,32 @@ export class TrafficRouter {
       });
   }
 
-  summary(name: string): TrafficSummary {
+  /**
+   * The policy in force here and the comparison of versions: this replica's counts, or with
+   * `fleet` (the other replicas' last reports) every replica's, summed.
+   */
+  summary(name: string, fleet?: { replica: string; revision: number; digest: string; at: number; stats: TrafficSnapshot }[]): TrafficSummary {
     const st = this.state(name);
     const { configProblem } = this.repo.trafficConfig(name);
     const shadowVersion = st.policy?.shadow?.version;
-    const sh = shadowVersion ? st.shadow.get(shadowVersion) : undefined;
+    const self = this.opts.replica ?? 'this';
+    const { revision, digest } = this.repo.configRevision(name);
+    const others = (fleet ?? []).filter((r) => r.replica !== self);
+    const counts = others.length > 0 ? sumSnapshots([this.snapshot(name), ...others.map((r) => r.stats)]) : { versions: st.versions, shadow: st.shadow };
+    const sh = shadowVersion ? counts.shadow.get(shadowVersion) : undefined;
     const round = (x: number): number => Math.round(x * 1e6) / 1e6;
+    const replicas = [{ replica: self, revision, digest, reported_at: new Date().toISOString() }, ...others.map((r) => ({ replica: r.replica, revision: r.revision, digest: r.digest, reported_at: new Date(r.at).toISOString() }))];
     return {
       model: name,
       policy: st.policy ?? null,
       source: st.source ?? null,
+      revision,
+      replica: self,
+      statistics: fleet ? 'fleet' : 'replica',
+      replicas: replicas.sort((a, b) => a.replica.localeCompare(b.replica)),
       problem: st.problem ?? null,
       config_problem: configProblem ?? null,
-      versions: [...st.versions.entries()]
+      versions: [...counts.versions.entries()]
         .sort((a, b) => Number(b[0]) - Number(a[0]))
         .map(([version, v]) => ({
           version,
@@ -291,4 +338,29 @@ export class TrafficRouter {
         : null,
     };
   }
+}
+
+/** Several replicas' counts of one model, added up. */
+function sumSnapshots(snapshots: TrafficSnapshot[]): { versions: Map<string, VersionStats>; shadow: Map<string, ShadowStats> } {
+  const versions = new Map<string, VersionStats>();
+  const shadow = new Map<string, ShadowStats>();
+  for (const snap of snapshots) {
+    for (const [v, x] of Object.entries(snap.versions)) {
+      const sum = versions.get(v) ?? { role: x.role, requests: 0, errors: 0, latencySum: 0, confidenceSum: 0, answered: 0, classes: {} };
+      versions.set(v, {
+        role: x.role,
+        requests: sum.requests + x.requests,
+        errors: sum.errors + x.errors,
+        latencySum: sum.latencySum + x.latencySum,
+        confidenceSum: sum.confidenceSum + x.confidenceSum,
+        answered: sum.answered + x.answered,
+        classes: Object.fromEntries([...new Set([...Object.keys(sum.classes), ...Object.keys(x.classes)])].map((c) => [c, (sum.classes[c] ?? 0) + (x.classes[c] ?? 0)])),
+      });
+    }
+    for (const [v, x] of Object.entries(snap.shadow)) {
+      const sum = shadow.get(v) ?? { compared: 0, agreed: 0, absDiffSum: 0, dropped: 0, failed: 0 };
+      shadow.set(v, { compared: sum.compared + x.compared, agreed: sum.agreed + x.agreed, absDiffSum: sum.absDiffSum + x.absDiffSum, dropped: sum.dropped + x.dropped, failed: sum.failed + x.failed });
+    }
+  }
+  return { versions, shadow };
 }

@@ -10,7 +10,8 @@ import { LocalSource } from '../../repository/local-source.js';
 import { ModelRepository } from '../../repository/repository.js';
 import { isS3Url, type RepositorySource } from '../../repository/source.js';
 import { loadVersion } from '../../serving/load-version.js';
-import { TrafficRouter } from '../../serving/traffic-router.js';
+import type { Fleet } from '../../serving/fleet.js';
+import { TrafficRouter, type TrafficSnapshot } from '../../serving/traffic-router.js';
 
 /** The model repository and the inference threads it runs on. */
 export interface Models {
@@ -25,6 +26,8 @@ export interface Models {
   settled(): Promise<void>;
   /** Traffic policies: which version unversioned requests go to, and shadow copies. */
   readonly traffic: TrafficRouter;
+  /** The other replicas, through Redis (REDIS_URL); null without. */
+  readonly fleet: Fleet<TrafficSnapshot> | null;
   /** False while no inference host is running (every one died and is being restarted): not ready. */
   hostsRunning(): boolean;
   /** A prediction call of another protocol (gRPC) has started: shadow copies wait until the returned function is called. */
@@ -100,8 +103,30 @@ export default fp<ModelsOptions>(
         return (pool = p);
       }));
     let nativeMissingTold = false;
+    const replica = (await import('../../serving/fleet.js')).replicaName();
+    // The fleet's Redis client is loaded only where REDIS_URL is set.
+    const fleet: Fleet<TrafficSnapshot> | null = config.REDIS_URL
+      ? new (await import('../../serving/fleet.js')).Fleet<TrafficSnapshot>(
+          { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: Math.max(config.REDIS_TIMEOUT_MS, 1000), replica, reportIntervalS: config.FLEET_REPORT_INTERVAL_S },
+          {
+            onChanged: (model, revision, from) => {
+              app.log.info({ model, revision, from }, 'another replica changed the model config; reading it');
+              repository.refresh(model).catch((err: unknown) => app.log.warn({ err, model }, 'model config could not be re-read; the next poll retries'));
+            },
+            onReconnected: () => {
+              app.log.info('fleet notices reconnected; re-reading the repository for changes missed meanwhile');
+              void repository.rescan();
+            },
+            reportOf: (): { model: string; revision: number; digest: string; stats: TrafficSnapshot }[] =>
+              repository.list().map((m) => ({ model: m.name, ...repository.configRevision(m.name), stats: traffic.snapshot(m.name) })),
+            onConnected: (connected) =>
+              connected ? app.log.info('fleet notices connected') : app.log.warn('fleet notices disconnected: changes spread by polling the repository until Redis is back'),
+            onError: (operation, err) => app.log.debug({ operation, err }, 'fleet Redis command failed'),
+          },
+        )
+      : null;
 
-    const repository = new ModelRepository<ServedVersion>(
+    const repository: ModelRepository<ServedVersion> = new ModelRepository<ServedVersion>(
       await repositorySource(config),
       async (request) =>
         loadVersion(request, await poolReady(), {
@@ -114,7 +139,7 @@ export default fp<ModelsOptions>(
           runtime: { choice: config.INFERENCE_RUNTIME, onnxThreads: onnxThreads(config), faultInjection: config.INFERENCE_FAULT_INJECTION },
           onBatch: (ref, e) => app.metrics.recordBatch(ref, e.size, e.queueSeconds, e.computeSeconds),
         }),
-      { pollIntervalS: config.MODEL_POLL_INTERVAL_S },
+      { pollIntervalS: config.MODEL_POLL_INTERVAL_S, ...(fleet && { configLock: (name: string) => fleet.lock(name) }) },
       {
         onLoaded: (name, version, served) => {
           // npm drops the optional native package silently: say so once, and why, when TF.js is first used.
@@ -135,6 +160,10 @@ export default fp<ModelsOptions>(
         },
         onRefused: (entries) => app.log.warn({ entries }, 'repository entries ignored'),
         onConfigProblem: (name, problem) => app.log.warn({ model: name, problem }, 'model config.json ignored'),
+        onConfigWritten: (name, revision) => {
+          app.log.info({ model: name, revision }, 'model config recorded');
+          void fleet?.announce(name, revision);
+        },
       },
     );
 
@@ -154,6 +183,13 @@ export default fp<ModelsOptions>(
       if (request.method === 'POST') reply.raw.once('close', predictionStarted());
       done();
     });
+    const traffic = new TrafficRouter(repository, app.metrics, {
+      shadowQueue: config.SHADOW_QUEUE,
+      // Other requests in hand, or batches queued or running: no capacity to spare for a shadow.
+      busy: () => inFlightPredictions > 0 || repository.available().some((a) => a.value.stats().queued > 0 || a.value.stats().inFlightBatches > 0),
+      onWarning: (model, problem) => app.log.warn({ model, problem }, 'traffic policy not followed as written'),
+      replica,
+    });
     app.decorate('models', {
       repository,
       defaultModel: config.DEFAULT_MODEL,
@@ -166,12 +202,8 @@ export default fp<ModelsOptions>(
       settled: () => started,
       hostsRunning: () => pool === null || pool.size > 0,
       predictionStarted,
-      traffic: new TrafficRouter(repository, app.metrics, {
-        shadowQueue: config.SHADOW_QUEUE,
-        // Other requests in hand, or batches queued or running: no capacity to spare for a shadow.
-        busy: () => inFlightPredictions > 0 || repository.available().some((a) => a.value.stats().queued > 0 || a.value.stats().inFlightBatches > 0),
-        onWarning: (model, problem) => app.log.warn({ model, problem }, 'traffic policy not followed as written'),
-      }),
+      traffic,
+      fleet,
     } satisfies Models);
 
     // Loading starts now, while the other plugins register and the server starts listening:
@@ -180,12 +212,14 @@ export default fp<ModelsOptions>(
       async () => {
         repository.start();
         await repository.settled();
+        fleet?.start();
         app.log.info({ repository: config.MODEL_REPOSITORY, models: repository.list(), backend: pool?.backend }, 'model repository loaded');
       },
       (err: unknown) => app.log.error({ err }, 'inference hosts could not start'),
     );
     app.addHook('onClose', async () => {
       await started;
+      await fleet?.close();
       await repository.close();
       await pool?.close();
     });

@@ -32,7 +32,8 @@ export const v2Errors: ErrorProtocol = {
 /**
  * The gRPC status of each domain code: what the client sent is INVALID_ARGUMENT (as the REST
  * side's 400), a limit RESOURCE_EXHAUSTED (gRPC's own answer to an oversize message), work
- * the server cannot take now UNAVAILABLE (with a retry-after hint), as Triton answers.
+ * the server cannot take now UNAVAILABLE (with a retry-after hint), as Triton answers; a
+ * change that lost to another writer ABORTED (Google's API guide: retry at a higher level).
  */
 export function grpcStatus(code: ErrorCode): GrpcStatus {
   switch (code) {
@@ -48,6 +49,8 @@ export function grpcStatus(code: ErrorCode): GrpcStatus {
     case 'unavailable':
     case 'busy':
       return GrpcStatus.UNAVAILABLE;
+    case 'conflict':
+      return GrpcStatus.ABORTED;
     case 'internal':
       return GrpcStatus.INTERNAL;
   }
