@@ -12,7 +12,7 @@ import * as img from '../helpers/images.js';
 import { freePort } from '../helpers/net.js';
 import { until, versionStates } from '../helpers/repository.js';
 
-const SERVER = join(import.meta.dirname, '..', 'helpers', 's3-server.mjs');
+const SERVER = join(import.meta.dirname, '..', '..', 'scripts', 'lib', 's3-server.mjs');
 const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** s3rver in its own process, so the test can stop it (store down) and start it again. */

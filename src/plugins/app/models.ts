@@ -111,11 +111,15 @@ export default fp<ModelsOptions>(
           {
             onChanged: (model, revision, from) => {
               app.log.info({ model, revision, from }, 'another replica changed the model config; reading it');
-              repository.refresh(model).catch((err: unknown) => app.log.warn({ err, model }, 'model config could not be re-read; the next poll retries'));
+              // Taken in, then reported at once, so GET …/traffic shows every replica on the new revision.
+              repository.refresh(model).then(
+                () => fleet?.report(),
+                (err: unknown) => app.log.warn({ err, model }, 'model config could not be re-read; the next poll retries'),
+              );
             },
             onReconnected: () => {
               app.log.info('fleet notices reconnected; re-reading the repository for changes missed meanwhile');
-              void repository.rescan();
+              void repository.rescan().then(() => fleet?.report());
             },
             reportOf: (): { model: string; revision: number; digest: string; stats: TrafficSnapshot }[] =>
               repository.list().map((m) => ({ model: m.name, ...repository.configRevision(m.name), stats: traffic.snapshot(m.name) })),

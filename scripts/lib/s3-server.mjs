@@ -1,5 +1,4 @@
-/* global process */
-// An S3-compatible server (s3rver) on loopback for tests: node s3-server.mjs <port> <dir>.
+// An S3-compatible server (s3rver) on loopback for tests and the local fleet: node s3-server.mjs <port> <dir>.
 // Tells its parent when it listens; a test kills it to take the store down.
 import S3rver from 's3rver';
 

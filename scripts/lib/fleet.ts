@@ -1,0 +1,321 @@
+/**
+ * A local fleet on loopback, the way a deployment scales out: N replicas of the server
+ * (`dist/server.js`) behind nginx (the distribution's, round robin), sharing one
+ * redis-server and one S3-compatible store (s3rver) that holds the model repository.
+ * Used by `npm run fleet`, the fleet tests and the bench's fleet phase.
+ */
+import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { startFlags, stopServer, waitUntilReady } from './server-process.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const BUCKET = 'models';
+const PREFIX = 'fleet';
+const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
+
+/** A version folder to publish into the fleet's store. */
+export interface Publish {
+  name: string;
+  version: string;
+  dir: string;
+}
+
+export interface LocalFleetOptions {
+  replicas: number;
+  /** The balancer's port (0: any free one). */
+  port?: number;
+  /** The first replica's port; the others follow (0: free ports). */
+  replicaPort?: number;
+  /** What the store holds: default, every bundled model's versions. */
+  publish?: Publish[];
+  /** config.json per model name, written beside its versions. */
+  configs?: Record<string, unknown>;
+  /** Settings for every replica (on top of the fleet's own). */
+  env?: Record<string, string>;
+  /** Without it the fleet runs without Redis: changes spread by polling the store. */
+  redis?: boolean;
+  /** Replica output goes here (default: ignored). */
+  log?: (replica: string, line: string) => void;
+}
+
+export interface Replica {
+  name: string;
+  port: number;
+  base: string;
+  child: ChildProcess;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Every bundled model's versions (models/<name>/<version>). */
+export function bundledModels(): Publish[] {
+  const repo = join(ROOT, 'models');
+  return readdirSync(repo, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .flatMap((d) =>
+      readdirSync(join(repo, d.name), { withFileTypes: true })
+        .filter((v) => v.isDirectory() && /^\d+$/.test(v.name))
+        .map((v) => ({ name: d.name, version: v.name, dir: join(repo, d.name, v.name) })),
+    );
+}
+
+/** The nginx binary: on the PATH, or where Debian puts it (/usr/sbin is not on a user's PATH). */
+export function nginxBinary(): string {
+  const onPath = spawnSync('sh', ['-c', 'command -v nginx'], { encoding: 'utf8' }).stdout.trim();
+  if (onPath) return onPath;
+  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
+  throw new Error('nginx is needed for the local fleet (Debian/Ubuntu: apt-get install nginx-light; macOS: brew install nginx)');
+}
+
+function listFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true, recursive: true })
+    .filter((f) => f.isFile())
+    .map((f) => join(f.parentPath, f.name));
+}
+
+/** Wait until `child` prints `text` on stdout (or fail after `timeoutMs`). */
+function waitForOutput(child: ChildProcess, text: string, what: string, timeoutMs = 15_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${output}`)), timeoutMs);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot run ${what}: ${err.message}`));
+    });
+    child.stdout?.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(text)) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+  });
+}
+
+export class LocalFleet {
+  readonly replicas: Replica[] = [];
+  private redisProcess: ChildProcess | undefined;
+  private s3Process: ChildProcess | undefined;
+  private nginxProcess: ChildProcess | undefined;
+  private next = 0;
+
+  private constructor(
+    private readonly opts: LocalFleetOptions,
+    readonly dir: string,
+    readonly port: number,
+    readonly redisPort: number,
+    readonly s3Port: number,
+  ) {}
+
+  /** The balancer's address. */
+  get base(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get redisUrl(): string {
+    return `redis://127.0.0.1:${this.redisPort}`;
+  }
+
+  get s3Endpoint(): string {
+    return `http://127.0.0.1:${this.s3Port}`;
+  }
+
+  get repository(): string {
+    return `s3://${BUCKET}/${PREFIX}`;
+  }
+
+  get redisRunning(): boolean {
+    return this.redisProcess !== undefined;
+  }
+
+  /** Start the store, Redis, `replicas` replicas (each ready) and the balancer in front of them. */
+  static async start(opts: LocalFleetOptions): Promise<LocalFleet> {
+    nginxBinary();
+    const dir = mkdtempSync(join(tmpdir(), 'fleet-'));
+    const fleet = new LocalFleet(opts, dir, opts.port || (await freePort()), await freePort(), await freePort());
+    try {
+      await fleet.startStore();
+      if (opts.redis !== false) await fleet.startRedis();
+      await Promise.all(Array.from({ length: opts.replicas }, () => fleet.startReplica()));
+      await fleet.startBalancer();
+    } catch (err) {
+      await fleet.stop();
+      throw err;
+    }
+    return fleet;
+  }
+
+  /** A client of the fleet's store (to change what it holds, as an operator would). */
+  s3(): S3Client {
+    return new S3Client({ endpoint: this.s3Endpoint, forcePathStyle: true, region: 'us-east-1', credentials: CREDENTIALS });
+  }
+
+  /** The key of a model's file in the store. */
+  key(name: string, path: string): string {
+    return `${PREFIX}/${name}/${path}`;
+  }
+
+  private async startStore(): Promise<void> {
+    const data = join(this.dir, 's3');
+    mkdirSync(data, { recursive: true });
+    const child = fork(join(ROOT, 'scripts', 'lib', 's3-server.mjs'), [String(this.s3Port), data], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.s3Process = child;
+    await new Promise<void>((resolve, reject) => {
+      child.once('message', () => resolve());
+      child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
+    });
+    const s3 = this.s3();
+    await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
+    for (const p of this.opts.publish ?? bundledModels()) {
+      for (const file of listFiles(p.dir)) {
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: this.key(p.name, `${p.version}/${relative(p.dir, file)}`), Body: readFileSync(file) }));
+      }
+    }
+    for (const [name, config] of Object.entries(this.opts.configs ?? {})) {
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: this.key(name, 'config.json'), Body: JSON.stringify(config) }));
+    }
+    s3.destroy();
+  }
+
+  /** Start (again) the fleet's redis-server, on its port. */
+  async startRedis(): Promise<void> {
+    if (this.redisProcess) return;
+    const child = spawn('redis-server', ['--port', String(this.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.redisProcess = child;
+    await waitForOutput(child, 'Ready to accept connections', 'redis-server (apt-get install redis-server)');
+  }
+
+  /** Kill redis-server as a crash would. */
+  async killRedis(): Promise<void> {
+    const child = this.redisProcess;
+    if (!child) return;
+    this.redisProcess = undefined;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Start one more replica (ready once it answers /ready); it joins the balancer when the balancer runs. */
+  async startReplica(): Promise<Replica> {
+    const index = this.next++;
+    const name = `replica-${index + 1}`;
+    const port = this.opts.replicaPort ? this.opts.replicaPort + index : await freePort();
+    const env: Record<string, string> = {
+      ...process.env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      GRPC_PORT: '0',
+      LOG_LEVEL: 'warn',
+      MODEL_REPOSITORY: this.repository,
+      S3_ENDPOINT: this.s3Endpoint,
+      S3_FORCE_PATH_STYLE: 'true',
+      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_REGION: 'us-east-1',
+      MODEL_CACHE_DIR: join(this.dir, `cache-${name}`),
+      INFERENCE_WORKERS: '1',
+      ...(this.opts.redis !== false && { REDIS_URL: this.redisUrl }),
+      ...this.opts.env,
+    };
+    const child = spawn(process.execPath, [...startFlags(ROOT), 'dist/server.js'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const log = this.opts.log;
+    for (const stream of [child.stdout, child.stderr]) stream?.on('data', (chunk: Buffer) => log?.(name, chunk.toString().trimEnd()));
+    const replica = { name, port, base: `http://127.0.0.1:${port}`, child };
+    this.replicas.push(replica);
+    await waitUntilReady(replica.base, 120_000);
+    if (this.nginxProcess) this.reloadBalancer();
+    return replica;
+  }
+
+  /** Stop one replica (SIGTERM, graceful) and take it out of the balancer. */
+  async stopReplica(replica: Replica): Promise<void> {
+    this.replicas.splice(this.replicas.indexOf(replica), 1);
+    if (this.nginxProcess) this.reloadBalancer();
+    if (replica.child.exitCode === null) await stopServer(replica.child);
+  }
+
+  private writeBalancerConfig(): string {
+    const file = join(this.dir, 'nginx.conf');
+    const temp = join(this.dir, 'nginx');
+    mkdirSync(temp, { recursive: true });
+    const asRoot = process.getuid?.() === 0;
+    writeFileSync(
+      file,
+      [
+        ...(asRoot ? ['user root;'] : []),
+        'daemon off;',
+        'worker_processes 1;',
+        `pid ${join(temp, 'nginx.pid')};`,
+        `error_log ${join(temp, 'error.log')} warn;`,
+        'events { worker_connections 4096; }',
+        'http {',
+        '  access_log off;',
+        ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(temp, t)};`),
+        '  upstream replicas {',
+        ...this.replicas.map((r) => `    server 127.0.0.1:${r.port} max_fails=0;`),
+        '    keepalive 64;',
+        '  }',
+        '  server {',
+        `    listen 127.0.0.1:${this.port};`,
+        '    client_max_body_size 64m;',
+        '    location / {',
+        '      proxy_pass http://replicas;',
+        '      proxy_http_version 1.1;',
+        '      proxy_set_header Connection "";',
+        '      proxy_set_header Host $host;',
+        '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+        '    }',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    return file;
+  }
+
+  private async startBalancer(): Promise<void> {
+    const conf = this.writeBalancerConfig();
+    const child = spawn(nginxBinary(), ['-c', conf, '-p', this.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let errors = '';
+    child.stderr?.on('data', (chunk: Buffer) => (errors += chunk.toString()));
+    this.nginxProcess = child;
+    const deadline = Date.now() + 15_000;
+    while (!(await fetch(`${this.base}/health`).then((r) => r.ok, () => false))) {
+      if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${errors}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Rewrite the upstreams and tell nginx (SIGHUP: new workers take the new list, old ones finish theirs). */
+  private reloadBalancer(): void {
+    this.writeBalancerConfig();
+    this.nginxProcess?.kill('SIGHUP');
+  }
+
+  async stop(): Promise<void> {
+    const exit = (child: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> => {
+      if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+      const exited = new Promise<void>((r) => child.once('exit', () => r()));
+      child.kill(signal);
+      return exited;
+    };
+    await exit(this.nginxProcess, 'SIGQUIT');
+    await Promise.all(this.replicas.splice(0).map((r) => exit(r.child)));
+    await this.killRedis();
+    await exit(this.s3Process);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
