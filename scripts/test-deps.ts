@@ -23,6 +23,12 @@ const NEEDS: Need[] = [
     elsewhere: 'macOS: brew install redis; Fedora: dnf install redis; or any redis-server 6+ on the PATH',
   },
   {
+    what: 'nginx (the fleet tests: three replicas behind a load balancer)',
+    found: () => onPath('nginx') || existsSync('/usr/sbin/nginx'),
+    apt: 'nginx-light',
+    elsewhere: 'macOS: brew install nginx; Fedora: dnf install nginx; or any nginx 1.18+ on the PATH',
+  },
+  {
     what: 'Chromium (the Swagger UI test)',
     found: () => Boolean(process.env.CHROME_BIN && existsSync(process.env.CHROME_BIN)) || ['chromium', 'chromium-browser', 'google-chrome'].some(onPath),
     apt: 'chromium',

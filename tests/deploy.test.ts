@@ -158,6 +158,25 @@ describe('docker-compose.yml', () => {
   });
 });
 
+describe('docker-compose.yml, profile fleet', () => {
+  it('runs replicas of the service behind nginx, sharing the Redis and an S3-compatible store that the bundled models are published to', () => {
+    const { 'fleet-replica': replica, 'fleet-balancer': balancer, 'fleet-publish': publish, 'fleet-store': store } = compose.services;
+    for (const s of [replica, balancer, publish, store]) expect(s.profiles).toEqual(['fleet']);
+    const env = replica.environment as Record<string, string>;
+    for (const key of Object.keys(env).filter((k) => !k.startsWith('AWS_'))) expect(Object.keys(configSchema.shape), key).toContain(key);
+    expect(env.REDIS_URL).toBe(compose.services.api.environment.REDIS_URL);
+    expect(env.MODEL_REPOSITORY).toBe('s3://models/fleet');
+    expect(publish.entrypoint.join(' ')).toContain('store/models/fleet');
+    expect(env.S3_ENDPOINT).toBe('http://fleet-store:9000');
+    expect(replica.depends_on['fleet-publish'].condition).toBe('service_completed_successfully');
+    // The balancer's upstream is the replicas' service name and port.
+    const mount = (balancer.volumes as string[]).find((v) => v.endsWith('/etc/nginx/conf.d/default.conf:ro'))!;
+    const conf = readFileSync(join(ROOT, mount.split(':')[0]!), 'utf8');
+    expect(conf).toMatch(new RegExp(`server fleet-replica:${env.PORT}\\b`));
+    expect(conf).toMatch(new RegExp(`listen ${(balancer.ports as string[])[0]!.split(':').at(-1)};`));
+  });
+});
+
 describe('KServe (deploy/kserve)', () => {
   const kserve = (file: string): Obj => parse(readFileSync(join(ROOT, 'deploy', 'kserve', file), 'utf8')) as Obj;
   const runtime = kserve('servingruntime.yaml');
