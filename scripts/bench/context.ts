@@ -27,7 +27,7 @@ export const { values } = parseArgs({
 });
 
 
-export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text', 'stages', 'grpc', 'hosts'] as const;
+export const PHASES = ['ceiling', 'service', 'naive', 'threading', 'runtimes', 'profile', 'baseline', 'soak', 'cache', 'protocols', 'traffic', 'text', 'stages', 'grpc', 'hosts', 'fleet'] as const;
 const chosen = new Set(values.phases === 'all' ? PHASES : values.phases.split(',').map((p) => p.trim()));
 for (const p of chosen) if (!(PHASES as readonly string[]).includes(p)) throw new Error(`unknown phase '${p}'; one of ${PHASES.join(', ')}`);
 /** Whether this run measures `phase` (--phases, default all). */
@@ -101,6 +101,8 @@ export interface Results {
   traffic?: { p50: Record<string, number[]>; p99: Record<string, number[]>; rps: Record<string, number[]>; shadow?: Record<string, number> };
   /** The spam filter on a 4 KB e-mail, keyed `<rfc822|json>-<concurrency>`, with the server's CPU per request. */
   text?: Record<string, LoadResult & { cpuMsPerRequest: number; bytes: number }>;
+  /** Keyed direct (one replica, no balancer) and lb1..lb3 (nginx in front of 1..3 replicas): iris req/s and p50 at concurrency 32 per round; ms for a policy to reach every replica. */
+  fleet?: { rps: Record<string, number[]>; p50: Record<string, number[]>; errors: Record<string, number>; propagationMs: { redis?: number[]; poll?: number[] }; pollIntervalS: number };
   /** Per request form, per server (this one, and --baseline's): the runs of the stages phase. */
   stages?: Partial<Record<'service' | 'baseline', Partial<Record<StageForm, StageRuns>>>>;
 }

@@ -35,6 +35,10 @@
  *   traffic   shadow traffic's cost to primary latency: one server with two versions of the
  *             model, /predict at concurrency 1 and 8 with no shadow and with every request
  *             mirrored to the other version (fraction 1), alternating, --rounds each
+ *   fleet     3 replicas behind nginx sharing redis-server and an s3rver store: a tabular predict
+ *             at concurrency 32 straight to one replica and through nginx to 1, 2 and 3
+ *             replicas, alternating, --rounds each; the time a traffic policy set on one replica
+ *             takes to be served by all, with Redis notices and by polling alone (every 2 s)
  *   text      the spam filter on a typical 4 KB e-mail, cache off: req/s at concurrency 32 and p50 at
  *             concurrency 1, as message/rfc822 and as JSON {"text"}, with the server's CPU per request
  *   stages    what a request costs, form by form (/predict multipart JPEG and JSON base64, a
@@ -56,6 +60,7 @@
 import * as baseline from './phases/baseline.js';
 import * as cache from './phases/cache.js';
 import * as ceiling from './phases/ceiling.js';
+import * as fleet from './phases/fleet.js';
 import * as grpc from './phases/grpc.js';
 import * as hosts from './phases/hosts.js';
 import * as profile from './phases/profile.js';
@@ -69,5 +74,5 @@ import * as traffic from './phases/traffic.js';
 import { report } from './report.js';
 
 // Each phase saves its results as they complete and skips what --resume finds done.
-for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, grpc, hosts, traffic, text]) await phase.run();
+for (const phase of [ceiling, service, runtimes, profile, baseline, stages, soak, cache, protocols, grpc, hosts, traffic, text, fleet]) await phase.run();
 await report();

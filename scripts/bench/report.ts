@@ -93,6 +93,16 @@ export async function report(): Promise<void> {
       );
     }
   }
+  const fl = results.fleet;
+  if (fl && fl.rps.direct?.length) {
+    const m = (k: string): number => median(fl.rps[k] ?? [0]);
+    ratios.push(
+      `fleet, tabular predict at concurrency 32, median of ${fl.rps.direct.length} alternating rounds: one replica direct ${m('direct').toFixed(0)} req/s (${fmt(fl.rps.direct)}); through nginx to 1 replica ${m('lb1').toFixed(0)} (${(m('lb1') / m('direct')).toFixed(2)}× direct), 2 replicas ${m('lb2').toFixed(0)} (${(m('lb2') / m('direct')).toFixed(2)}×), 3 replicas ${m('lb3').toFixed(0)} (${(m('lb3') / m('direct')).toFixed(2)}×); p50 ${['direct', 'lb1', 'lb2', 'lb3'].map((k) => median(fl.p50[k] ?? [0])).join(' / ')} ms; errors ${JSON.stringify(fl.errors)}`,
+    );
+  }
+  for (const [how, ms] of Object.entries(fl?.propagationMs ?? {})) {
+    if (ms.length) ratios.push(`fleet, a traffic policy set on one replica served by all three, ${how === 'redis' ? 'Redis notices' : `polling every ${fl!.pollIntervalS} s, no Redis`}: median ${median(ms)} ms, max ${Math.max(...ms)} ms over ${ms.length} changes`);
+  }
   const s8 = results.service['onnx-8'];
   // A closed loop of c clients: mean latency = c ÷ throughput (Little's law), whatever the server does.
   if (s8) ratios.push(`concurrency 8 is a closed loop: mean latency = 8 ÷ ${(ok(s8) / duration).toFixed(0)} req/s = ${((8 / (ok(s8) / duration)) * 1000).toFixed(1)} ms`);

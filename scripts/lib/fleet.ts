@@ -111,6 +111,8 @@ export class LocalFleet {
   private s3Process: ChildProcess | undefined;
   private nginxProcess: ChildProcess | undefined;
   private next = 0;
+  /** How many of the replicas the balancer sends to (all when undefined). */
+  private balanced: number | undefined;
 
   private constructor(
     private readonly opts: LocalFleetOptions,
@@ -265,7 +267,7 @@ export class LocalFleet {
         '  access_log off;',
         ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(temp, t)};`),
         '  upstream replicas {',
-        ...this.replicas.map((r) => `    server 127.0.0.1:${r.port} max_fails=0;`),
+        ...this.replicas.slice(0, this.balanced).map((r) => `    server 127.0.0.1:${r.port} max_fails=0;`),
         '    keepalive 64;',
         '  }',
         '  server {',
@@ -297,6 +299,17 @@ export class LocalFleet {
       if (child.exitCode !== null || Date.now() > deadline) throw new Error(`nginx did not start: ${errors}`);
       await new Promise((r) => setTimeout(r, 50));
     }
+  }
+
+  /**
+   * Send to the first `n` replicas only (undefined: all), as scaling the fleet in and out
+   * would, without restarting any; resolves once nginx's new workers answer.
+   */
+  async balance(n: number | undefined): Promise<void> {
+    this.balanced = n;
+    this.reloadBalancer();
+    // nginx replaces its workers on SIGHUP; give the old ones time to hand over.
+    await new Promise((r) => setTimeout(r, 500));
   }
 
   /** Rewrite the upstreams and tell nginx (SIGHUP: new workers take the new list, old ones finish theirs). */

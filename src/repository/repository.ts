@@ -6,7 +6,7 @@
  * Serving's policy). Fastify-free: serving/errors.ts gives its errors their codes.
  */
 import { createHash } from 'node:crypto';
-import { InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
+import { ConfigConflictError, InvalidModelRefError, ModelUnavailableError, UnknownModelError, UnknownVersionError } from './errors.js';
 import { byVersionDesc, isModelName, isVersion } from './names.js';
 import { revisionOf, selectVersions, type ConfigChange, type ModelConfig } from './model-config.js';
 import { Instance } from './instance.js';
@@ -187,6 +187,8 @@ export class ModelRepository<T extends Servable> {
    */
   async load(name: string): Promise<ModelStatus> {
     const model = await this.readModel(name);
+    // An unload recorded in a file that no longer parses cannot be undone through the server.
+    if (model.configProblem && this.isUnloaded(name)) throw new ConfigConflictError('config-invalid', `${model.configProblem}; fix the file before loading the model through the server`);
     if (model.config.unloaded) {
       await this.change(name, { update: ({ unloaded: _, ...rest }) => rest }, true);
     } else {
