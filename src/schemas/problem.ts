@@ -28,6 +28,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   401: 'Missing or invalid credentials',
   403: 'The admin API is disabled (no ADMIN_API_KEYS)',
   404: 'No such route, model or version',
+  409: "The change could not be recorded in the model's config.json: If-Match names a stale revision, the file is invalid, or the repository cannot be written",
   413: 'Upload larger than MAX_UPLOAD_BYTES, or too many files',
   415: 'Unsupported Content-Type, or an image format that is not accepted (SVG, PDF, HEIC ...)',
   422: 'The image could not be decoded or has more than MAX_INPUT_PIXELS pixels; or tabular features are missing, unknown, not finite numbers or too large for the model (each named in errors); or the model gives no finite answer for the input',

@@ -12,6 +12,7 @@ const PROBLEM_EXAMPLES: Record<string, { slug: string; title: string; detail: st
   '401': { slug: 'unauthorized', title: 'Unauthorized', detail: 'an API key is required: send Authorization: Bearer <key> or X-API-Key: <key>', instance: '/predict' },
   '403': { slug: 'admin-disabled', title: 'Forbidden', detail: 'the admin API is disabled: set ADMIN_API_KEYS to enable it', instance: '/v1/models/cifar10/reload' },
   '404': { slug: 'unknown-model', title: 'Not Found', detail: "no model named 'resnet' in the repository", instance: '/v1/models/resnet/predict' },
+  '409': { slug: 'revision-conflict', title: 'Conflict', detail: 'config.json is at revision 5, not 4: it was changed since it was read; read it again', instance: '/v1/models/iris/traffic' },
   '413': { slug: 'payload-too-large', title: 'Payload Too Large', detail: 'a file is larger than MAX_UPLOAD_BYTES (10485760 bytes)', instance: '/predict' },
   '415': { slug: 'unsupported-image', title: 'Unsupported Media Type', detail: "image format 'svg' is not supported; send one of jpeg, png, webp, gif, tiff, avif", instance: '/predict' },
   '422': { slug: 'undecodable-image', title: 'Unprocessable Entity', detail: 'the jpeg image could not be decoded: premature end of JPEG image', instance: '/predict' },
