@@ -67,6 +67,8 @@ export class Fleet<S> {
   private everConnected = false;
   private lostSinceReady = false;
   private closed = false;
+  /** Reports begin with start(), once the repository has had its first look. */
+  private running = false;
 
   constructor(
     private readonly opts: FleetOptions,
@@ -106,8 +108,10 @@ export class Fleet<S> {
     return this.opts.replica;
   }
 
-  /** Report now and every reportIntervalS. */
+  /** Report now and every reportIntervalS (and whenever the connection comes back). */
   start(): void {
+    this.running = true;
+    void this.report();
     const tick = (): void => {
       this.timer = setTimeout(() => void this.report().finally(tick), this.opts.reportIntervalS * 1000);
       this.timer.unref();
@@ -146,7 +150,7 @@ export class Fleet<S> {
 
   /** Write this replica's report of every model. */
   async report(): Promise<void> {
-    if (this.closed || this.redis.status !== 'ready') return;
+    if (!this.running || this.closed || this.redis.status !== 'ready') return;
     const at = Date.now();
     const ttl = Math.ceil(this.opts.reportIntervalS * REPORT_LIFETIMES * 1000);
     try {

@@ -88,8 +88,15 @@ function setup(versions: Fake[], opts: { cache?: boolean; explainConcurrency?: n
       return { value, name, version: value.version, release: () => released.push(value.version) };
     },
     availableVersions: () => new Set(byVersion.keys()),
-    trafficConfig: () => ({ raw: undefined }),
+    // The record a PUT writes (config.json in a real repository), read back as the repository would.
+    trafficConfig: () => ({ raw: record.traffic }),
+    configRevision: () => ({ revision: record.revision, digest: String(record.revision) }),
+    setTraffic: async (_name: string, policy: unknown) => {
+      record = { traffic: policy, revision: record.revision + 1 };
+      return record.revision;
+    },
   } as unknown as ModelRepository<ServedVersion>;
+  let record: { traffic: unknown; revision: number } = { traffic: undefined, revision: 0 };
   const metrics = new ServiceMetrics({ queued: () => 0, inFlightBatches: () => 0, inferenceCpuSeconds: () => Number.NaN, models: () => [], defaultModel: () => null });
   const traffic = new TrafficRouter(repository, metrics, { shadowQueue: 4, random: () => 0, onWarning: (m, w) => warnings.push([m, w]) });
   const plane = new Dataplane({ repository, traffic, cache: opts.cache ? new MemoryCache(100, 60) : null, metrics, maxBatch: opts.maxBatch ?? 32, explainConcurrency: opts.explainConcurrency ?? 1 });
@@ -102,12 +109,12 @@ const until = async (check: () => boolean): Promise<void> => {
 };
 
 describe('the dataplane', () => {
-  it('holds the version named, or the one the traffic policy picks with its role; release lets it go', () => {
+  it('holds the version named, or the one the traffic policy picks with its role; release lets it go', async () => {
     const { plane, traffic, released } = setup([fakeVersion('1'), fakeVersion('2')]);
     const named = plane.hold({ name: 'm', version: '1' });
     expect([named.model.version, named.role]).toEqual(['1', undefined]);
     named.release();
-    traffic.put('m', { split: { '1': 50, '2': 50 } });
+    await traffic.put('m', { split: { '1': 50, '2': 50 } });
     const picked = [0, 1, 2, 3].map(() => {
       const ex = plane.hold({ name: 'm' });
       ex.release();
@@ -141,7 +148,7 @@ describe('the dataplane', () => {
 
   it('records each input of a routed request for its version, and a request that failed before running as one error', async () => {
     const { plane, traffic } = setup([fakeVersion('1')]);
-    traffic.put('m', { split: { '1': 100 } });
+    await traffic.put('m', { split: { '1': 100 } });
     const ex = plane.hold({ name: 'm' });
     await ex.infer([ok([1, 1]), ok([Number.NaN, 0]), ok([200, 1])]);
     ex.release();
@@ -153,7 +160,7 @@ describe('the dataplane', () => {
     const primary = fakeVersion('1');
     const same = fakeVersion('2', { scale: 2 });
     const { plane, traffic } = setup([primary, same]);
-    traffic.put('m', { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
+    await traffic.put('m', { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
     const ex = plane.hold({ name: 'm' });
     await ex.infer([ok([1, 2]), ok([Number.NaN, 0]), ok([2, 2])]);
     ex.release();
@@ -172,7 +179,7 @@ describe('the dataplane', () => {
   it('says when the shadow version is gone, once, and clears it when the version is back', async () => {
     const shadow = fakeVersion('2');
     const { plane, traffic, warnings, gone } = setup([fakeVersion('1'), shadow]);
-    traffic.put('m', { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
+    await traffic.put('m', { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
     gone.add('2');
     for (let i = 0; i < 3; i++) {
       const ex = plane.hold({ name: 'm' });
