@@ -6,10 +6,10 @@
  */
 import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { freePort } from './net.js';
 import { startFlags, stopServer, waitUntilReady } from './server-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -47,17 +47,6 @@ export interface Replica {
   port: number;
   base: string;
   child: ChildProcess;
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /** Every bundled model's versions (models/<name>/<version>). */
