@@ -104,6 +104,24 @@ describe('a fleet of three replicas behind nginx, with Redis and an S3-compatibl
     expect(Object.fromEntries(fleetView.versions.map((v) => [v.version, v.requests]))).toEqual(counts);
   });
 
+  it("shadow statistics are the fleet's: every mirrored request counted once, whichever replica took it", async () => {
+    const put = await putPolicy(fleet.replicas[0]!.base, { split: { '1': 100 }, shadow: { version: '2', fraction: 1 } });
+    expect(put.status).toBe(200);
+    await everyReplicaAt(((await put.json()) as Summary).revision);
+    // One at a time, with room between: a shadow copy runs only while its replica has nothing else in hand.
+    for (let i = 0; i < 60; i++) {
+      await (await predict(fleet.base)).arrayBuffer();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    type Shadow = { compared: number; dropped: number; failed: number };
+    let shadow: Shadow | undefined;
+    await until(async () => {
+      shadow = ((await summary(fleet.replicas[1]!.base)) as Summary & { shadow: Shadow }).shadow;
+      return shadow.compared + shadow.dropped + shadow.failed === 60;
+    }, 'the fleet counting all 60 shadow copies');
+    expect(shadow!.compared).toBeGreaterThan(0);
+  });
+
   it('sticky: a client key gets the same version from every replica, as any process computes it', async () => {
     const policy = { split: { '1': 80, '2': 20 }, sticky: true };
     const put = await putPolicy(fleet.replicas[1]!.base, policy);
