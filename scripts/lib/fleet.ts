@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
 import { freePort } from './net.js';
-import { startFlags, stopServer, waitUntilReady } from './server-process.js';
+import { processTree, startFlags, stopServer, waitUntilReady } from './server-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BUCKET = 'models';
@@ -227,14 +227,14 @@ export class LocalFleet {
     const replica = { name, port, base: `http://127.0.0.1:${port}`, child };
     this.replicas.push(replica);
     await waitUntilReady(replica.base, 120_000);
-    if (this.nginxProcess) this.reloadBalancer();
+    if (this.nginxProcess) await this.reloadBalancer();
     return replica;
   }
 
   /** Stop one replica (SIGTERM, graceful) and take it out of the balancer. */
   async stopReplica(replica: Replica): Promise<void> {
     this.replicas.splice(this.replicas.indexOf(replica), 1);
-    if (this.nginxProcess) this.reloadBalancer();
+    if (this.nginxProcess) await this.reloadBalancer();
     if (replica.child.exitCode === null) await stopServer(replica.child);
   }
 
@@ -296,15 +296,28 @@ export class LocalFleet {
    */
   async balance(n: number | undefined): Promise<void> {
     this.balanced = n;
-    this.reloadBalancer();
-    // nginx replaces its workers on SIGHUP; give the old ones time to hand over.
-    await new Promise((r) => setTimeout(r, 500));
+    await this.reloadBalancer();
   }
 
-  /** Rewrite the upstreams and tell nginx (SIGHUP: new workers take the new list, old ones finish theirs). */
-  private reloadBalancer(): void {
+  /**
+   * Rewrite the upstreams and tell nginx (SIGHUP: new workers take the new list, the old ones
+   * finish what they hold and exit); resolves once every old worker has exited, so no new
+   * request can reach an upstream that was taken out.
+   */
+  private async reloadBalancer(): Promise<void> {
     this.writeBalancerConfig();
-    this.nginxProcess?.kill('SIGHUP');
+    const master = this.nginxProcess?.pid;
+    if (master === undefined) return;
+    const workers = (): number[] => processTree(master).filter((p) => p !== master);
+    const old = workers();
+    this.nginxProcess!.kill('SIGHUP');
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const now = workers();
+      if (now.length > 0 && !now.some((p) => old.includes(p))) return;
+      if (Date.now() > deadline) throw new Error('nginx did not replace its workers within 15 s of a reload');
+      await new Promise((r) => setTimeout(r, 20));
+    }
   }
 
   async stop(): Promise<void> {

@@ -159,7 +159,7 @@ describe('a fleet of three replicas behind nginx, with Redis and an S3-compatibl
     const both = await Promise.all([putPolicy(fleet.replicas[1]!.base, { split: { '1': 50, '2': 50 } }), putPolicy(fleet.replicas[2]!.base, { split: { '1': 90, '2': 10 } })]);
     expect(both.map((r) => r.status)).toEqual([200, 200]);
     const revisions = await Promise.all(both.map(async (r) => ((await r.json()) as Summary).revision));
-    expect(revisions.sort()).toEqual([revision + 2, revision + 3]);
+    expect(revisions.sort((x, y) => x - y)).toEqual([revision + 2, revision + 3]);
     await everyReplicaAt(revision + 3);
   });
 
@@ -171,12 +171,18 @@ describe('a fleet of three replicas behind nginx, with Redis and an S3-compatibl
     expect(((await refused.json()) as { detail: string }).detail).toBe("model 'iris' is unloaded");
 
     expect((await admin(fleet.base, '/v1/models/iris/load', { method: 'POST' })).status).toBe(200);
-    await until(async () => (await Promise.all(fleet.replicas.map(async (r) => (await predict(r.base)).status))).every((s) => s === 200), 'every replica serving iris again');
+    const bothAvailable = async (r: Replica): Promise<boolean> => {
+      const { versions } = (await (await fetch(`${r.base}/v1/models/iris`)).json()) as { versions: { state: string }[] };
+      return versions.length === 2 && versions.every((v) => v.state === 'AVAILABLE');
+    };
+    await until(async () => (await Promise.all(fleet.replicas.map(bothAvailable))).every(Boolean), 'every replica serving both versions of iris again');
+    expect((await Promise.all(fleet.replicas.map(async (r) => (await predict(r.base)).status))).every((s) => s === 200)).toBe(true);
   });
 
   it('a replica started later serves the current policy at once', async () => {
     const policy = { split: { '1': 80, '2': 20 }, sticky: true };
     const put = await putPolicy(fleet.base, policy);
+    expect(put.status).toBe(200);
     const { revision } = (await put.json()) as Summary;
     await everyReplicaAt(revision);
     const late = await fleet.startReplica();
