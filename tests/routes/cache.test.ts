@@ -113,7 +113,10 @@ describe('Redis cache', () => {
     await untilHit(app, 'horse');
 
     const client = new Redis(redis.url);
-    const keys = await client.keys('test-shared:*');
+    // Under the prefix: this cache entry, and the fleet's reports of what each replica serves.
+    const all = await client.keys('test-shared:*');
+    const keys = all.filter((k) => !k.startsWith('test-shared:fleet:'));
+    expect(all.filter((k) => k.startsWith('test-shared:fleet:')).every((k) => k.startsWith('test-shared:fleet:replicas:'))).toBe(true);
     expect(keys.length).toBe(1);
     expect(keys[0]).toMatch(/^test-shared:cifar10:1@[0-9a-f]{12}:[0-9a-f]{64}$/);
     const ttl = await client.ttl(keys[0]!);
