@@ -4,18 +4,19 @@
  * redis-server and one S3-compatible store (s3rver) that holds the model repository.
  * Used by `npm run fleet`, the fleet tests and the bench's fleet phase.
  */
-import { fork, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { PutObjectCommand, S3Client, CreateBucketCommand } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { freePort } from './net.js';
+import { RedisServer } from './redis-server.js';
+import { S3_CREDENTIALS, S3Store } from './s3-store.js';
 import { processTree, startFlags, stopServer, waitUntilReady } from './server-process.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BUCKET = 'models';
 const PREFIX = 'fleet';
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
 
 /** A version folder to publish into the fleet's store. */
 export interface Publish {
@@ -75,29 +76,9 @@ function listFiles(dir: string): string[] {
     .map((f) => join(f.parentPath, f.name));
 }
 
-/** Wait until `child` prints `text` on stdout (or fail after `timeoutMs`). */
-function waitForOutput(child: ChildProcess, text: string, what: string, timeoutMs = 15_000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`${what} did not start:\n${output}`)), timeoutMs);
-    child.once('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`cannot run ${what}: ${err.message}`));
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes(text)) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-  });
-}
-
 export class LocalFleet {
   readonly replicas: Replica[] = [];
-  private redisProcess: ChildProcess | undefined;
-  private s3Process: ChildProcess | undefined;
+  private redis: RedisServer | undefined;
   private nginxProcess: ChildProcess | undefined;
   private next = 0;
   /** How many of the replicas the balancer sends to (all when undefined). */
@@ -107,8 +88,7 @@ export class LocalFleet {
     private readonly opts: LocalFleetOptions,
     readonly dir: string,
     readonly port: number,
-    readonly redisPort: number,
-    readonly s3Port: number,
+    private readonly store: S3Store,
   ) {}
 
   /** The balancer's address. */
@@ -116,29 +96,26 @@ export class LocalFleet {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The fleet's Redis (empty when it runs without). */
   get redisUrl(): string {
-    return `redis://127.0.0.1:${this.redisPort}`;
+    return this.redis?.url ?? '';
   }
 
   get s3Endpoint(): string {
-    return `http://127.0.0.1:${this.s3Port}`;
+    return this.store.url;
   }
 
   get repository(): string {
     return `s3://${BUCKET}/${PREFIX}`;
   }
 
-  get redisRunning(): boolean {
-    return this.redisProcess !== undefined;
-  }
-
   /** Start the store, Redis, `replicas` replicas (each ready) and the balancer in front of them. */
   static async start(opts: LocalFleetOptions): Promise<LocalFleet> {
     nginxBinary();
     const dir = mkdtempSync(join(tmpdir(), 'fleet-'));
-    const fleet = new LocalFleet(opts, dir, opts.port || (await freePort()), await freePort(), await freePort());
+    const fleet = new LocalFleet(opts, dir, opts.port || (await freePort()), await S3Store.start());
     try {
-      await fleet.startStore();
+      await fleet.publish();
       if (opts.redis !== false) await fleet.startRedis();
       await Promise.all(Array.from({ length: opts.replicas }, () => fleet.startReplica()));
       await fleet.startBalancer();
@@ -149,54 +126,31 @@ export class LocalFleet {
     return fleet;
   }
 
-  /** A client of the fleet's store (to change what it holds, as an operator would). */
-  s3(): S3Client {
-    return new S3Client({ endpoint: this.s3Endpoint, forcePathStyle: true, region: 'us-east-1', credentials: CREDENTIALS });
-  }
-
-  /** The key of a model's file in the store. */
-  key(name: string, path: string): string {
-    return `${PREFIX}/${name}/${path}`;
-  }
-
-  private async startStore(): Promise<void> {
-    const data = join(this.dir, 's3');
-    mkdirSync(data, { recursive: true });
-    const child = fork(join(ROOT, 'scripts', 'lib', 's3-server.mjs'), [String(this.s3Port), data], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.s3Process = child;
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-    });
-    const s3 = this.s3();
+  /** Fill the store: the bucket, the versions to publish, and each model's config.json. */
+  private async publish(): Promise<void> {
+    const s3 = this.store.client();
+    const key = (name: string, path: string): string => `${PREFIX}/${name}/${path}`;
     await s3.send(new CreateBucketCommand({ Bucket: BUCKET }));
     for (const p of this.opts.publish ?? bundledModels()) {
       for (const file of listFiles(p.dir)) {
-        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: this.key(p.name, `${p.version}/${relative(p.dir, file)}`), Body: readFileSync(file) }));
+        await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key(p.name, `${p.version}/${relative(p.dir, file)}`), Body: readFileSync(file) }));
       }
     }
     for (const [name, config] of Object.entries(this.opts.configs ?? {})) {
-      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: this.key(name, 'config.json'), Body: JSON.stringify(config) }));
+      await s3.send(new PutObjectCommand({ Bucket: BUCKET, Key: key(name, 'config.json'), Body: JSON.stringify(config) }));
     }
     s3.destroy();
   }
 
   /** Start (again) the fleet's redis-server, on its port. */
   async startRedis(): Promise<void> {
-    if (this.redisProcess) return;
-    const child = spawn('redis-server', ['--port', String(this.redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-    this.redisProcess = child;
-    await waitForOutput(child, 'Ready to accept connections', 'redis-server (apt-get install redis-server)');
+    if (!this.redis) this.redis = await RedisServer.start();
+    else if (!this.redis.running) await this.redis.restart();
   }
 
   /** Kill redis-server as a crash would. */
   async killRedis(): Promise<void> {
-    const child = this.redisProcess;
-    if (!child) return;
-    this.redisProcess = undefined;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await this.redis?.kill();
   }
 
   /** Start one more replica (ready once it answers /ready); it joins the balancer when the balancer runs. */
@@ -213,8 +167,8 @@ export class LocalFleet {
       MODEL_REPOSITORY: this.repository,
       S3_ENDPOINT: this.s3Endpoint,
       S3_FORCE_PATH_STYLE: 'true',
-      AWS_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-      AWS_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+      AWS_ACCESS_KEY_ID: S3_CREDENTIALS.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: S3_CREDENTIALS.secretAccessKey,
       AWS_REGION: 'us-east-1',
       MODEL_CACHE_DIR: join(this.dir, `cache-${name}`),
       INFERENCE_WORKERS: '1',
@@ -330,7 +284,7 @@ export class LocalFleet {
     await exit(this.nginxProcess, 'SIGQUIT');
     await Promise.all(this.replicas.splice(0).map((r) => exit(r.child)));
     await this.killRedis();
-    await exit(this.s3Process);
+    await this.store.dispose();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -194,7 +194,9 @@ export class S3Source implements RepositorySource {
       if (config) {
         try {
           if (config.size > MAX_CONFIG_BYTES) throw new Error(`config.json is ${config.size} bytes; the limit is ${MAX_CONFIG_BYTES}`);
-          model.config = parseModelConfig(await this.text(config.key));
+          const read = await this.read(config.key);
+          if (!read) throw new Error('config.json was removed while the store was read; the next scan reads it again');
+          model.config = parseModelConfig(read.text);
         } catch (err) {
           model.configProblem = err instanceof Error ? err.message : String(err);
         }
@@ -225,11 +227,6 @@ export class S3Source implements RepositorySource {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return out;
-  }
-
-  private async text(key: string): Promise<string> {
-    const res = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key }));
-    return (await res.Body?.transformToString('utf8')) ?? '';
   }
 
   /** Stream one object to `file`, never past its listed size, and check it. */

@@ -11,7 +11,6 @@
  * still land in the repository and spread by polling, and on reconnecting each replica
  * re-reads the whole repository. Fastify-free.
  */
-import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
@@ -53,11 +52,6 @@ const LOCK_WAIT_MS = 5_000;
 const REPORT_LIFETIMES = 3;
 
 const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-/** This process's name among the replicas: the host (a pod's name under Kubernetes) and the process id. */
-export function replicaName(): string {
-  return `${hostname()}/${process.pid}`;
-}
 
 export class Fleet<S> {
   private readonly redis: Redis;

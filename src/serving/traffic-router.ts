@@ -5,6 +5,7 @@
  * of versions: per version requests, errors, latency, class distribution and confidence; per
  * shadow pair the top-1 agreement and the mean absolute probability difference.
  */
+import { hostname } from 'node:os';
 import type { ServiceMetrics } from '../metrics/service-metrics.js';
 import type { ModelRepository } from '../repository/repository.js';
 import type { Lease } from '../repository/types.js';
@@ -15,6 +16,11 @@ import type { Summary } from '../kinds/kind.js';
 import { invalidInput } from './errors.js';
 
 export type Role = 'primary' | 'canary' | 'shadow';
+
+/** This process's name among the replicas in summaries: the host (a pod's name under Kubernetes) and the process id. */
+export function replicaName(): string {
+  return `${hostname()}/${process.pid}`;
+}
 
 export interface VersionStats {
   role: Role;

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LocalFleet, type Replica } from '../../scripts/lib/fleet.js';
 import { pickVersion } from '../../src/repository/traffic-policy.js';
 import { ROOT, SHIPPED_REPOSITORY } from '../helpers/app.js';
+import { until as waitFor } from '../helpers/repository.js';
 
 const ADMIN = 'fleet-admin-key-0123456789';
 const IRIS = join(SHIPPED_REPOSITORY, 'iris', '1');
@@ -36,13 +37,8 @@ const putPolicy = (base: string, policy: unknown, ifMatch?: number): Promise<Res
 const predict = (base: string, clientId?: string): Promise<Response> =>
   fetch(`${base}/v1/models/iris/predict`, { method: 'POST', headers: { 'content-type': 'application/json', ...(clientId && { 'x-client-id': clientId }) }, body: JSON.stringify(ROW) });
 
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = SPREAD_WAIT_MS): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs / 1000} s: ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Wait for `check`, a request that may fail meanwhile (a replica restarting, Redis down). */
+const until = (check: () => Promise<boolean>, what: string): Promise<void> => waitFor(() => check().catch(() => false), what, SPREAD_WAIT_MS);
 
 /** Wait until every replica serves `revision` (each asked directly). */
 const everyReplicaAt = (revision: number, replicas: Replica[] = fleet.replicas): Promise<void> =>

@@ -3,11 +3,10 @@
  * check (a local folder: lock file and rename; S3: a conditional put), so two writers never
  * silently overwrite each other; and the admin API over it (ETag, If-Match, 409).
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigConflictError } from '../../src/repository/errors.js';
@@ -15,8 +14,8 @@ import { LocalSource } from '../../src/repository/local-source.js';
 import { parseModelConfig, type ConfigChange, type RawModelConfig } from '../../src/repository/model-config.js';
 import { S3Source } from '../../src/repository/s3-source.js';
 import type { RepositorySource } from '../../src/repository/source.js';
+import { S3_CREDENTIALS, S3Store } from '../../scripts/lib/s3-store.js';
 import { buildApp, SHIPPED_REPOSITORY } from '../helpers/app.js';
-import { freePort } from '../helpers/net.js';
 import { TempRepository } from '../helpers/repository.js';
 
 const ADMIN = 'config-admin-key-0123456789';
@@ -88,7 +87,6 @@ describe('config.json as the record of run-time state', () => {
       const root = mkdtempSync(join(tmpdir(), 'config-record-'));
       folders.push(root);
       const file = join(root, 'iris', 'config.json');
-      const { mkdirSync } = await import('node:fs');
       mkdirSync(join(root, 'iris'));
       return {
         source: new LocalSource(root),
@@ -102,7 +100,6 @@ describe('config.json as the record of run-time state', () => {
   it('leaves no lock or staging file behind, and takes over a lock left by a writer that died', async () => {
     const root = mkdtempSync(join(tmpdir(), 'config-record-'));
     folders.push(root);
-    const { mkdirSync } = await import('node:fs');
     mkdirSync(join(root, 'iris'));
     const lock = join(root, 'iris', '.config.lock');
     writeFileSync(lock, 'a writer that died');
@@ -114,24 +111,18 @@ describe('config.json as the record of run-time state', () => {
   });
 
   describe('in an S3-compatible store (conditional put)', () => {
-    let child: ChildProcess;
+    let store: S3Store;
     let client: S3Client;
-    let endpoint: string;
-    const dir = mkdtempSync(join(tmpdir(), 's3rver-'));
     let bucket = 0;
     beforeAll(async () => {
-      const port = await freePort();
-      endpoint = `http://127.0.0.1:${port}`;
-      child = fork(join(import.meta.dirname, '..', '..', 'scripts', 'lib', 's3-server.mjs'), [String(port), dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-      await new Promise((resolve) => child.once('message', resolve));
-      process.env.AWS_ACCESS_KEY_ID = 'S3RVER';
-      process.env.AWS_SECRET_ACCESS_KEY = 'S3RVER';
-      client = new S3Client({ endpoint, forcePathStyle: true, region: 'us-east-1', credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' } });
+      store = await S3Store.start();
+      client = store.client();
+      process.env.AWS_ACCESS_KEY_ID = S3_CREDENTIALS.accessKeyId;
+      process.env.AWS_SECRET_ACCESS_KEY = S3_CREDENTIALS.secretAccessKey;
     });
-    afterAll(() => {
-      child?.kill('SIGKILL');
+    afterAll(async () => {
       client?.destroy();
-      rmSync(dir, { recursive: true, force: true });
+      await store?.dispose();
     });
 
     // s3rver ignores If-Match on PUT (AWS S3 and MinIO honour it): concurrent writers are the fleet's Redis lock's to serialize, tested in tests/fleet.
@@ -140,10 +131,9 @@ describe('config.json as the record of run-time state', () => {
       async () => {
         const name = `records-${++bucket}`;
         await client.send(new CreateBucketCommand({ Bucket: name }));
-        const { GetObjectCommand, PutObjectCommand } = await import('@aws-sdk/client-s3');
         const key = 'repo/iris/config.json';
         return {
-          source: new S3Source(`s3://${name}/repo`, { endpoint, forcePathStyle: true, cacheDir: join(dir, 'cache'), maxBytes: 1e6 }),
+          source: new S3Source(`s3://${name}/repo`, { endpoint: store.url, forcePathStyle: true, cacheDir: join(store.dir, 'cache'), maxBytes: 1e6 }),
           read: async () => (await client.send(new GetObjectCommand({ Bucket: name, Key: key }))).Body?.transformToString('utf8'),
           writeRaw: async (text) => void (await client.send(new PutObjectCommand({ Bucket: name, Key: key, Body: text }))),
         };
@@ -166,7 +156,6 @@ describe('the admin API over the record', () => {
 
   const start = async (config?: Record<string, unknown>): Promise<void> => {
     repo = new TempRepository();
-    const { cpSync } = await import('node:fs');
     cpSync(join(SHIPPED_REPOSITORY, 'iris', '1'), join(repo.root, 'iris', '1'), { recursive: true });
     cpSync(join(SHIPPED_REPOSITORY, 'iris', '1'), join(repo.root, 'iris', '2'), { recursive: true });
     repo.config('iris', { version_policy: { all: {} }, ...config });

@@ -2,54 +2,17 @@
 import { readdirSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fork, type ChildProcess } from 'node:child_process';
-import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { FastifyInstance } from 'fastify';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, SHIPPED_MODEL } from '../helpers/app.js';
 import * as img from '../helpers/images.js';
-import { freePort } from '../helpers/net.js';
+import { S3_CREDENTIALS, S3Store } from '../../scripts/lib/s3-store.js';
 import { until, versionStates } from '../helpers/repository.js';
 
-const SERVER = join(import.meta.dirname, '..', '..', 'scripts', 'lib', 's3-server.mjs');
-const CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-
-/** s3rver in its own process, so the test can stop it (store down) and start it again. */
-class S3Server {
-  private child: ChildProcess | undefined;
-  readonly dir = mkdtempSync(join(tmpdir(), 's3rver-'));
-  constructor(readonly port: number) {}
-
-  get url(): string {
-    return `http://127.0.0.1:${this.port}`;
-  }
-
-  async start(): Promise<void> {
-    const child = fork(SERVER, [String(this.port), this.dir], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-    this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      child.once('message', () => resolve());
-      child.once('exit', (code) => reject(new Error(`s3rver exited with ${code}`)));
-    });
-  }
-
-  async stop(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    await new Promise((resolve) => {
-      child.once('exit', resolve);
-      child.kill('SIGKILL');
-    });
-  }
-
-  dispose(): void {
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
-
 describe('S3 repository', () => {
-  let s3: S3Server;
+  let s3: S3Store;
   let client: S3Client;
   let app: FastifyInstance;
   const cache = mkdtempSync(join(tmpdir(), 'model-cache-'));
@@ -62,13 +25,12 @@ describe('S3 repository', () => {
   };
 
   beforeAll(async () => {
-    s3 = new S3Server(await freePort());
-    await s3.start();
-    client = new S3Client({ endpoint: s3.url, forcePathStyle: true, region: 'us-east-1', credentials: CREDENTIALS });
+    s3 = await S3Store.start();
+    client = s3.client();
     await client.send(new CreateBucketCommand({ Bucket: 'models' }));
     await putVersion('1');
-    process.env.AWS_ACCESS_KEY_ID = CREDENTIALS.accessKeyId;
-    process.env.AWS_SECRET_ACCESS_KEY = CREDENTIALS.secretAccessKey;
+    process.env.AWS_ACCESS_KEY_ID = S3_CREDENTIALS.accessKeyId;
+    process.env.AWS_SECRET_ACCESS_KEY = S3_CREDENTIALS.secretAccessKey;
     app = await buildApp({
       MODEL_REPOSITORY: 's3://models/repo',
       S3_ENDPOINT: s3.url,
@@ -81,8 +43,7 @@ describe('S3 repository', () => {
   });
   afterAll(async () => {
     await app?.close();
-    await s3?.stop();
-    s3?.dispose();
+    await s3?.dispose();
     client?.destroy();
     rmSync(cache, { recursive: true, force: true });
     delete process.env.AWS_ACCESS_KEY_ID;
@@ -141,7 +102,7 @@ describe('S3 repository', () => {
       expect(res.status).toBe(200);
     }
     expect((await request(app.server).get('/ready')).status).toBe(200);
-    await s3.start();
+    await s3.restart();
     await putVersion('6');
     await until(async () => (await request(app.server).post('/predict').attach('file', img.photo('cat'), 'cat.jpg')).headers['x-model-version'] === '6', 'version 6 after the store is back');
   });
@@ -165,7 +126,7 @@ describe('S3 repository', () => {
       expect(ready.status).toBe(503);
       expect(ready.body.detail).toMatch(/still loading/);
       expect((await request(late.server).post('/predict').attach('file', img.photo('cat'), 'c.jpg')).status).toBe(503);
-      await s3.start();
+      await s3.restart();
       await until(async () => (await request(late.server).get('/ready')).status === 200, 'readiness once the store is back');
     } finally {
       await late.close();

@@ -11,7 +11,7 @@ import { ModelRepository } from '../../repository/repository.js';
 import { isS3Url, type RepositorySource } from '../../repository/source.js';
 import { loadVersion } from '../../serving/load-version.js';
 import type { Fleet } from '../../serving/fleet.js';
-import { TrafficRouter, type TrafficSnapshot } from '../../serving/traffic-router.js';
+import { replicaName, TrafficRouter, type TrafficSnapshot } from '../../serving/traffic-router.js';
 
 /** The model repository and the inference threads it runs on. */
 export interface Models {
@@ -103,7 +103,7 @@ export default fp<ModelsOptions>(
         return (pool = p);
       }));
     let nativeMissingTold = false;
-    const replica = (await import('../../serving/fleet.js')).replicaName();
+    const replica = replicaName();
     // The fleet's Redis client is loaded only where REDIS_URL is set.
     const fleet: Fleet<TrafficSnapshot> | null = config.REDIS_URL
       ? new (await import('../../serving/fleet.js')).Fleet<TrafficSnapshot>(
