@@ -179,10 +179,13 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     'The policy in force for requests that name no version: {"split": {"<version>": <weight>, ...}, "sticky": <bool>, "shadow": {"version": "<v>", "fraction": <0..1>}}, where it came from (config.json or this API), why an offered one was refused, and the comparison of versions (requests, errors, latency, classes, confidence; shadow agreement and mean absolute probability difference). A PUT is recorded in the model\'s config.json, which every replica reads; the ETag is its revision, and a PUT with If-Match: "<revision>" is refused with 409 when the file has changed since. With REDIS_URL, `replicas` lists the revision each replica serves and the counts are the whole fleet\'s (`statistics`). Needs a key from ADMIN_API_KEYS.';
   const ifMatchSchema = z.object({ 'if-match': z.string().regex(/^(\*|(W\/)?"?\d{1,15}"?)$/, { message: 'If-Match must be a revision, as the ETag gives it ("3"), or *' }).optional() });
   const expectedRevision = (ifMatch: string | undefined): number | undefined => (ifMatch === undefined || ifMatch === '*' ? undefined : Number(/\d+/.exec(ifMatch)![0]));
-  const summary = async (name: string, reply: FastifyReply): Promise<TrafficSummary> => {
+  // A PUT's answer and ETag carry the revision that write produced, not whatever a concurrent
+  // writer has made of the file since: an If-Match built from it names this write alone.
+  const summary = async (name: string, reply: FastifyReply, written?: number): Promise<TrafficSummary> => {
     const s = app.models.traffic.summary(name, await app.models.fleet?.reports(name));
-    void reply.header('etag', `"${s.revision}"`);
-    return s;
+    const answer = written === undefined ? s : { ...s, revision: written };
+    void reply.header('etag', `"${answer.revision}"`);
+    return answer;
   };
   app.get(
     '/v1/models/:name/traffic',
@@ -209,8 +212,8 @@ const modelRoutes: FastifyPluginAsyncZod<{ version: string }> = async (app, opts
     },
     async (request, reply) => {
       repo.status(request.params.name);
-      await app.models.traffic.put(request.params.name, request.body, expectedRevision(request.headers['if-match']));
-      return summary(request.params.name, reply);
+      const written = await app.models.traffic.put(request.params.name, request.body, expectedRevision(request.headers['if-match']));
+      return summary(request.params.name, reply, written);
     },
   );
 

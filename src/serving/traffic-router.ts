@@ -189,9 +189,10 @@ export class TrafficRouter {
   /**
    * Set a policy through the admin API: refused as invalid input (the previous stays) unless
    * valid now; else recorded in the model's config.json (a conflict when `expectedRevision` is
-   * not the file's), so every replica takes it, and in force here at once.
+   * not the file's), so every replica takes it, and in force here at once. Returns the
+   * revision this write produced (another writer's may already follow it).
    */
-  async put(name: string, raw: unknown, expectedRevision?: number): Promise<TrafficSummary> {
+  async put(name: string, raw: unknown, expectedRevision?: number): Promise<number> {
     this.state(name);
     let policy: TrafficPolicy;
     try {
@@ -201,8 +202,7 @@ export class TrafficRouter {
     }
     const missing = unavailableVersions(policy, this.repo.availableVersions(name));
     if (missing) throw invalidInput('invalid-traffic-policy', `${missing} (model '${name}' serves ${[...this.repo.availableVersions(name)].join(', ') || 'none'})`);
-    await this.repo.setTraffic(name, policy, expectedRevision);
-    return this.summary(name);
+    return this.repo.setTraffic(name, policy, expectedRevision);
   }
 
   /** This replica's counts of a model, for the fleet's reports. */
