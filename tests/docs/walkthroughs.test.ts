@@ -2,7 +2,8 @@
  * The docs' walkthroughs, replayed as written: every ```bash block marked `<!-- walkthrough -->`
  * (it sets itself up, its own server included) or `<!-- walkthrough: server -->` (it talks to
  * the server `npm start` gives on localhost:8000, which this harness starts on the shipped
- * models) runs in bash from the repository root, stops at the first failing command, and
+ * models) runs in bash, on free ports rather than the ones it names (a user's own server, or
+ * another test, may hold 8000: each port the block names is moved to a free one), from the repository root, stops at the first failing command, and
  * must print every output the block shows: each comment line that is output (`# {…}`,
  * `# […]`, `#     190 …`: a count, indented as `uniq -c` prints it) is matched, in order, against the lines printed. JSON is compared as
  * values (latencies and request ids aside, numbers to 1e-3); `…` in a shown line stands for
@@ -14,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/app.js';
+import { freePort } from '../helpers/net.js';
 
 interface Walkthrough {
   page: string;
@@ -77,6 +79,15 @@ function matches(shown: string, actual: string): boolean {
   }
 }
 
+/** Where a block names a port: an address on this machine, or a server's PORT / GRPC_PORT. */
+const PORT_MENTION = /\b(localhost:|127\.0\.0\.1:|(?:GRPC_)?PORT=)(\d{4,5})\b/g;
+
+/** The block with every port it names moved to a free one (`ports` maps the ones already moved). */
+async function onFreePorts(script: string, ports: Map<string, number>): Promise<string> {
+  for (const [, , port] of script.matchAll(PORT_MENTION)) if (!ports.has(port!)) ports.set(port!, await freePort());
+  return script.replace(PORT_MENTION, (_, at: string, port: string) => `${at}${ports.get(port)}`);
+}
+
 async function run(script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'walkthrough-'));
   writeFileSync(join(dir, 'walkthrough.sh'), `set -eo pipefail\n${script}\n`);
@@ -108,14 +119,18 @@ async function waitReady(url: string, ms: number): Promise<void> {
 describe('walkthroughs in the docs', () => {
   const all = walkthroughs();
   let server: ChildProcess | undefined;
+  // The ports of the server `npm start` gives (8000, gRPC 8081), as the harness runs it.
+  const serverPorts = new Map<string, number>();
 
   beforeAll(async () => {
     if (!all.some((w) => w.needsServer)) return;
     // What npm start runs: a build when a source changed, then the built server.
     expect(spawnSync(process.execPath, ['scripts/build-if-stale.mjs'], { cwd: ROOT, stdio: 'inherit' }).status).toBe(0);
     // The server the README starts (`npm start`: the built server on the bundled models), without a .env's settings.
-    server = spawn(process.execPath, ['dist/server.js'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, PORT: '8000', LOG_LEVEL: 'warn', API_KEYS: '', ADMIN_API_KEYS: '' } });
-    await waitReady('http://localhost:8000/ready', 90_000);
+    const [http, grpc] = [await freePort(), await freePort()];
+    serverPorts.set('8000', http).set('8081', grpc);
+    server = spawn(process.execPath, ['dist/server.js'], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, PORT: String(http), GRPC_PORT: String(grpc), LOG_LEVEL: 'warn', API_KEYS: '', ADMIN_API_KEYS: '' } });
+    await waitReady(`http://localhost:${http}/ready`, 90_000);
   }, 120_000);
   afterAll(() => {
     server?.kill('SIGTERM');
@@ -142,7 +157,7 @@ describe('walkthroughs in the docs', () => {
   for (const w of all) {
     it(`${w.page}:${w.line} runs as written and prints what it shows`, { timeout: 300_000 }, async () => {
       const before = gitStatus();
-      const { code, stdout, stderr } = await run(w.script);
+      const { code, stdout, stderr } = await run(await onFreePorts(w.script, w.needsServer ? serverPorts : new Map()));
       // It leaves nothing in the repository (an example writing a file writes it elsewhere).
       expect(gitStatus()).toBe(before);
       expect(code, `${stderr}\n${stdout}`).toBe(0);
