@@ -1,7 +1,9 @@
 /**
  * Checks every deployment artifact with a real validator, without a Docker engine or a
  * cluster:
- *   Dockerfile          dockerfile-utils lint (the linter of the VS Code Docker extension)
+ *   Dockerfile          dockerfile-utils lint (the linter of the VS Code Docker extension), and
+ *                       every path it copies from the context survives .dockerignore (in a
+ *                       fresh clone's files: git ls-files)
  *   docker-compose.yml  `docker-compose config` (Compose's own validator; apt docker-compose)
  *   kustomizations      every one the docs name (`kubectl apply -k DIR`) and every one under
  *                       deploy/, built with `kubectl kustomize` and validated as rendered:
@@ -15,9 +17,10 @@
  *   npm run validate:deploy
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { contextProblems } from './lib/dockerignore.js';
 import { grpcPortProblems } from './lib/grpc-ports.js';
 import { checkKustomization, documentedKustomizations, kserveCrds, kustomizationsUnder } from './lib/kustomize.js';
 
@@ -44,6 +47,11 @@ function tool(command: string, args: string[], cwd = root): string | undefined {
 const bin = (name: string): string => join(root, 'node_modules', '.bin', name);
 
 check('Dockerfile (dockerfile-utils lint)', () => tool(bin('dockerfile-utils'), ['lint', 'Dockerfile']));
+
+check('Dockerfile sources (what .dockerignore leaves in the build context)', () => {
+  const files = spawnSync('git', ['ls-files', '-z'], { cwd: root, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+  return contextProblems(readFileSync(join(root, 'Dockerfile'), 'utf8'), readFileSync(join(root, '.dockerignore'), 'utf8'), files).join('\n') || undefined;
+});
 
 check('docker-compose.yml (docker-compose config)', () => {
   // Validated twice: as on a fresh clone (no .env: the newcomer path) and with a .env made

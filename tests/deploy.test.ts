@@ -2,6 +2,7 @@
  * The deployment artifacts agree with each other and with the service: the schemas are
  * checked by `npm run validate:deploy`; these are the relations no schema knows.
  */
+import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { configSchema, loadConfig } from '../src/config.js';
 import { CrdValidator } from '../scripts/lib/crd-schema.js';
 import { checkKustomization, documentedKustomizations, kserveCrds, kustomize } from '../scripts/lib/kustomize.js';
 import { grpcPortProblems } from '../scripts/lib/grpc-ports.js';
+import { contextProblems, ignored, parseDockerignore } from '../scripts/lib/dockerignore.js';
 import { ROOT } from './helpers/app.js';
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- parsed YAML, asserted below
@@ -134,6 +136,40 @@ describe('Dockerfile', () => {
     expect(dockerfile).toMatch(/^HEALTHCHECK .*\n.*\/health/m);
     expect(dockerfile).toMatch(/MODEL_REPOSITORY=\/app\/models /);
     expect(dockerfile).toMatch(/^COPY models \.\/models$/m);
+  });
+});
+
+describe('the build context (.dockerignore against what the Dockerfile copies)', () => {
+  const files = ['package.json', 'scripts/build-if-stale.mjs', 'scripts/image/prune-modules.mjs', 'scripts/bench/main.ts', 'src/server.ts', 'models/iris/1/model.onnx'];
+  const copying = (...sources: string[]): string => `FROM node:24.11.1-bookworm-slim AS build\n${sources.map((s) => `COPY ${s} ./${s}`).join('\n')}\nCOPY --from=build /app/dist ./dist\n`;
+
+  it('refuses a Dockerfile that copies a path .dockerignore leaves out, as the last release did', () => {
+    // The files of the release whose build stopped at `COPY scripts/build-if-stale.mjs`.
+    const problems = contextProblems(copying('package.json', 'scripts/build-if-stale.mjs', 'src'), 'node_modules\ndist\ntests\nscripts\n', files);
+    expect(problems).toEqual(['Dockerfile line 3: COPY scripts/build-if-stale.mjs: .dockerignore leaves it out of the build context, so every build stops here']);
+  });
+
+  it('refuses a source that does not exist, and a folder of which nothing is left', () => {
+    expect(contextProblems(copying('public', 'models'), 'models/**/*.onnx\n', files)).toEqual([
+      'Dockerfile line 2: COPY public: no such path in the build context',
+      'Dockerfile line 3: COPY models: .dockerignore leaves it out of the build context, so every build stops here',
+    ]);
+  });
+
+  it("follows Docker's rules: exceptions, the last match winning, a folder above, ** and globs", () => {
+    const patterns = parseDockerignore('# comment\nscripts\n!scripts/build-if-stale.mjs\n/models/**/*.bin\n*.log\n!keep.log\n');
+    expect(ignored(patterns, 'scripts/bench/main.ts')).toBe(true);
+    expect(ignored(patterns, 'scripts/build-if-stale.mjs')).toBe(false);
+    expect(ignored(patterns, 'models/cifar10/1/group1-shard1of1.bin')).toBe(true);
+    expect(ignored(patterns, 'models/cifar10/1/model.onnx')).toBe(false);
+    expect(ignored(patterns, 'server.log')).toBe(true);
+    expect(ignored(patterns, 'keep.log')).toBe(false);
+    expect(ignored(patterns, 'logs/server.log')).toBe(false);
+  });
+
+  it("holds for this repository's Dockerfile and .dockerignore", () => {
+    const tracked = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+    expect(contextProblems(dockerfile, readFileSync(join(ROOT, '.dockerignore'), 'utf8'), tracked)).toEqual([]);
   });
 });
 
