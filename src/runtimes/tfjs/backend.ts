@@ -20,7 +20,7 @@ async function tryTensorflow(): Promise<boolean> {
     const code = (err as { code?: unknown }).code;
     nativeMissing =
       code === 'ERR_MODULE_NOT_FOUND'
-        ? '@tensorflow/tfjs-node is not installed (an optional dependency: npm leaves it out where its install script cannot download libtensorflow; the Docker image has it)'
+        ? '@tensorflow/tfjs-node is not installed (an optional dependency: npm leaves it out where its install script cannot download libtensorflow; the image built with TFJS_NODE=true has it)'
         : `@tensorflow/tfjs-node did not load: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`;
   }
   return false;
