@@ -188,6 +188,17 @@ describe('the admin API over the record', () => {
     expect((await inject('PUT', '/v1/models/iris/traffic', { split: { '2': 100 } }, { 'if-match': '*' })).json().revision).toBe(2);
   });
 
+  it('concurrent PUTs without If-Match: each answer and ETag carries the revision its own write produced', async () => {
+    await start();
+    const puts = await Promise.all(Array.from({ length: 6 }, (_, i) => inject('PUT', '/v1/models/iris/traffic', { split: { '1': 50 + i, '2': 50 - i } })));
+    expect(puts.map((p) => p.statusCode)).toEqual(Array(6).fill(200));
+    const revisions = puts.map((p) => p.json<{ revision: number }>().revision);
+    expect([...revisions].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(puts.map((p) => p.headers.etag)).toEqual(revisions.map((r) => `"${r}"`));
+    // The ETag of the last write is the file's revision; any other's is stale.
+    expect(file().revision).toBe(6);
+  });
+
   it('unload and load are recorded (unloaded: true, then removed); a config.json that says unloaded is read at start', async () => {
     await start();
     expect((await inject('POST', '/v1/models/iris/unload')).statusCode).toBe(200);
