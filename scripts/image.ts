@@ -63,7 +63,12 @@ if (!args.values['no-build']) {
     standIn = true;
   } else standIn = /STAND-IN/.test(Object.values(engine.config(base).labels).join(' '));
   const started = performance.now();
-  engine.build(tag, { TFJS_NODE: String(args.values['tfjs-node']) });
+  try {
+    engine.build(tag, { TFJS_NODE: String(args.values['tfjs-node']) });
+  } catch (err) {
+    console.error(`image: the build failed (its output is above): ${(err as Error).message}`);
+    process.exit(1);
+  }
   console.log(`built ${tag} with ${engine.name} in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }
 
