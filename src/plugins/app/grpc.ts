@@ -14,7 +14,7 @@ import { HealthImplementation, protoPath as HEALTH_PROTO } from 'grpc-health-che
 import fp from 'fastify-plugin';
 import type { Config } from '../../config.js';
 import { GRPC_LOADER_OPTIONS } from '../../protocols/open-inference/grpc-tensors.js';
-import { reflectionDefinition } from '../../protocols/open-inference/grpc-reflection.js';
+import { addGuardedService, reflectionDefinition } from '../../protocols/open-inference/grpc-reflection.js';
 import { grpcInferenceService, serverReady } from '../../protocols/open-inference/grpc-service.js';
 import shedding from '../external/under-pressure.js';
 
@@ -78,7 +78,8 @@ export default fp<{ config: Config; name: string; version: string }>(
     const health = new HealthImplementation({ '': 'NOT_SERVING' });
     health.addToServer(server);
     // Descriptors as protoc writes them: Go tools (grpcurl, buf curl) refuse proto-loader's map entries.
-    new ReflectionService(reflectionDefinition(packages)).addToServer(server);
+    const reflection = new ReflectionService(reflectionDefinition(packages));
+    addGuardedService(server, (registry) => reflection.addToServer(registry as unknown as Server));
     const refreshHealth = (): void => {
       health.setStatus('', serverReady(repo, app.lifecycle.shuttingDown, app.models.hostsRunning()) ? 'SERVING' : 'NOT_SERVING');
       for (const m of repo.list()) health.setStatus(m.name, !app.lifecycle.shuttingDown && repo.isReady(m.name) ? 'SERVING' : 'NOT_SERVING');

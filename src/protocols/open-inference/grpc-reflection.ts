@@ -6,6 +6,7 @@
  * service of the file. This rewrites each descriptor as protoc would have written it: map
  * entries named `<Field>Entry`, every type reference fully qualified.
  */
+import { status, type ServerDuplexStream, type ServiceDefinition, type UntypedServiceImplementation } from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import descriptor, { type IDescriptorProto, type IFileDescriptorProto } from 'protobufjs/ext/descriptor/index.js';
 
@@ -97,4 +98,61 @@ export function reflectionDefinition(definition: PackageDefinition): PackageDefi
   return Object.fromEntries(
     Object.entries(definition).map(([name, def]) => [name, 'fileDescriptorProtos' in def && Array.isArray(def.fileDescriptorProtos) ? { ...def, fileDescriptorProtos: def.fileDescriptorProtos.map(rewrite) } : def]),
   ) as PackageDefinition;
+}
+
+/** What a request that does not parse is handed to the handler as, instead of a throw inside grpc-js. */
+const MALFORMED = Symbol('malformed request');
+
+interface ServiceRegistry {
+  addService(definition: ServiceDefinition, implementation: UntypedServiceImplementation): void;
+}
+
+/**
+ * Register a service whose bidirectional streams must each end with a status, whatever the
+ * client sends (here @grpc/reflection's, which attaches no error handling): a message that
+ * does not parse ends its stream at once with INVALID_ARGUMENT. Left to grpc-js, such a
+ * message after valid ones could leave the stream open until the client's deadline.
+ */
+export function addGuardedService(server: ServiceRegistry, add: (registry: ServiceRegistry) => void): void {
+  add({
+    addService(definition, implementation) {
+      const guarded = Object.fromEntries(
+        Object.entries(definition).map(([name, method]) => [
+          name,
+          {
+            ...method,
+            requestDeserialize: (bytes: Buffer): unknown => {
+              try {
+                return method.requestDeserialize(bytes);
+              } catch {
+                return MALFORMED;
+              }
+            },
+          },
+        ]),
+      ) as ServiceDefinition;
+      const handlers = Object.fromEntries(
+        Object.entries(implementation).map(([name, handler]) => [
+          name,
+          (stream: ServerDuplexStream<unknown, unknown>): void => {
+            let failed = false;
+            const on = stream.on.bind(stream);
+            // Every 'data' listener the service attaches sees parsed messages only.
+            stream.on = ((event: string, listener: (...args: unknown[]) => void) =>
+              event === 'data'
+                ? on('data', (message: unknown) => {
+                    if (failed) return;
+                    if (message !== MALFORMED) return listener(message);
+                    failed = true;
+                    // grpc-js turns a stream's 'error' into its status, after what was written.
+                    stream.emit('error', Object.assign(new Error('the request message does not parse'), { code: status.INVALID_ARGUMENT }));
+                  })
+                : on(event, listener)) as typeof stream.on;
+            (handler as (s: ServerDuplexStream<unknown, unknown>) => void)(stream);
+          },
+        ]),
+      ) as UntypedServiceImplementation;
+      server.addService(guarded, handlers);
+    },
+  });
 }
