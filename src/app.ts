@@ -2,7 +2,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config.js';
-import { errorHandler, nativeProblems, noRoute } from './http/problems.js';
+import { errorHandler, nativeProblems, noRoute, ProblemError } from './http/problems.js';
 import { requestLog } from './http/request-log.js';
 import { RouteMethods } from './http/route-methods.js';
 import { KindRegistry } from './kinds/index.js';
@@ -58,6 +58,12 @@ export default async function app(fastify: FastifyInstance, { config, kinds = []
       reply.header('connection', 'close');
       // Answered by the error handler of the route's protocol scope.
       return done(new ServingError('unavailable', 'shutting-down', 'the server is shutting down', { retryAfterS: 5 }));
+    }
+    // A compressed body would reach the parsers undecoded, and its size limits would count the
+    // compressed bytes: only identity is taken.
+    const encoding = request.headers['content-encoding'];
+    if (encoding !== undefined && !/^\s*identity\s*$/i.test(encoding)) {
+      return done(new ProblemError(415, 'unsupported-content-encoding', `Content-Encoding '${encoding}' is not accepted: send the body uncompressed (identity)`));
     }
     done();
   });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Server } from 'node:http';
 import { LogController, type FastifyHttpOptions, type FastifyServerOptions } from 'fastify';
 import type { Config } from './config.js';
+import { clientErrorHandler } from './http/client-error.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -17,6 +18,8 @@ export function serverOptions(config: Config, logger: FastifyServerOptions['logg
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
     },
     bodyLimit: config.MAX_UPLOAD_BYTES,
+    // A complete request pipelined before bytes that do not parse is answered first.
+    clientErrorHandler,
     // Long model names reach the handler, which explains the naming rule, instead of a bare 404.
     routerOptions: { maxParamLength: 1024 },
     requestTimeout: config.REQUEST_TIMEOUT_MS,

@@ -79,9 +79,26 @@ export interface RenderedProblem {
   extensions?: Record<string, unknown>;
 }
 
+/**
+ * The Content-Type a request was sent with, where a route reads its body by another one (the
+ * Open Inference Protocol's routes read JSON whatever the header says): errors name what the
+ * client sent, not what the server made of it.
+ */
+export const sentContentType = new WeakMap<FastifyRequest['raw'], string>();
+
 /** Framework errors explained in the project's words, with the limit or accepted set. */
 function frameworkProblem(code: string, request: FastifyRequest, limits: RequestLimits): RenderedProblem | undefined {
   switch (code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': {
+      const sent = sentContentType.get(request.raw);
+      if (sent === undefined) return undefined;
+      const form = /^multipart\/form-data/i.test(sent) ? '; multipart uploads are the native API\'s: POST /v1/models/{name}/predict' : '';
+      return {
+        status: 400,
+        slug: 'invalid-body',
+        detail: `the body is not valid JSON: this route reads the protocol's JSON (followed by binary data when Inference-Header-Content-Length is sent) whatever the Content-Type, and the request was sent as '${sent || '(none)'}'${form}`,
+      };
+    }
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         status: 415,

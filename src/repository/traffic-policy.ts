@@ -20,10 +20,13 @@ const versionString = z
   .transform((v) => String(v))
   .refine(isVersion, { message: `a version must be ${VERSION_RULE}` });
 
+/** A split's weights are relative; bounded so that their sum, and every counter, stays exact. */
+export const MAX_WEIGHT = 1_000_000;
+
 const trafficPolicySchema = z
   .object({
     split: z
-      .record(z.string(), z.number().finite().min(0, { message: 'weights must not be negative' }))
+      .record(z.string(), z.number().min(0, { message: 'weights must not be negative' }).max(MAX_WEIGHT, { message: `a weight is at most ${MAX_WEIGHT}` }))
       .optional()
       .refine((s) => s === undefined || Object.keys(s).every(isVersion), { message: `split keys must be versions (${VERSION_RULE})` })
       .refine((s) => s === undefined || Object.values(s).some((w) => w > 0), { message: 'the weights must not all be zero' })

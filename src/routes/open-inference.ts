@@ -11,7 +11,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { errorHandler, noRoute, type RequestLimits } from '../http/problems.js';
+import { errorHandler, noRoute, sentContentType, type RequestLimits } from '../http/problems.js';
 import type { RouteMethods } from '../http/route-methods.js';
 import { SECURITY } from '../plugins/app/auth.js';
 import shedding from '../plugins/external/under-pressure.js';
@@ -68,6 +68,7 @@ const TARGETS = [
 async function protocolContentType(request: FastifyRequest): Promise<void> {
   const headers = request.headers;
   const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  sentContentType.set(request.raw, headers['content-type'] ?? '');
   if (!hasBody) delete headers['content-type'];
   else headers['content-type'] = headers[HEADER_LENGTH] !== undefined ? 'application/octet-stream' : 'application/json';
 }
