@@ -51,6 +51,12 @@ export interface Engine {
   run(ref: string, env: Record<string, string>): Container;
 }
 
+/** An image's Docker config object (the same fields in buildah's and Docker's inspect) as ImageConfig. */
+function imageConfig(c: Record<string, unknown>): ImageConfig {
+  const hc = c.Healthcheck as { Test?: string[] } | undefined;
+  return { user: String(c.User ?? ''), entrypoint: (c.Entrypoint as string[]) ?? [], cmd: (c.Cmd as string[]) ?? [], env: (c.Env as string[]) ?? [], workingDir: String(c.WorkingDir ?? '/'), healthcheck: hc?.Test, labels: (c.Labels as Record<string, string> | null) ?? {} };
+}
+
 const quiet = (cmd: string, args: string[]): boolean => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
 
 /** The PIDs below `pid` in the process tree (Linux /proc). */
@@ -139,9 +145,7 @@ export class Buildah implements Engine {
   }
 
   config(ref: string): ImageConfig {
-    const c = (JSON.parse(sh('buildah', ['inspect', '--type', 'image', ref], { quiet: true })) as { Docker: { config: Record<string, unknown> } }).Docker.config;
-    const hc = c.Healthcheck as { Test?: string[] } | undefined;
-    return { user: String(c.User ?? ''), entrypoint: (c.Entrypoint as string[]) ?? [], cmd: (c.Cmd as string[]) ?? [], env: (c.Env as string[]) ?? [], workingDir: String(c.WorkingDir ?? '/'), healthcheck: hc?.Test, labels: (c.Labels as Record<string, string> | null) ?? {} };
+    return imageConfig((JSON.parse(sh('buildah', ['inspect', '--type', 'image', ref], { quiet: true })) as { Docker: { config: Record<string, unknown> } }).Docker.config);
   }
 
   sizes(ref: string): { total: number; layers: number[] } {
@@ -209,9 +213,7 @@ export class Docker implements Engine {
   }
 
   config(ref: string): ImageConfig {
-    const c = (JSON.parse(sh('docker', ['image', 'inspect', ref], { quiet: true })) as { Config: Record<string, unknown> }[])[0]!.Config;
-    const hc = c.Healthcheck as { Test?: string[] } | undefined;
-    return { user: String(c.User ?? ''), entrypoint: (c.Entrypoint as string[]) ?? [], cmd: (c.Cmd as string[]) ?? [], env: (c.Env as string[]) ?? [], workingDir: String(c.WorkingDir ?? '/'), healthcheck: hc?.Test, labels: (c.Labels as Record<string, string> | null) ?? {} };
+    return imageConfig((JSON.parse(sh('docker', ['image', 'inspect', ref], { quiet: true })) as { Config: Record<string, unknown> }[])[0]!.Config);
   }
 
   sizes(ref: string): { total: number; layers: number[] } {
